@@ -1,0 +1,66 @@
+"""Command line of the evaluations, one call per Snakemake rule:
+
+  python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
+  python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --out metrics.csv
+  python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from evaluations import report
+
+
+def _linear(args: argparse.Namespace) -> None:
+    from evaluations.linear_probe import train_linear_probe
+    from ssl_core.datasets import split_dir
+    from ssl_core.io import write_json
+    from ssl_core.trainer import load_backbone, resolve_device
+
+    spec, cfg = json.loads(args.spec), json.loads(args.config_json)
+    result = train_linear_probe(
+        load_backbone(args.backbone), str(split_dir(spec["data"], "train")), str(split_dir(spec["data"], "val")),
+        cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
+        num_workers=spec["data"]["num_workers"], device=resolve_device(spec["train"]["device"]))
+    dataset = {"imagenet": "imagenet1k"}.get(spec["data"]["name"], spec["data"]["name"])
+    write_json(args.out, {"run": spec["run"], "task": "linear", "dataset": dataset, **result})
+
+
+def _aggregate(args: argparse.Namespace) -> None:
+    report.write_csv(report.aggregate(args.runs, args.evals), args.out)
+
+
+def _fig2(args: argparse.Namespace) -> None:
+    ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
+    table = report.fig2_table(ours, paper, args.profile)
+    report.write_table(table, report.fig2_latex(table, args.profile), args.table)
+    report.fig2_figure(ours, paper, args.profile, args.figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluations")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("linear", help="linear probe of a frozen backbone")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--spec", required=True, help="the pretraining run spec (JSON)")
+    p.add_argument("--config-json", required=True, help="eval.linear of the config (JSON)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_linear)
+    p = sub.add_parser("aggregate", help="per-run JSONs -> metrics.csv")
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--evals", nargs="*", default=[])
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_aggregate)
+    p = sub.add_parser("fig2", help="Fig. 2 table (tex, csv) and figure (pdf, png)")
+    for name in ("--metrics", "--paper", "--profile", "--table", "--figure"):
+        p.add_argument(name, required=True)
+    p.set_defaults(fn=_fig2)
+    args = parser.parse_args(argv)
+    args.fn(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

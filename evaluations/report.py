@@ -1,0 +1,156 @@
+"""metrics.csv and the artifacts made from it. Each function takes DataFrames and writes files;
+none trains. Layout of every table: the paper's rows, published values beside ours."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ssl_core.io import atomic_path, write_text  # noqa: E402
+
+COLUMNS = ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
+METHOD_LABEL = {"simclr": "SimCLR", "mocov3": "MoCo v3", "dinov2": "DINOv2", "barlowtwins": "BarlowTwins",
+                "mugs": "Mugs", "maect": "MAE-CT"}
+ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
+              "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
+
+
+def arch_family(arch: str) -> str:
+    return "vit" if arch.startswith("vit") else "resnet"
+
+
+def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path]) -> pd.DataFrame:
+    """One tidy long table: a row per (run, task, dataset, metric)."""
+    runs = {}
+    rows = []
+    for path in run_jsons:
+        info = json.loads(Path(path).read_text())
+        spec = info["spec"]
+        meta = {key: spec[key] for key in ("run", "method", "arch", "variant", "s", "k", "seed")}
+        runs[spec["run"]] = meta
+        final = info["final"]
+        rows += [
+            {**meta, "task": "model", "dataset": "", "metric": "params_M", "value": info["params"] / 1e6},
+            {**meta, "task": "pretrain", "dataset": "", "metric": "collapsed", "value": float(info["collapse"] is not None)},
+            {**meta, "task": "pretrain", "dataset": "", "metric": "final_loss", "value": final.get("loss", float("nan"))},
+            {**meta, "task": "pretrain", "dataset": "", "metric": "emb_std", "value": final.get("emb_std", float("nan"))},
+        ]
+    for path in eval_jsons:
+        result = json.loads(Path(path).read_text())
+        meta = runs[result["run"]]
+        rows.append({**meta, "task": result["task"], "dataset": result["dataset"],
+                     "metric": result["metric"], "value": result["value"]})
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["run", "task", "dataset", "metric"], ignore_index=True)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.4f")
+
+
+def read_metrics(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+
+
+def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.DataFrame:
+    """Fig. 2's table: every published row with our linear top-1 (mean, std over seeds) beside it.
+    Ours is matched on (method, variant, arch); a scaled-down profile has no paper architecture, so
+    there ours is its stand-in of the same family (ResNet / ViT) and no delta is computed."""
+    pub = paper[(paper.task == "linear") & (paper.metric == "top1")]
+    pub_std = paper[(paper.task == "linear") & (paper.metric == "top1_std")].set_index("run")["value"]
+    mine = ours[(ours.task == "linear") & (ours.metric == "top1")]
+    mine = mine.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std", "count"]).reset_index()
+    rows = []
+    for r in pub.itertuples():
+        cand = mine[(mine.method == r.method) & (mine.variant == r.variant)]
+        exact = cand[cand.arch == r.arch]
+        cand = exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(r.arch)]
+        base = {"method": r.method, "variant": r.variant, "arch": r.arch, "published_top1": r.value,
+                "published_std": pub_std.get(r.run, float("nan"))}
+        if cand.empty:
+            rows.append({**base, "ours_arch": "", "ours_top1": float("nan"), "ours_std": float("nan"),
+                         "n_seeds": 0, "delta": float("nan"), "status": f"not run in profile {profile}"})
+        for c in cand.itertuples():
+            rows.append({**base, "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "n_seeds": int(c.count),
+                         "delta": c.mean - r.value if c.arch == r.arch else float("nan"),
+                         "status": "same architecture" if c.arch == r.arch else "scaled-down stand-in"})
+    return pd.DataFrame(rows)
+
+
+def _fmt(mean: float, std: float = float("nan"), bold: bool = False) -> str:
+    if pd.isna(mean):
+        return "--"
+    text = f"{mean:.1f}" + (rf" $\pm$ {std:.2f}" if pd.notna(std) else "")
+    return rf"\textbf{{{text}}}" if bold else text
+
+
+def _better_of_pair(df: pd.DataFrame, column: str, keys: list[str]) -> pd.Series:
+    """True where a row holds the higher value of its baseline/rescued pair (the paper's bold)."""
+    best = df.groupby(keys)[column].transform("max")
+    pair = df.groupby(keys)["variant"].transform("nunique") == 2
+    return pair & (df[column] == best)
+
+
+def fig2_latex(table: pd.DataFrame, profile: str) -> str:
+    table = table.reset_index(drop=True)
+    bold_pub = _better_of_pair(table, "published_top1", ["method", "arch"])
+    bold_ours = _better_of_pair(table, "ours_top1", ["method", "ours_arch"])
+    lines = [r"\begin{tabular}{lllrlrr}", r"\toprule",
+             rf"Method & Arch. & Variant & Published & Ours arch. & Ours ({profile}) & $\Delta$ \\", r"\midrule"]
+    for i, r in table.iterrows():
+        name = METHOD_LABEL.get(r.method, r.method)
+        name = f"Ours({name})" if r.variant == "rescued" else name
+        lines.append(" & ".join([
+            name, ARCH_LABEL.get(r.arch, r.arch), r.variant, _fmt(r.published_top1, r.published_std, bold_pub[i]),
+            ARCH_LABEL.get(r.ours_arch, r.ours_arch) or "not run", _fmt(r.ours_top1, r.ours_std, bold_ours[i]),
+            "--" if pd.isna(r.delta) else f"{r.delta:+.1f}"]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem: str | Path) -> None:
+    """Fig. 2 (left): linear top-1 against backbone parameters; published beside this profile."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, df, title in ((axes[0], paper, "published (paper Fig. 2)"), (axes[1], ours, f"this suite, profile '{profile}'")):
+        top1 = df[(df.task == "linear") & (df.metric == "top1")]
+        top1 = top1.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std"]).reset_index()
+        params = df[df.metric == "params_M"].groupby(["method", "arch", "variant"])["value"].first()
+        for r in top1.itertuples():
+            p = params.get((r.method, r.arch, r.variant), float("nan"))
+            main = r.method in ("simclr", "mocov3", "dinov2")
+            style = dict(marker="^", color="tab:orange") if r.variant == "rescued" else \
+                dict(marker="o", color="tab:blue" if main else "grey")
+            ax.errorbar(p, r.mean, yerr=0 if pd.isna(r.std) else r.std, linestyle="none", markersize=8, **style)
+            label = METHOD_LABEL.get(r.method, r.method)
+            label = f"Ours({label})" if r.variant == "rescued" else label
+            ax.annotate(f"{label} {ARCH_LABEL.get(r.arch, r.arch)}", (p, r.mean), fontsize=7,
+                        xytext=(4, -10 if r.variant == "rescued" else 4), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("backbone parameters (M, log scale)")
+        ax.set_ylabel("linear top-1 (%)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", color="tab:blue", linestyle="none", label="SSL baseline"),
+               plt.Line2D([], [], marker="^", color="tab:orange", linestyle="none", label="rescued (ours)"),
+               plt.Line2D([], [], marker="o", color="grey", linestyle="none", label="other SOTA")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    save_figure(fig, out_stem)
+
+
+def save_figure(fig: plt.Figure, out_stem: str | Path) -> None:
+    """PDF + PNG, byte-stable across reruns (no creation date in the metadata)."""
+    for ext, meta in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
+        with atomic_path(f"{out_stem}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, metadata=meta)
+    plt.close(fig)
+
+
+def write_table(table: pd.DataFrame, latex: str, out_stem: str | Path) -> None:
+    write_csv(table, f"{out_stem}.csv")
+    write_text(f"{out_stem}.tex", latex)

@@ -1,0 +1,61 @@
+"""The common (weak) two-view augmentation of SimCLR and the resized original kept for rescue.
+
+The strong views of the rescue term live in ``ssl_core.strong_augment``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision.transforms import v2
+
+from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+
+
+@dataclass(frozen=True)
+class CommonViewConfig:
+    """SimCLR's augmentation (Chen et al. 2020, App. A; google-research/simclr ``data_util.py``):
+    random resized crop (scale 0.08-1) + flip, colour distortion of strength 1.0 (jitter 0.8/0.8/0.8/0.2
+    applied with p=0.8, greyscale p=0.2), Gaussian blur p=0.5 with sigma in [0.1, 2] and a kernel of
+    10 % of the image side (ImageNet only: SimCLR drops blur on CIFAR, so small profiles set p=0)."""
+
+    size: int = 224
+    min_scale: float = 0.08
+    color_strength: float = 1.0
+    blur_prob: float = 0.5
+
+
+def common_view_transform(cfg: CommonViewConfig) -> v2.Compose:
+    s = cfg.color_strength
+    kernel = max(3, int(0.1 * cfg.size) // 2 * 2 + 1)  # odd, ~10 % of the side
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.RandomResizedCrop(cfg.size, scale=(cfg.min_scale, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=cfg.blur_prob),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def original_transform(size: int) -> v2.Compose:
+    """The un-augmented original the rescue term strongly augments: short side resized to
+    ``size``, centre crop, kept as uint8 so a batch of originals is cheap to carry."""
+    return v2.Compose([v2.ToImage(), v2.Resize(size, antialias=True), v2.CenterCrop(size)])
+
+
+def eval_transform(size: int, resize: int | None = None) -> v2.Compose:
+    """Evaluation preprocessing: resize the short side (bicubic), centre crop, normalise."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(resize or size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
+            v2.CenterCrop(size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )

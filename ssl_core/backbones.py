@@ -1,0 +1,60 @@
+"""Backbone registry. Each entry returns a module mapping images [B,3,H,W] -> features [B,D]
+and exposes ``feature_dim``."""
+from __future__ import annotations
+
+from torch import nn
+from torchvision.models import resnet
+from torchvision.models.resnet import BasicBlock
+
+from ssl_core.registry import Registry
+
+BACKBONES: Registry[nn.Module] = Registry("backbone")
+
+
+def _headless(model: resnet.ResNet) -> nn.Module:
+    model.feature_dim = model.fc.in_features
+    model.fc = nn.Identity()
+    return model
+
+
+@BACKBONES.register("resnet50")
+def resnet50() -> nn.Module:
+    """torchvision ResNet-50 without its classifier (2048-d pooled features), as in SimCLR/MoCo v3."""
+    return _headless(resnet.resnet50(weights=None))
+
+
+@BACKBONES.register("resnet18")
+def resnet18() -> nn.Module:
+    return _headless(resnet.resnet18(weights=None))
+
+
+@BACKBONES.register("resnet_tiny")
+def resnet_tiny(width: int = 16) -> nn.Module:
+    """A 4-stage ResNet with one BasicBlock per stage (widths w..8w) and the CIFAR stem
+    (3x3 conv, no max-pool) used by the SSL libraries for small images; ~0.3 M parameters at w=16."""
+    model = resnet.ResNet(BasicBlock, [1, 1, 1, 1], width_per_group=64)
+    # Rebuild at the requested width: torchvision fixes 64..512, so re-create the stages.
+    model.inplanes = width
+    model.conv1 = nn.Conv2d(3, width, kernel_size=3, stride=1, padding=1, bias=False)
+    model.bn1 = nn.BatchNorm2d(width)
+    model.maxpool = nn.Identity()
+    model.layer1 = model._make_layer(BasicBlock, width, 1)
+    model.layer2 = model._make_layer(BasicBlock, 2 * width, 1, stride=2)
+    model.layer3 = model._make_layer(BasicBlock, 4 * width, 1, stride=2)
+    model.layer4 = model._make_layer(BasicBlock, 8 * width, 1, stride=2)
+    model.fc = nn.Linear(8 * width, 1)
+    for m in model.modules():  # torchvision's init, re-applied to the rebuilt stages
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return _headless(model)
+
+
+def build_backbone(name: str) -> nn.Module:
+    return BACKBONES.build(name)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

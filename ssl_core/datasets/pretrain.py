@@ -1,0 +1,61 @@
+"""The pretraining dataset: two common views plus the resized original of each image.
+
+No reference pipeline keeps the original, but the rescue term needs it (DESIGN: strong views are
+made from the original images of the selected pairs, not from the common views)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+
+
+def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
+    """(path, class index) pairs of an ImageFolder tree; a clear error if it is missing."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"no image folder at {root}: expected the ImageFolder layout {root}/<class>/<image>"
+        )
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"{root} has no class folders: expected {root}/<class>/<image>")
+    return make_dataset(str(root), {c: i for i, c in enumerate(classes)}, IMG_EXTENSIONS)
+
+
+class TwoViewDataset(Dataset):
+    """Yields ``(view_a, view_b, original_uint8)`` per image; labels are never used.
+
+    Augmentations draw from torch's global RNG, so each item is seeded from (seed, epoch, index):
+    the data stream is then identical with any number of loader workers and after a resume.
+    """
+
+    def __init__(
+        self,
+        samples: list[tuple[str, int]],
+        view: Callable[[Image.Image], torch.Tensor],
+        original: Callable[[Image.Image], torch.Tensor],
+        seed: int = 0,
+    ) -> None:
+        self.samples, self.view, self.original, self.seed = samples, view, original, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with Image.open(self.samples[index][0]) as f:
+            img = f.convert("RGB")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(item_seed(self.seed, self.epoch, index))
+            return self.view(img), self.view(img), self.original(img)
+
+
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    return (seed * 1_000_003 + epoch) * 10_000_019 + index

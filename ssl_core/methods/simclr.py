@@ -1,0 +1,42 @@
+"""SimCLR (Chen et al., ICML 2020; google-research/simclr).
+
+f = backbone, g = 2-layer MLP projector with BN (SimCLR v1; lightly's ``SimCLRProjectionHead``),
+loss = NT-Xent over the 2N views with the negatives of every process gathered *with* gradient
+(lightly's ``NTXentLoss(gather_distributed=True)``; its defaults, tau=0.5 and no gathering, are
+not SimCLR's ImageNet recipe, so both are set explicitly from the config).
+"""
+from __future__ import annotations
+
+import torch
+from lightly.loss import NTXentLoss
+from lightly.models.modules.heads import SimCLRProjectionHead
+from torch import nn
+
+from ssl_core.methods import METHODS, MethodOutput
+
+
+@METHODS.register("simclr")
+class SimCLR(nn.Module):
+    #: Which features the rescue term uses (DESIGN: SimCLR z = projector output).
+    rescue_features = "projector"
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        proj_hidden_dim: int = 2048,
+        proj_out_dim: int = 128,
+        temperature: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.projector = SimCLRProjectionHead(backbone.feature_dim, proj_hidden_dim, proj_out_dim)
+        self.criterion = NTXentLoss(temperature=temperature, gather_distributed=True)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """z = g(f(x))."""
+        return self.projector(self.backbone(images))
+
+    def forward(self, view_a: torch.Tensor, view_b: torch.Tensor) -> MethodOutput:
+        # One forward over both views, as SimCLR: BN statistics are shared by the 2N views.
+        z_a, z_b = self.embed(torch.cat([view_a, view_b])).chunk(2)
+        return MethodOutput(self.criterion(z_a, z_b), z_a, z_b)

@@ -1,0 +1,39 @@
+"""Shared fixtures: small on-disk data so tests never download anything."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_image_folder(root: Path, n_per_class: int, n_classes: int = 2, size: int = 16, seed: int = 0) -> Path:
+    """A random-pixel ImageFolder tree ``root/<class>/<i>.png``."""
+    rng = np.random.default_rng(seed)
+    for c in range(n_classes):
+        (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def tiny_folder(tmp_path: Path) -> Path:
+    write_image_folder(tmp_path / "data" / "train", n_per_class=16)
+    write_image_folder(tmp_path / "data" / "val", n_per_class=4, seed=1)
+    return tmp_path / "data"
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    # Two CI cores: keep each test's torch to one thread so parallel work does not thrash.
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    yield

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+import torch
+
+from ssl_core.io import load_torch
+from ssl_core.trainer import load_backbone, pretrain
+
+
+def make_spec(root, variant="rescued", epochs=2):
+    return {
+        "run": f"simclr-resnet_tiny-{variant}-seed0", "method": "simclr", "arch": "resnet_tiny",
+        "variant": variant, "seed": 0, "k": 4 if variant == "rescued" else None,
+        "s": 0.75 if variant == "rescued" else None,
+        "recipe": {"image_size": 16, "epochs": epochs, "batch_size": 8, "optimizer": "lars", "base_lr": 0.3,
+                   "lr_scaling": "linear", "weight_decay": 1e-6, "warmup_epochs": 1, "temperature": 0.2,
+                   "proj_hidden_dim": 16, "proj_out_dim": 8, "min_scale": 0.2, "blur_prob": 0.0},
+        "data": {"name": "shapes", "root": str(root), "num_workers": 0},
+        "train": {"device": "cpu", "ckpt_every_steps": 3},
+    }
+
+
+def read_metrics(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_rescued_run_logs_every_step(tiny_folder, tmp_path):
+    spec = make_spec(tiny_folder)
+    assert pretrain(spec, tmp_path / "out", tmp_path / "ckpt")
+    records = read_metrics(tmp_path / "out" / "metrics.jsonl")
+    assert [r["step"] for r in records] == list(range(8))  # 32 images / batch 8 x 2 epochs
+    for r in records:
+        for key in ("loss", "loss_ssl", "loss_topk", "topk_sim", "pair_sim", "emb_std", "lr", "img_per_s"):
+            assert key in r and r[key] == r[key]  # present and not NaN
+        assert r["loss"] == pytest.approx(r["loss_ssl"] + 0.75 * r["loss_topk"], rel=1e-5)
+        assert r["topk_sim"] >= r["pair_sim"]  # the selected pairs are the easiest ones
+        assert -1 <= r["loss_topk"] <= 1
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["steps"] == 8 and info["collapse"] is None and info["params"] > 0
+    backbone = load_backbone(tmp_path / "out" / "backbone.pt")
+    assert backbone(torch.randn(2, 3, 16, 16)).shape == (2, backbone.feature_dim)
+
+
+def test_baseline_run_has_no_rescue_terms(tiny_folder, tmp_path):
+    assert pretrain(make_spec(tiny_folder, "baseline", epochs=1), tmp_path / "out", tmp_path / "ckpt")
+    records = read_metrics(tmp_path / "out" / "metrics.jsonl")
+    assert records and all("loss_topk" not in r and r["loss"] == r["loss_ssl"] for r in records)
+
+
+@pytest.mark.parametrize("variant", ["baseline", "rescued"])
+def test_interrupted_run_resumes_to_identical_weights(tiny_folder, tmp_path, variant):
+    spec = make_spec(tiny_folder, variant)
+    assert pretrain(spec, tmp_path / "full", tmp_path / "ckpt_full")
+    # Stop after 5 steps (checkpoints at steps 3 and 5), then restart: it must resume, not restart.
+    assert not pretrain(spec, tmp_path / "split", tmp_path / "ckpt_split", max_steps=5)
+    assert load_torch(tmp_path / "ckpt_split" / "last.pt")["step"] == 5
+    assert not (tmp_path / "split" / "backbone.pt").exists()
+    assert pretrain(spec, tmp_path / "split", tmp_path / "ckpt_split")
+    full = load_torch(tmp_path / "full" / "backbone.pt")["state_dict"]
+    split = load_torch(tmp_path / "split" / "backbone.pt")["state_dict"]
+    assert full.keys() == split.keys()
+    for key in full:
+        assert torch.equal(full[key], split[key]), key
+    drop = lambda rs: [{k: v for k, v in r.items() if k != "img_per_s"} for r in rs]  # noqa: E731
+    assert drop(read_metrics(tmp_path / "split" / "metrics.jsonl")) == drop(read_metrics(tmp_path / "full" / "metrics.jsonl"))
+
+
+def test_checkpoint_of_another_spec_is_refused(tiny_folder, tmp_path):
+    spec = make_spec(tiny_folder, epochs=1)
+    pretrain(spec, tmp_path / "out", tmp_path / "ckpt", max_steps=1)
+    spec["recipe"]["base_lr"] = 0.1
+    with pytest.raises(RuntimeError, match="different run spec"):
+        pretrain(spec, tmp_path / "out", tmp_path / "ckpt")
+
+
+def test_nan_loss_is_recorded_as_collapse_not_crash(tiny_folder, tmp_path):
+    spec = make_spec(tiny_folder, "baseline", epochs=1)
+    spec["recipe"]["base_lr"] = 1e30  # diverges within a step or two
+    spec["recipe"]["optimizer"] = "sgd"
+    spec["recipe"]["warmup_epochs"] = 0
+    assert pretrain(spec, tmp_path / "out", tmp_path / "ckpt")
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["collapse"] in ("nan_loss", "embedding_std")
+    assert info["steps"] <= 4
+
+
+def test_missing_data_names_the_expected_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere" / "train")):
+        pretrain(make_spec(tmp_path / "nowhere"), tmp_path / "out", tmp_path / "ckpt")

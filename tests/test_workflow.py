@@ -1,0 +1,119 @@
+"""The DAG, through Snakemake's CLI (its Python API changed in 8.0)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+BIN = str(Path(sys.executable).parent)
+
+
+def snakemake(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.run([f"{BIN}/snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def copy_workflow(dst: Path) -> Path:
+    for name in ("Snakefile", "workflow", "config", "results/paper"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / name)
+    return dst
+
+
+def jobs_of(dry_run_stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> count."""
+    counts, in_table = {}, False
+    for line in dry_run_stdout.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+        elif in_table and parts and parts[0] == "total":
+            break
+    return counts
+
+
+def test_dry_run_tiny_profile(tmp_path):
+    jobs = jobs_of(snakemake("-n", "-c1", "--directory", str(copy_workflow(tmp_path))).stdout)
+    assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "linear_probe": 2, "pretrain": 2, "shapes_data": 1}
+
+
+def test_dry_run_paper_profile(tmp_path):
+    out = snakemake("-n", "-c1", "--configfile", "config/paper.yaml", "--directory", str(copy_workflow(tmp_path))).stdout
+    jobs = jobs_of(out)
+    assert jobs["pretrain"] == 2 and jobs["linear_probe"] == 2 and "shapes_data" not in jobs
+    assert "results/paper/pretrain/simclr-resnet50-rescued-s0.75-k128-seed0/backbone.pt" in out
+
+
+def test_invalid_config_fails_naming_the_key(tmp_path):
+    wf = copy_workflow(tmp_path)
+    cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text())
+    cfg["train"]["ckpt_every_step"] = 5
+    (wf / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "-c1", "--configfile", "bad.yaml", "--directory", str(wf), check=False)
+    assert proc.returncode != 0
+    assert "train: unknown key(s) 'ckpt_every_step'" in proc.stdout + proc.stderr
+
+
+def test_lint_passes(tmp_path):
+    proc = snakemake("--lint", "--directory", str(copy_workflow(tmp_path)), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The whole tiny DAG, end to end, shortened (fewer images and epochs) to keep the suite fast."""
+    wf = copy_workflow(tmp_path_factory.mktemp("dag"))
+    cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text())
+    cfg["data"]["shapes"].update(n_train=512, n_val=128)
+    cfg["methods"]["simclr"]["recipe"].update(epochs=2, batch_size=128)
+    cfg["methods"]["simclr"]["rescue"]["k"] = 4
+    cfg["eval"]["linear"]["epochs"] = 5
+    (wf / "small.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake("-c2", "--configfile", "small.yaml", "--directory", str(wf))
+    return wf
+
+
+def test_tiny_dag_end_to_end(tiny_run):
+    out = tiny_run / "results" / "tiny"
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics.columns) == ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
+    top1 = metrics[(metrics.task == "linear") & (metrics.metric == "top1")]
+    assert sorted(top1.variant) == ["baseline", "rescued"]
+    assert top1.value.between(0, 100).all()
+    rescued = out / "pretrain" / "simclr-resnet_tiny-rescued-s0.75-k4-seed0" / "metrics.jsonl"
+    records = [json.loads(line) for line in rescued.read_text().splitlines()]
+    assert len(records) == 2 * 4 and all("loss_topk" in r and "topk_sim" in r for r in records)
+    table = pd.read_csv(out / "tables" / "fig2_linear.csv")
+    ours = table[table.ours_arch == "resnet_tiny"]
+    assert set(zip(ours.method, ours.variant)) == {("simclr", "baseline"), ("simclr", "rescued")}
+    assert (table[table.method == "mugs"].status.str.startswith("not run")).all()
+    tex = (out / "tables" / "fig2_linear.tex").read_text()
+    assert r"\toprule" in tex and "Ours(SimCLR)" in tex
+    for ext in ("pdf", "png"):
+        assert (out / "figures" / f"fig2_params_vs_top1.{ext}").stat().st_size > 1000
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    proc = snakemake("-n", "-c1", "--configfile", "small.yaml", "--directory", str(tiny_run))
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_named_target_reruns_only_what_it_needs(tiny_run):
+    (tiny_run / "results" / "tiny" / "tables" / "fig2_linear.tex").unlink()
+    jobs = jobs_of(snakemake("-n", "-c1", "--configfile", "small.yaml", "--directory", str(tiny_run),
+                             "results/tiny/tables/fig2_linear.tex").stdout)
+    assert jobs == {"fig2_linear": 1}

@@ -1,0 +1,18 @@
+# Evaluations read only a run's backbone.pt and the dataset.
+
+
+rule linear_probe:
+    input:
+        backbone=rules.pretrain.output.backbone,
+        data=pretrain_data,
+    output:
+        f"{OUT}/eval/linear/{{run}}.json",
+    params:
+        spec=lambda w: json.dumps(RUNS[w.run], sort_keys=True),
+        cfg=json.dumps(config["eval"]["linear"], sort_keys=True),
+    log:
+        f"{OUT}/logs/linear/{{run}}.log",
+    threads: 1
+    shell:
+        "python -m evaluations linear --backbone {input.backbone} --spec {params.spec:q} "
+        "--config-json {params.cfg:q} --out {output} > {log} 2>&1"

@@ -1,0 +1,21 @@
+# One job per run. The spec is a param, so editing any value a run uses reruns exactly that run.
+# Resumable state lives in the undeclared ckpt/ folder: Snakemake deletes the declared outputs of a
+# failed job, never the checkpoint, so a retried or resubmitted job resumes.
+
+
+rule pretrain:
+    input:
+        pretrain_data,
+    output:
+        backbone=f"{OUT}/pretrain/{{run}}/backbone.pt",
+        run_json=f"{OUT}/pretrain/{{run}}/run.json",
+        metrics=f"{OUT}/pretrain/{{run}}/metrics.jsonl",
+    params:
+        spec=lambda w: json.dumps(RUNS[w.run], sort_keys=True),
+        ckpt=lambda w: f"{OUT}/ckpt/{w.run}",
+    log:
+        f"{OUT}/logs/pretrain/{{run}}.log",
+    threads: 1
+    shell:
+        "python -m ssl_core pretrain --spec {params.spec:q} "
+        "--out {OUT}/pretrain/{wildcards.run} --ckpt {params.ckpt} > {log} 2>&1"
