@@ -3,6 +3,7 @@
 #   snakemake -c all --configfile config/paper.yaml    # the paper's runs
 #   snakemake -c all results/tiny/tables/fig2_linear.tex   # one artifact and what it needs
 import json
+import os
 
 from ssl_core.config import run_matrix, validate_config
 
@@ -18,6 +19,7 @@ wildcard_constraints:
     run="[a-z0-9_.-]+",
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/evaluate.smk"

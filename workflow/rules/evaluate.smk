@@ -8,7 +8,7 @@ rule linear_probe:
     output:
         f"{OUT}/eval/linear/{{run}}.json",
     params:
-        spec=lambda w: json.dumps(RUNS[w.run], sort_keys=True),
+        spec=run_spec,
         cfg=json.dumps(config["eval"]["linear"], sort_keys=True),
     log:
         f"{OUT}/logs/linear/{{run}}.log",

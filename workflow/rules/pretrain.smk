@@ -1,6 +1,5 @@
-# One job per run. The spec is a param, so editing any value a run uses reruns exactly that run.
-# Resumable state lives in the undeclared ckpt/ folder: Snakemake deletes the declared outputs of a
-# failed job, never the checkpoint, so a retried or resubmitted job resumes.
+# One job per run. Resumable state lives in the undeclared ckpt/ folder: Snakemake deletes the
+# declared outputs of a failed job, never the checkpoint, so a retried or resubmitted job resumes.
 
 
 rule pretrain:
@@ -11,11 +10,11 @@ rule pretrain:
         run_json=f"{OUT}/pretrain/{{run}}/run.json",
         metrics=f"{OUT}/pretrain/{{run}}/metrics.jsonl",
     params:
-        spec=lambda w: json.dumps(RUNS[w.run], sort_keys=True),
+        spec=run_spec,
+        out=lambda w, output: os.path.dirname(output.backbone),
         ckpt=lambda w: f"{OUT}/ckpt/{w.run}",
     log:
         f"{OUT}/logs/pretrain/{{run}}.log",
     threads: 1
     shell:
-        "python -m ssl_core pretrain --spec {params.spec:q} "
-        "--out {OUT}/pretrain/{wildcards.run} --ckpt {params.ckpt} > {log} 2>&1"
+        "python -m ssl_core pretrain --spec {params.spec:q} --out {params.out} --ckpt {params.ckpt} > {log} 2>&1"

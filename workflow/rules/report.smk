@@ -7,8 +7,10 @@ rule aggregate:
         evals=expand(f"{OUT}/eval/linear/{{run}}.json", run=RUNS),
     output:
         f"{OUT}/metrics.csv",
+    log:
+        f"{OUT}/logs/aggregate.log",
     shell:
-        "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} --out {output}"
+        "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} --out {output} > {log} 2>&1"
 
 
 rule fig2_linear:
@@ -22,6 +24,12 @@ rule fig2_linear:
             caption="../report/fig2.rst",
             category="Fig. 2 linear probe",
         ),
+    params:
+        profile=PROFILE,
+        table=lambda w, output: output.table[0].removesuffix(".tex"),
+        figure=lambda w, output: output.figure[0].removesuffix(".pdf"),
+    log:
+        f"{OUT}/logs/fig2_linear.log",
     shell:
-        "python -m evaluations fig2 --metrics {input.metrics} --paper {input.paper} --profile {PROFILE} "
-        "--table {OUT}/tables/fig2_linear --figure {OUT}/figures/fig2_params_vs_top1"
+        "python -m evaluations fig2 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
+        "--table {params.table} --figure {params.figure} > {log} 2>&1"
