@@ -52,8 +52,9 @@ def resnet_tiny(width: int = 16) -> nn.Module:
     return _headless(model)
 
 
-def build_backbone(name: str) -> nn.Module:
-    return BACKBONES.build(name)
+def build_backbone(name: str, **kwargs) -> nn.Module:
+    """``kwargs`` are the recipe's backbone options (e.g. MoCo v3's frozen patch projection)."""
+    return BACKBONES.build(name, **kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -29,10 +29,13 @@ class Registry(Generic[T]):
 
         return add
 
-    def build(self, name: str, **kwargs: Any) -> T:
+    def get(self, name: str) -> Callable[..., T]:
         if name not in self._entries:
             raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._entries))}")
-        return self._entries[name](**kwargs)
+        return self._entries[name]
+
+    def build(self, name: str, **kwargs: Any) -> T:
+        return self.get(name)(**kwargs)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

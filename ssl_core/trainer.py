@@ -19,12 +19,12 @@ from lightly.utils.debug import std_of_l2_normalized
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ssl_core.augment import CommonViewConfig, common_view_transform, original_transform
+from ssl_core.augment import original_transform
 from ssl_core.backbones import build_backbone, count_parameters
 from ssl_core.datasets import pretrain_samples
-from ssl_core.datasets.pretrain import TwoViewDataset, item_seed
+from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
-from ssl_core.methods import METHODS
+from ssl_core.methods import METHODS, StepInfo
 from ssl_core.optim import build_optimizer, lr_at, scaled_lr
 from ssl_core.rescue import RescueRegularizer
 from ssl_core.strong_augment import StrongAugment
@@ -34,12 +34,7 @@ METRICS = "metrics.jsonl"
 
 
 def build_method(spec: dict[str, Any]) -> torch.nn.Module:
-    recipe = spec["recipe"]
-    return METHODS.build(
-        spec["method"],
-        backbone=build_backbone(spec["arch"]),
-        **{key: recipe[key] for key in ("proj_hidden_dim", "proj_out_dim", "temperature")},
-    )
+    return METHODS.get(spec["method"]).from_recipe(build_backbone(spec["arch"]), spec["recipe"])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,10 +54,8 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     torch.manual_seed(seed)
     model = build_method(spec).to(device)
     size = recipe["image_size"]
-    view = common_view_transform(
-        CommonViewConfig(size=size, min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"])
-    )
-    dataset = TwoViewDataset(pretrain_samples(spec["data"]), view, original_transform(size), seed)
+    views = METHODS.get(spec["method"]).view_transform(recipe)
+    dataset = MultiViewDataset(pretrain_samples(spec["data"]), views, original_transform(size), seed)
     steps_per_epoch = len(dataset) // batch_size  # drop_last, as the official loaders
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")
@@ -108,11 +101,12 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                 num_workers=spec["data"]["num_workers"], pin_memory=device.type == "cuda",
             )
             tic = time.perf_counter()
-            for view_a, view_b, originals in loader:
+            for views, originals in loader:
                 lr = lr_at(step, total_steps, warmup_steps, peak_lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                out = model(view_a.to(device, non_blocking=True), view_b.to(device, non_blocking=True))
+                views = [v.to(device, non_blocking=True) for v in views]
+                out = model(views, StepInfo(step, total_steps, steps_per_epoch))
                 record = {"step": step, "epoch": epoch, "lr": lr, "loss_ssl": out.loss.item(), **out.logs}
                 loss = out.loss
                 if rescue is not None:
@@ -167,12 +161,12 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
     dim = spec["recipe"]["proj_out_dim"]
     if collapse is None and final_std < 0.1 / math.sqrt(dim):
         collapse = "embedding_std"
-    save_torch({"arch": spec["arch"], "state_dict": model.backbone.state_dict()}, out_dir / "backbone.pt")
+    save_torch({"arch": spec["arch"], "state_dict": model.eval_backbone.state_dict()}, out_dir / "backbone.pt")
     with atomic_path(out_dir / METRICS) as tmp:
         tmp.write_text(metrics_path.read_text())
     write_json(out_dir / "run.json", {
         "spec": spec,
-        "params": count_parameters(model.backbone),
+        "params": count_parameters(model.eval_backbone),
         "steps": step,
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,

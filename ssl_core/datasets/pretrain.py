@@ -1,4 +1,4 @@
-"""The pretraining dataset: two common views plus the resized original of each image.
+"""The pretraining dataset: the method's augmented views plus the resized original of each image.
 
 No reference pipeline keeps the original, but the rescue term needs it (DESIGN: strong views are
 made from the original images of the selected pairs, not from the common views)."""
@@ -26,8 +26,9 @@ def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
     return make_dataset(str(root), {c: i for i, c in enumerate(classes)}, IMG_EXTENSIONS)
 
 
-class TwoViewDataset(Dataset):
-    """Yields ``(view_a, view_b, original_uint8)`` per image; labels are never used.
+class MultiViewDataset(Dataset):
+    """Yields ``(views, original_uint8)`` per image, ``views`` the method's list of augmented views
+    (SimCLR/MoCo: 2; DINOv2: 2 global + local crops); labels are never used.
 
     Augmentations draw from torch's global RNG, so each item is seeded from (seed, epoch, index):
     the data stream is then identical with any number of loader workers and after a resume.
@@ -36,11 +37,11 @@ class TwoViewDataset(Dataset):
     def __init__(
         self,
         samples: list[tuple[str, int]],
-        view: Callable[[Image.Image], torch.Tensor],
+        views: Callable[[Image.Image], list[torch.Tensor]],
         original: Callable[[Image.Image], torch.Tensor],
         seed: int = 0,
     ) -> None:
-        self.samples, self.view, self.original, self.seed = samples, view, original, seed
+        self.samples, self.views, self.original, self.seed = samples, views, original, seed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -49,12 +50,12 @@ class TwoViewDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[list[torch.Tensor], torch.Tensor]:
         with Image.open(self.samples[index][0]) as f:
             img = f.convert("RGB")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(item_seed(self.seed, self.epoch, index))
-            return self.view(img), self.view(img), self.original(img)
+            return self.views(img), self.original(img)
 
 
 def item_seed(seed: int, epoch: int, index: int) -> int:

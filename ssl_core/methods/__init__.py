@@ -1,9 +1,12 @@
-"""SSL method registry. A method is an ``nn.Module`` with
+"""SSL method registry. A method is an ``nn.Module`` class, registered by name, with
 
-- ``backbone``: the encoder f kept after pretraining,
-- ``forward(view_a, view_b) -> MethodOutput``: the SSL loss and the per-pair features z_a, z_b
-  that the rescue term selects on,
-- ``embed(images) -> z``: the same online path f, g for the rescue term's strong views.
+- ``from_recipe(backbone, recipe)``: build it from the config's recipe of that method,
+- ``view_transform(recipe)``: PIL image -> list of views; views 0 and 1 are the pair the rescue
+  term selects on (SimCLR/MoCo: the two views; DINOv2: the two global crops),
+- ``forward(views, step) -> MethodOutput``: the SSL loss and the per-image features z_a, z_b of
+  views 0 and 1 (with gradient) that the rescue term uses,
+- ``embed(images) -> z``: the same online path for the rescue term's strong views,
+- ``eval_backbone``: the encoder kept after pretraining and evaluated.
 """
 from __future__ import annotations
 
@@ -13,7 +16,20 @@ import torch
 
 from ssl_core.registry import Registry
 
-METHODS: Registry[torch.nn.Module] = Registry("method")
+METHODS: Registry[type] = Registry("method")
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Where training is, for the schedules that live inside a method (momentum, temperatures)."""
+
+    step: int
+    total_steps: int
+    steps_per_epoch: int
+
+    @property
+    def progress(self) -> float:
+        return self.step / max(1, self.total_steps)
 
 
 @dataclass

@@ -7,12 +7,16 @@ not SimCLR's ImageNet recipe, so both are set explicitly from the config).
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
+from PIL import Image
 from torch import nn
 
-from ssl_core.methods import METHODS, MethodOutput
+from ssl_core.augment import CommonViewConfig, common_view_transform
+from ssl_core.methods import METHODS, MethodOutput, StepInfo
 
 
 @METHODS.register("simclr")
@@ -20,23 +24,32 @@ class SimCLR(nn.Module):
     #: Which features the rescue term uses (DESIGN: SimCLR z = projector output).
     rescue_features = "projector"
 
-    def __init__(
-        self,
-        backbone: nn.Module,
-        proj_hidden_dim: int = 2048,
-        proj_out_dim: int = 128,
-        temperature: float = 0.1,
-    ) -> None:
+    def __init__(self, backbone: nn.Module, proj_hidden_dim: int = 2048, proj_out_dim: int = 128,
+                 temperature: float = 0.1) -> None:
         super().__init__()
         self.backbone = backbone
         self.projector = SimCLRProjectionHead(backbone.feature_dim, proj_hidden_dim, proj_out_dim)
         self.criterion = NTXentLoss(temperature=temperature, gather_distributed=True)
 
+    @classmethod
+    def from_recipe(cls, backbone: nn.Module, recipe: dict[str, Any]) -> "SimCLR":
+        return cls(backbone, recipe["proj_hidden_dim"], recipe["proj_out_dim"], recipe["temperature"])
+
+    @staticmethod
+    def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
+        view = common_view_transform(CommonViewConfig(
+            size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"]))
+        return lambda img: [view(img), view(img)]
+
+    @property
+    def eval_backbone(self) -> nn.Module:
+        return self.backbone
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x))."""
         return self.projector(self.backbone(images))
 
-    def forward(self, view_a: torch.Tensor, view_b: torch.Tensor) -> MethodOutput:
+    def forward(self, views: list[torch.Tensor], step: StepInfo | None = None) -> MethodOutput:
         # One forward over both views, as SimCLR: BN statistics are shared by the 2N views.
-        z_a, z_b = self.embed(torch.cat([view_a, view_b])).chunk(2)
+        z_a, z_b = self.embed(torch.cat(views[:2])).chunk(2)
         return MethodOutput(self.criterion(z_a, z_b), z_a, z_b)

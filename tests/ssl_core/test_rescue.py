@@ -92,10 +92,10 @@ def test_rescue_adds_exactly_k_extra_forwards():
     model.backbone.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
     n, k = 6, 2
     views = torch.randn(n, 3, 16, 16), torch.randn(n, 3, 16, 16)
-    out = model(*views)
+    out = model(list(views))
     assert sum(seen) == 2 * n
     seen.clear()
-    out = model(*views)
+    out = model(list(views))
     originals = torch.randint(0, 256, (n, 3, 16, 16), dtype=torch.uint8)
     RescueRegularizer(k, StrongAugment(size=16))(out.z_a, out.z_b, originals, model.embed, torch.Generator())
     assert seen == [2 * n, k]

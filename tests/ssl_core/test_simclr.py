@@ -50,7 +50,7 @@ def test_simclr_forward_returns_projector_features_of_each_view():
                           proj_out_dim=8, temperature=0.2)
     model.eval()  # BN in eval mode: per-sample outputs do not depend on the batch
     x_a, x_b = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
-    out = model(x_a, x_b)
+    out = model([x_a, x_b])
     assert out.z_a.shape == (4, 8)
     torch.testing.assert_close(out.z_a, model.embed(x_a))
     torch.testing.assert_close(out.z_b, model.embed(x_b))
