@@ -120,7 +120,9 @@ def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nda
     return pixels, c0, c1
 
 
-def _pick_colour(rng: np.random.Generator, c0: np.ndarray, c1: np.ndarray, taken: list[np.ndarray]) -> np.ndarray:
+def _pick_colour(
+    rng: np.random.Generator, c0: np.ndarray, c1: np.ndarray, taken: list[np.ndarray]
+) -> np.ndarray:
     """A random colour far from the background's colour segment [c0, c1] and from ``taken``.
 
     Sixteen uniform candidates, the first that is far enough (else the farthest): no unbounded
@@ -180,7 +182,10 @@ def render_sample(
         pixels[mask] = colour
         for vis in visible:  # the new object hides what is beneath it
             vis &= ~mask
-        cats.append(cat), visible.append(mask.copy()), full.append(int(mask.sum())), colours.append(colour)
+        cats.append(cat)
+        visible.append(mask)
+        full.append(int(mask.sum()))
+        colours.append(colour)
 
     paint(category, _place(rng, SHAPE_CLASSES[category], image_size, MAIN_SCALE))
     for _ in range(rng.integers(0, 3)):
@@ -192,7 +197,7 @@ def render_sample(
                 paint(other, mask)
                 break
 
-    image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+    image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
     objects = [
         {"category": c, "mask": m, "bbox": mask_bbox(m), "main": i == 0, "colour": tuple(int(x) for x in col)}
         for i, (c, m, col) in enumerate(zip(cats, visible, colours))
