@@ -5,7 +5,7 @@ import math
 
 import torch
 from lightly.utils.lars import LARS
-from lightly.utils.scheduler import cosine_warmup_schedule
+from lightly.utils.scheduler import cosine_schedule, cosine_warmup_schedule
 from torch import nn
 
 

@@ -25,7 +25,7 @@ from ssl_core.datasets import pretrain_samples
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, StepInfo
-from ssl_core.optim import build_optimizer, lr_at, scaled_lr
+from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, scaled_lr
 from ssl_core.rescue import RescueRegularizer
 from ssl_core.strong_augment import StrongAugment
 
@@ -34,7 +34,9 @@ METRICS = "metrics.jsonl"
 
 
 def build_method(spec: dict[str, Any]) -> torch.nn.Module:
-    return METHODS.get(spec["method"]).from_recipe(build_backbone(spec["arch"]), spec["recipe"])
+    recipe = spec["recipe"]
+    backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
+    return METHODS.get(spec["method"]).from_recipe(backbone, recipe)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -61,8 +63,12 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")
     total_steps = recipe["epochs"] * steps_per_epoch
     warmup_steps = recipe["warmup_epochs"] * steps_per_epoch
-    peak_lr = scaled_lr(recipe["base_lr"], batch_size, recipe["lr_scaling"])
+    peak_lr = scaled_lr(recipe["base_lr"], batch_size, recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
     optimizer = build_optimizer(model, recipe["optimizer"], peak_lr, recipe["weight_decay"])
+    wd_end = recipe.get("weight_decay_end", recipe["weight_decay"])
+    # bf16 autocast on GPU (the official recipes train in mixed precision); fp32 on CPU.
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and train_cfg.get("amp", True))
+    hooks = {name: getattr(model, name, None) for name in ("on_before_optimizer_step", "on_after_optimizer_step")}
     rescue = None
     if spec["variant"] == "rescued":
         rescue = RescueRegularizer(spec["k"], StrongAugment(size=size))
@@ -102,27 +108,39 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
             )
             tic = time.perf_counter()
             for views, originals in loader:
+                info = StepInfo(step, total_steps, steps_per_epoch)
                 lr = lr_at(step, total_steps, warmup_steps, peak_lr)
+                wd = cosine_schedule(step, total_steps, recipe["weight_decay"], wd_end)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
+                    if group["weight_decay"] > 0:  # the 1-D parameters stay without decay
+                        group["weight_decay"] = wd
+                torch.manual_seed(item_seed(seed, step, -3))  # in-method randomness (e.g. iBOT masks)
                 views = [v.to(device, non_blocking=True) for v in views]
-                out = model(views, StepInfo(step, total_steps, steps_per_epoch))
-                record = {"step": step, "epoch": epoch, "lr": lr, "loss_ssl": out.loss.item(), **out.logs}
-                loss = out.loss
-                if rescue is not None:
-                    strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -2))
-                    r = rescue(out.z_a, out.z_b, originals, model.embed, strong_rng)
-                    loss = loss + spec["s"] * r.loss
-                    record.update(loss_topk=r.loss.item(), topk_sim=r.topk_similarity,
-                                  pair_sim=r.pair_similarity, strong_sim=r.strong_similarity)
+                with autocast:
+                    out = model(views, info)
+                    loss = out.loss
+                    record = {"step": step, "epoch": epoch, "lr": lr, "loss_ssl": out.loss.item(), **out.logs}
+                    if rescue is not None:
+                        strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -2))
+                        r = rescue(out.z_a, out.z_b, originals, model.embed, strong_rng)
+                        loss = loss + spec["s"] * r.loss
+                        record.update(loss_topk=r.loss.item(), topk_sim=r.topk_similarity,
+                                      pair_sim=r.pair_similarity, strong_sim=r.strong_similarity)
                 record["loss"] = loss.item()
-                record["emb_std"] = std_of_l2_normalized(out.z_a.detach()).item()
+                record["emb_std"] = std_of_l2_normalized(out.z_a.detach().float()).item()
                 if not math.isfinite(record["loss"]):
                     collapse = "nan_loss"  # recorded, not crashed on: the sweeps shade such runs
                 else:
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if recipe.get("clip_grad"):
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe["clip_grad"])
+                    if hooks["on_before_optimizer_step"]:
+                        hooks["on_before_optimizer_step"](info)
                     optimizer.step()
+                    if hooks["on_after_optimizer_step"]:
+                        hooks["on_after_optimizer_step"](info)
                     step += 1
                 toc = time.perf_counter()
                 record["img_per_s"] = batch_size / (toc - tic)
