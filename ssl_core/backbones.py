@@ -52,6 +52,16 @@ def resnet_tiny(width: int = 16) -> nn.Module:
     return _headless(model)
 
 
+def _register_vit(size: str) -> None:
+    from ssl_core.vit import build_vit  # timm is imported only when a ViT is built
+
+    BACKBONES.register(size)(lambda **kwargs: build_vit(size, **kwargs))
+
+
+for _size in ("vit_tiny_test", "vit_small", "vit_base", "vit_large", "vit_huge"):
+    _register_vit(_size)
+
+
 def build_backbone(name: str, **kwargs) -> nn.Module:
     """``kwargs`` are the recipe's backbone options (e.g. MoCo v3's frozen patch projection)."""
     return BACKBONES.build(name, **kwargs)

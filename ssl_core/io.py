@@ -41,6 +41,6 @@ def save_torch(obj: Any, path: str | Path) -> None:
         torch.save(obj, tmp)
 
 
-def load_torch(path: str | Path) -> Any:
+def load_torch(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
     """Safe deserialisation: tensors and plain containers only (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location=map_location, weights_only=True)

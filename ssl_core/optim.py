@@ -28,17 +28,21 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     for p in model.parameters():
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": weight_decay, "wd_mult": 1.0},
+            {"params": no_decay, "weight_decay": 0.0, "wd_mult": 0.0}]
 
 
-def build_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float, momentum: float = 0.9) -> torch.optim.Optimizer:
-    groups = param_groups(model, weight_decay)
+def build_optimizer(groups: list[dict], name: str, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                    momentum: float = 0.9) -> torch.optim.Optimizer:
+    """``groups`` as from :func:`param_groups` or a method's own ``param_groups``; their optional
+    ``lr_mult``, ``wd_mult`` and ``is_last_layer`` keys are applied by the trainer every step.
+    AdamW ``betas``: MoCo v3 ViT (0.9, 0.95); DINOv2 (0.9, 0.999)."""
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum, trust_coefficient=0.001)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
+        return torch.optim.AdamW(groups, lr=lr, betas=betas)
     raise ValueError(f"unknown optimizer {name!r} (lars, sgd, adamw)")
 
 

@@ -1,0 +1,137 @@
+"""Multi-process training: the same code on 1 process, N CPU processes (gloo) and N GPUs (NCCL).
+
+Launch with ``torchrun --nproc-per-node N -m ssl_core pretrain ...`` (or under SLURM with
+``srun``/torchrun, which set the same environment variables). The recipe's ``batch_size`` is the
+*global* batch: each process takes its slice of every global batch, so N processes see exactly
+the images one process would, and the gradient is averaged over processes after ``backward``
+(what DDP does, without bucketing; a step's communication is one all-reduce per parameter).
+
+Batch-size-dependent pieces:
+- SimCLR negatives and MoCo v3 keys are gathered across processes inside the losses.
+- BatchNorm is synchronised (the official SimCLR/MoCo v3 use global BN): torch's SyncBatchNorm on
+  GPU, and on CPU, where torch's has no kernel, ``CPUSyncBatchNorm`` below.
+- DINOv2's Sinkhorn-Knopp centering all-reduces its sums inside the loss.
+- The rescue term's top-k is taken per *local* batch with k / N per process, so every process
+  forwards the same number of strong views (no straggler) and N processes rescue k images in
+  total, as one process would; the selection is then the top-k/N of each slice rather than the
+  global top-k. ``k`` must be divisible by the number of processes.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_fn
+from torch import nn
+
+
+def init_from_env(device: torch.device) -> None:
+    """Join the process group torchrun/SLURM describe in the environment (no-op for 1 process)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def local_device(device: torch.device) -> torch.device:
+    """One GPU per process: LOCAL_RANK picks it."""
+    if device.type == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm over the global batch on CPU processes (gloo). Statistics are all-reduced with
+    the differentiable ``torch.distributed.nn.functional.all_reduce``, so gradients are those of
+    BN over the concatenated batch, exactly as torch's SyncBatchNorm computes on GPU."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.ndim < 2:
+            raise ValueError(f"expected at least 2-D input, got {x.ndim}-D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or world_size() == 1:
+            return super().forward(x)
+        dims = [0] + list(range(2, x.ndim))
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype)
+        stats = dist_fn.all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        c = x.shape[1]
+        n = stats[-1]
+        mean = stats[:c] / n
+        var = stats[c:2 * c] / n - mean * mean
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            m = self.momentum
+            self.running_mean.mul_(1 - m).add_(m * mean.detach())
+            self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
+        out = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        if self.affine:
+            out = out * self.weight.view(shape) + self.bias.view(shape)
+        return out
+
+
+def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Global BN across processes; identity for one process."""
+    if world_size() == 1:
+        return model
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return _convert_cpu(model)
+
+
+def _convert_cpu(module: nn.Module) -> nn.Module:
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CPUSyncBatchNorm):
+        new = CPUSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                               module.track_running_stats)
+        new.load_state_dict(module.state_dict())
+        new.train(module.training)
+        for p_new, p_old in zip(new.parameters(), module.parameters()):
+            p_new.requires_grad_(p_old.requires_grad)
+        return new
+    for name, child in module.named_children():
+        setattr(module, name, _convert_cpu(child))
+    return module
+
+
+def all_reduce_gradients(params) -> None:
+    """Average every gradient over processes (the DDP reduction), one flat all-reduce."""
+    if world_size() == 1:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
+    """Average logged scalars over processes so metrics.jsonl describes the global batch."""
+    if world_size() == 1 or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+    dist.all_reduce(t)
+    t /= world_size()
+    return dict(zip(keys, t.tolist()))
+
+
+def barrier() -> None:
+    if world_size() > 1:
+        dist.barrier()

@@ -1,0 +1,105 @@
+"""Vision Transformers from timm, with the two recipe-specific changes written by hand.
+
+- MoCo v3 (facebookresearch/moco-v3 ``vits.py``): fixed 2-D sin-cos position embedding, a frozen
+  random patch projection (``stop_grad_conv1``), Q/K/V initialised as three separate matrices,
+  xavier-uniform linears and the patch projection initialised like an MLP layer.
+- DINOv2 (facebookresearch/dinov2 ``vision_transformer.py``): LayerScale (``init_values``),
+  stochastic depth, learned position embedding interpolated to each crop size, and a mask token
+  that replaces masked patches for iBOT (``forward_tokens(x, masks)``).
+
+Every ViT maps images [B, 3, H, W] to the class token [B, D] (``feature_dim`` = D).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+# name -> (embed_dim, depth, num_heads); patch size and image size are options.
+VIT_SIZES = {
+    "vit_tiny_test": (96, 4, 3),    # the tiny profile's ViT (~0.45 M parameters at patch 4)
+    "vit_small": (384, 12, 6),
+    "vit_base": (768, 12, 12),
+    "vit_large": (1024, 24, 16),
+    "vit_huge": (1280, 32, 16),
+}
+
+
+def sincos_2d(grid_h: int, grid_w: int, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """MoCo v3's ``build_2d_sincos_position_embedding`` (without the class token's zero row)."""
+    if dim % 4:
+        raise ValueError(f"embed_dim {dim} must be divisible by 4 for the 2-D sin-cos embedding")
+    gw, gh = torch.meshgrid(torch.arange(grid_w, dtype=torch.float32), torch.arange(grid_h, dtype=torch.float32),
+                            indexing="ij")
+    pos_dim = dim // 4
+    omega = 1.0 / temperature ** (torch.arange(pos_dim, dtype=torch.float32) / pos_dim)
+    out_w = gw.flatten()[:, None] * omega[None]
+    out_h = gh.flatten()[:, None] * omega[None]
+    return torch.cat([out_w.sin(), out_w.cos(), out_h.sin(), out_h.cos()], dim=1)[None]
+
+
+class ViT(VisionTransformer):
+    """timm's VisionTransformer returning the class token, plus a mask token for iBOT."""
+
+    def __init__(self, *, mask_token: bool = False, **kwargs) -> None:
+        super().__init__(num_classes=0, global_pool="token", **kwargs)
+        self.feature_dim = self.embed_dim
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dim)) if mask_token else None
+
+    def forward_tokens(self, x: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """All output tokens [B, 1 + P, D] (normalised); ``masks`` [B, P] bool replaces those
+        patches' embeddings by the mask token before the position embedding (DINOv2's
+        ``prepare_tokens_with_masks``)."""
+        x = self.patch_embed(x)
+        if masks is not None:
+            if self.mask_token is None:
+                raise ValueError("this ViT was built without a mask token (mask_token=True)")
+            flat = x.reshape(x.shape[0], -1, x.shape[-1])
+            flat = torch.where(masks[..., None], self.mask_token.to(flat.dtype), flat)
+            x = flat.reshape(x.shape)
+        x = self._pos_embed(x)
+        x = self.norm_pre(self.patch_drop(x))
+        x = self.blocks(x)
+        return self.norm(x)
+
+
+def _moco_v3_init(model: ViT, patch_size: int) -> None:
+    """moco-v3 ``vits.py`` VisionTransformerMoCo.__init__."""
+    h, w = model.patch_embed.grid_size
+    pos = sincos_2d(h, w, model.embed_dim)
+    model.pos_embed = nn.Parameter(torch.cat([torch.zeros(1, 1, model.embed_dim), pos], dim=1), requires_grad=False)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            if "qkv" in name:  # treat the weights of Q, K, V separately
+                val = math.sqrt(6.0 / float(m.weight.shape[0] // 3 + m.weight.shape[1]))
+                nn.init.uniform_(m.weight, -val, val)
+            else:
+                nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    nn.init.normal_(model.cls_token, std=1e-6)
+    val = math.sqrt(6.0 / float(3 * patch_size * patch_size + model.embed_dim))
+    nn.init.uniform_(model.patch_embed.proj.weight, -val, val)
+    nn.init.zeros_(model.patch_embed.proj.bias)
+
+
+def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: str = "timm",
+              stop_grad_patch_embed: bool = False, drop_path_rate: float = 0.0,
+              init_values: float | None = None, mask_token: bool = False) -> ViT:
+    """``recipe``: "mocov3" (sin-cos position embedding + MoCo v3 init) or "timm" (learned,
+    interpolated to every input size: DINOv2's multi-crop feeds 224 and 96 px crops)."""
+    dim, depth, heads = VIT_SIZES[size]
+    if recipe not in ("mocov3", "timm"):
+        raise ValueError(f"unknown ViT recipe {recipe!r} (mocov3, timm)")
+    model = ViT(img_size=img_size, patch_size=patch_size, embed_dim=dim, depth=depth, num_heads=heads,
+                drop_path_rate=drop_path_rate, init_values=init_values, mask_token=mask_token,
+                dynamic_img_size=recipe == "timm")
+    if recipe == "mocov3":
+        _moco_v3_init(model, patch_size)
+    if stop_grad_patch_embed:  # MoCo v3 §4.1: a random, frozen patch projection stabilises training
+        model.patch_embed.proj.weight.requires_grad = False
+        model.patch_embed.proj.bias.requires_grad = False
+    if mask_token:
+        nn.init.zeros_(model.mask_token)
+    return model
