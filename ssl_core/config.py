@@ -24,21 +24,50 @@ def _location(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _allowed_keys(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
+    """Keys a (possibly allOf/$ref-composed) object schema declares."""
+    keys = set(schema.get("properties", {}))
+    for sub in schema.get("allOf", []):
+        if "$ref" in sub:
+            sub = root["$defs"][sub["$ref"].rsplit("/", 1)[-1]]
+        keys |= _allowed_keys(sub, root)
+    return keys
+
+
+def _check(instance: Any, schema: dict[str, Any], root: dict[str, Any], prefix: str = "") -> None:
+    validator = jsonschema.Draft202012Validator({**schema, "$defs": root["$defs"]})
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return
+    lines = []
+    for e in errors:
+        where = prefix + _location(e) if e.absolute_path or not prefix else prefix.rstrip(".")
+        if e.validator in ("additionalProperties", "unevaluatedProperties"):
+            allowed = _allowed_keys(e.schema, root)
+            unknown = sorted(set(e.instance) - allowed)
+            lines.append(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
+                         f"{', '.join(sorted(allowed)) or '(see schema)'}")
+        else:
+            lines.append(f"{where}: {e.message}")
+    raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+
+
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Check ``config`` against the schema and fill defaults; raise ConfigError naming the key."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
-    if errors:
-        lines = []
-        for e in errors:
-            if e.validator == "additionalProperties":
-                unknown = sorted(set(e.instance) - set(e.schema.get("properties", {})))
-                allowed = ", ".join(sorted(e.schema.get("properties", {}))) or "(see schema)"
-                lines.append(f"{_location(e)}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {allowed}")
-            else:
-                lines.append(f"{_location(e)}: {e.message}")
-        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    """Check ``config`` against the schema and fill defaults; raise ConfigError naming the key.
+    Each method's recipe is checked against that method's recipe schema, and so is every
+    experiment's recipe once merged over it."""
+    root = _schema()
+    _check(config, root, root)
+    for name, method in config["methods"].items():
+        _check(method["recipe"], {"$ref": f"#/$defs/recipe_{name}"}, root, f"methods.{name}.recipe.")
+    for i, exp in enumerate(config["experiments"]):
+        if exp["method"] in config["methods"] and "recipe" in exp:
+            merged = {**config["methods"][exp["method"]]["recipe"], **exp["recipe"]}
+            _check(merged, {"$ref": f"#/$defs/recipe_{exp['method']}"}, root, f"experiments.{i}.recipe.")
     config = copy.deepcopy(config)
     config["data"]["pretrain"].setdefault("num_workers", 0)
     config["train"].setdefault("device", "auto")

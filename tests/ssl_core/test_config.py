@@ -76,3 +76,18 @@ def test_paper_config_matches_paper_section_4():
     assert scaled_lr(r["base_lr"], r["batch_size"], r["lr_scaling"]) == pytest.approx(4.8)
     assert r["weight_decay"] == 1e-6
     assert "simclr-resnet50-baseline-seed0" in runs
+
+
+def test_experiment_override_is_checked_once_merged(tiny):
+    tiny["experiments"][0]["recipe"] = {"epochz": 3}
+    with pytest.raises(ConfigError, match=r"experiments\.0\.recipe: unknown key\(s\) 'epochz'"):
+        validate_config(tiny)
+    tiny["experiments"][0]["recipe"] = {"batch_size": 0}
+    with pytest.raises(ConfigError, match=r"experiments\.0\.recipe\.batch_size: 0 is less than the minimum of 1"):
+        validate_config(tiny)
+
+
+def test_missing_recipe_key_is_named(tiny):
+    del tiny["methods"]["simclr"]["recipe"]["temperature"]
+    with pytest.raises(ConfigError, match=r"methods\.simclr\.recipe: 'temperature' is a required property"):
+        validate_config(tiny)
