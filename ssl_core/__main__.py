@@ -21,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ckpt", required=True, help="folder for resumable training state")
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop (resumably) after this many steps, e.g. to fit a job's time limit")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads of this process")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     done = pretrain(json.loads(args.spec), args.out, args.ckpt, max_steps=args.max_steps)
     # A time-boxed, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
     return 0 if done else 3

@@ -17,4 +17,5 @@ rule pretrain:
         f"{OUT}/logs/pretrain/{{run}}.log",
     threads: 1
     shell:
-        "python -m ssl_core pretrain --spec {params.spec:q} --out {params.out} --ckpt {params.ckpt} > {log} 2>&1"
+        "python -m ssl_core pretrain --spec {params.spec:q} --out {params.out} --ckpt {params.ckpt} --threads {threads} "
+        "> {log} 2>&1"
