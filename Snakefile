@@ -29,3 +29,4 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         rules.fig2_linear.output,
+        rules.fig3_augmentations.output,

@@ -2,6 +2,7 @@
 
   python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
   python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --out metrics.csv
+  python -m evaluations fig3      --spec JSON --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
 """
 from __future__ import annotations
@@ -39,6 +40,18 @@ def _fig2(args: argparse.Namespace) -> None:
     report.fig2_figure(ours, paper, args.profile, args.figure)
 
 
+def _fig3(args: argparse.Namespace) -> None:
+    from evaluations.augment_figure import augmentation_grid
+    from ssl_core.datasets import split_dir
+    from ssl_core.datasets.pretrain import image_folder_samples
+
+    spec = json.loads(args.spec)
+    image = image_folder_samples(split_dir(spec["data"], "val"))[0][0]  # the first val image, fixed
+    r = spec["recipe"]
+    augmentation_grid(image, r["image_size"], args.figure, min_scale=r.get("min_scale", 0.08),
+                      blur_prob=r.get("blur_prob", 0.5))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--metrics", "--paper", "--profile", "--table", "--figure"):
         p.add_argument(name, required=True)
     p.set_defaults(fn=_fig2)
+    p = sub.add_parser("fig3", help="Fig. 3 augmentation examples (png)")
+    p.add_argument("--spec", required=True, help="a SimCLR run spec (JSON): data and view recipe")
+    p.add_argument("--figure", required=True, help="output stem")
+    p.set_defaults(fn=_fig3)
     args = parser.parse_args(argv)
     args.fn(args)
     return 0

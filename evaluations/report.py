@@ -143,9 +143,11 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
     save_figure(fig, out_stem)
 
 
-def save_figure(fig: plt.Figure, out_stem: str | Path) -> None:
+def save_figure(fig: plt.Figure, out_stem: str | Path, formats: tuple[str, ...] = ("pdf", "png")) -> None:
     """PDF + PNG, byte-stable across reruns (no creation date in the metadata)."""
     for ext, meta in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
+        if ext not in formats:
+            continue
         with atomic_path(f"{out_stem}.{ext}") as tmp:
             fig.savefig(tmp, format=ext, dpi=150, metadata=meta)
     plt.close(fig)

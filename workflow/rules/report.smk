@@ -33,3 +33,17 @@ rule fig2_linear:
     shell:
         "python -m evaluations fig2 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
         "--table {params.table} --figure {params.figure} > {log} 2>&1"
+
+
+rule fig3_augmentations:
+    input:
+        pretrain_data,
+    output:
+        report(f"{OUT}/figures/fig3_augmentations.png", caption="../report/fig3.rst", category="Fig. 3 augmentations"),
+    params:
+        spec=lambda w: json.dumps(next(s for s in RUNS.values() if s["method"] == "simclr"), sort_keys=True),
+        stem=lambda w, output: output[0].removesuffix(".png"),
+    log:
+        f"{OUT}/logs/fig3_augmentations.log",
+    shell:
+        "python -m evaluations fig3 --spec {params.spec:q} --figure {params.stem} > {log} 2>&1"
