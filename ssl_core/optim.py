@@ -4,8 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
-from lightly.utils.lars import LARS
-from lightly.utils.scheduler import cosine_schedule, cosine_warmup_schedule
+from lightly.utils.scheduler import cosine_schedule  # noqa: F401  (re-exported for the trainer)
 from torch import nn
 
 
@@ -21,9 +20,8 @@ def scaled_lr(base_lr: float, batch_size: int, scaling: str, reference_batch: in
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Biases and normalisation parameters (the 1-D tensors) get no weight decay; with LARS that
-    also exempts them from the trust-ratio adaptation (lightly's LARS skips it when wd == 0),
-    as in SimCLR's and MoCo v3's LARS."""
+    """Biases and normalisation parameters (the 1-D tensors) get no weight decay (LARS also skips
+    their adaptation, as SimCLR's and MoCo v3's)."""
     decay, no_decay = [], []
     for p in model.parameters():
         if p.requires_grad:
@@ -32,13 +30,47 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0, "wd_mult": 0.0}]
 
 
+class LARS(torch.optim.Optimizer):
+    """LARS as facebookresearch/moco-v3 ``moco/optimizer.py`` (the PyTorch form of SimCLR's): for
+    parameters with ndim > 1, u = g + wd p is scaled by eta ||p|| / ||u|| (1 where either norm is
+    0); 1-D parameters (biases, norms) take the plain gradient, without decay or adaptation;
+    then heavy-ball momentum from a zero buffer and p -= lr mu. Written by hand because lightly's
+    LARS adapts by ||p|| / (||g|| + wd ||p||) and starts its buffer at the first update."""
+
+    def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
+                 trust_coefficient: float = 0.001) -> None:
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                      trust_coefficient=trust_coefficient))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                dp = p.grad
+                if dp is None:
+                    continue
+                if p.ndim > 1:
+                    dp = dp.add(p, alpha=g["weight_decay"])
+                    param_norm, update_norm = torch.norm(p), torch.norm(dp)
+                    one = torch.ones_like(param_norm)
+                    q = torch.where(param_norm > 0.0, torch.where(
+                        update_norm > 0, g["trust_coefficient"] * param_norm / update_norm, one), one)
+                    dp = dp.mul(q)
+                state = self.state[p]
+                if "mu" not in state:
+                    state["mu"] = torch.zeros_like(p)
+                mu = state["mu"]
+                mu.mul_(g["momentum"]).add_(dp)
+                p.add_(mu, alpha=-g["lr"])
+
+
 def build_optimizer(groups: list[dict], name: str, lr: float, betas: tuple[float, float] = (0.9, 0.999),
                     momentum: float = 0.9) -> torch.optim.Optimizer:
     """``groups`` as from :func:`param_groups` or a method's own ``param_groups``; their optional
     ``lr_mult``, ``wd_mult`` and ``is_last_layer`` keys are applied by the trainer every step.
-    AdamW ``betas``: MoCo v3 ViT (0.9, 0.95); DINOv2 (0.9, 0.999)."""
+    AdamW ``betas``: torch's default (0.9, 0.999) in MoCo v3 (main_moco.py) and DINOv2."""
     if name == "lars":
-        return LARS(groups, lr=lr, momentum=momentum, trust_coefficient=0.001)
+        return LARS(groups, lr=lr, momentum=momentum)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "adamw":
@@ -47,8 +79,9 @@ def build_optimizer(groups: list[dict], name: str, lr: float, betas: tuple[float
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, peak_lr: float) -> float:
-    """Linear warm-up from 0 to ``peak_lr`` then half-cosine decay to 0, per step."""
-    return cosine_warmup_schedule(
-        step=step, max_steps=total_steps, start_value=peak_lr, end_value=0.0,
-        warmup_steps=warmup_steps, warmup_start_value=0.0,
-    )
+    """Linear warm-up from 0 then half-cosine decay to 0, per step: moco-v3 ``main_moco.py``
+    ``adjust_learning_rate`` with a fractional epoch (SimCLR's schedule is the same). By hand:
+    lightly's ``cosine_warmup_schedule`` starts its warm-up one step later (lr > 0 at step 0)."""
+    if step < warmup_steps:
+        return peak_lr * step / warmup_steps
+    return peak_lr * 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / max(1, total_steps - warmup_steps)))

@@ -86,10 +86,13 @@ def _moco_v3_init(model: ViT, patch_size: int) -> None:
 
 def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: str = "timm",
               stop_grad_patch_embed: bool = False, drop_path_rate: float = 0.0,
-              init_values: float | None = None, mask_token: bool = False) -> ViT:
+              init_values: float | None = None, mask_token: bool = False, num_heads: int | None = None) -> ViT:
     """``recipe``: "mocov3" (sin-cos position embedding + MoCo v3 init) or "timm" (learned,
-    interpolated to every input size: DINOv2's multi-crop feeds 224 and 96 px crops)."""
+    interpolated to every input size: DINOv2's multi-crop feeds 224 and 96 px crops).
+    ``num_heads`` overrides the size's default: MoCo v3's ViT-S has 12 heads (moco-v3 ``vits.py``
+    ``vit_small``), timm's and DINOv2's have 6; the parameter count is the same."""
     dim, depth, heads = VIT_SIZES[size]
+    heads = num_heads or heads
     if recipe not in ("mocov3", "timm"):
         raise ValueError(f"unknown ViT recipe {recipe!r} (mocov3, timm)")
     model = ViT(img_size=img_size, patch_size=patch_size, embed_dim=dim, depth=depth, num_heads=heads,

@@ -40,4 +40,4 @@ class MethodOutput:
     logs: dict[str, float] = field(default_factory=dict)
 
 
-from ssl_core.methods import simclr  # noqa: E402,F401  (registers the method)
+from ssl_core.methods import mocov3, simclr  # noqa: E402,F401  (register the methods)

@@ -1,0 +1,267 @@
+"""MoCo v3 (Chen, Xie, He, ICCV 2021; facebookresearch/moco-v3 ``moco/builder.py``,
+``main_moco.py``, ``moco/loader.py``, ``moco/optimizer.py``).
+
+f = backbone, g = projector MLP, h = predictor MLP (builder.py ``_build_mlp``: Linear without bias
++ BN + ReLU per hidden layer, last Linear without bias + BN(affine=False) when ``last_bn``).
+The momentum encoder is a copy of f and g, updated by EMA *inside* ``forward`` before the keys
+are computed (builder.py ``MoCo.forward``), with the half-cosine momentum schedule of
+main_moco.py ``adjust_moco_momentum`` (every official config passes ``--moco-m-cos``).
+
+loss = ctr(q1, k2) + ctr(q2, k1), q = h(g(f(x))), k = g_m(f_m(x)); ctr = InfoNCE over the keys of
+*all* processes gathered without gradient, positives at ``rank * N + i``, times 2 tau
+(builder.py ``contrastive_loss``). Each view goes through the encoders in its own forward pass,
+so BatchNorm statistics are per view, as in the official code.
+
+Recipe keys (official values; R50 = CONFIG.md "ResNet-50, 100/300/1000-epoch pre-training",
+ViT = CONFIG.md / README.md "ViT-Small/ViT-Base" commands; defaults are main_moco.py argparse):
+
+==================  ===========================================  ========================  ==========================
+key                 meaning                                      ResNet-50                 ViT-S / ViT-B
+==================  ===========================================  ========================  ==========================
+temperature         softmax temperature tau (``--moco-t``)       1.0 (main_moco.py L104    0.2 (``--moco-t=.2``,
+                                                                 default)                  CONFIG.md L113/L130/L160)
+momentum_base       base EMA momentum (``--moco-m``), raised to  0.99 (L99 default;        0.99 (L99 default)
+                    1 by the half cosine                         100/300 ep); 0.996 for
+                                                                 1000 ep (CONFIG.md L45)
+momentum_cosine     optional, default true: the cosine schedule  true (``--moco-m-cos``,  true (CONFIG.md L113...)
+                    (false = constant ``momentum_base``)         CONFIG.md L15/L30/L45)
+proj_hidden_dim     hidden width of projector and predictor      4096 (``--moco-mlp-dim``  4096
+                    (builder.py uses one ``mlp_dim`` for both)   L97)
+pred_hidden_dim     hidden width of the predictor                4096                      4096
+proj_out_dim        output dim of projector/predictor (``dim``)  256 (``--moco-dim`` L95)  256
+proj_layers         optional: projector depth; default from the  2 (builder.py             3 (builder.py
+                    backbone (ViT 3, else 2)                     MoCo_ResNet)              MoCo_ViT)
+pred_last_bn        optional: BN(affine=False) after the last    false (builder.py         true (builder.py MoCo_ViT
+                    predictor layer; default from the backbone   MoCo_ResNet: last_bn=     calls _build_mlp with the
+                    (ViT true, else false)                       False)                    default last_bn=True)
+zero_init_residual  optional, default true: zero-init the last   true (main_moco.py L186)  n/a (ignored)
+                    BN gamma of each ResNet residual block
+image_size          crop side                                    224 (L263)                224
+min_scale           RandomResizedCrop lower scale (``--crop-     0.2 (CONFIG.md            0.08 (L117 default; the
+                    min``)                                       ``--crop-min=.2``)        ViT commands do not set it)
+blur_probs          optional, default [1.0, 0.1]: Gaussian-blur  [1.0, 0.1] (L268/L280)    [1.0, 0.1]
+                    probability of view 1 and view 2 (BYOL's
+                    asymmetric recipe; e.g. [0, 0] for tiny
+                    images)
+==================  ===========================================  ========================  ==========================
+
+Recipe keys the trainer reads, official values: R50 ``optimizer: lars``, ``base_lr`` 0.6 (100 ep)
+/ 0.3 (300, 1000 ep) x B/256, ``weight_decay`` 1e-6 (1.5e-6 at 1000 ep), ``warmup_epochs`` 10,
+B = 4096; ViT ``optimizer: adamw``, ``base_lr`` 1.5e-4 x B/256, ``weight_decay`` 0.1,
+``warmup_epochs`` 40, 300 epochs, B = 4096 (1024 in the 1-node ViT-S command). ViT also needs the
+backbone options ``recipe: mocov3`` and ``stop_grad_patch_embed: true`` (``--stop-grad-conv1``).
+Note: the official AdamW uses torch's default betas (0.9, 0.999) (main_moco.py L229).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from lightly.models.utils import update_momentum
+from PIL import Image, ImageFilter
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+from torchvision.transforms import v2
+
+from ssl_core import distributed
+from ssl_core.methods import METHODS, MethodOutput, StepInfo
+from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+
+
+def momentum_at(progress: float, base: float) -> float:
+    """main_moco.py ``adjust_moco_momentum``: m = 1 - (1 + cos(pi * epoch / epochs)) / 2 * (1 - base)
+    with the fractional epoch; ``progress`` = epoch / epochs = step / total_steps. Written by hand:
+    lightly's ``cosine_schedule`` divides by ``max_steps - 1`` and reaches 1 one step early."""
+    return 1.0 - 0.5 * (1.0 + math.cos(math.pi * progress)) * (1.0 - base)
+
+
+def build_mlp(num_layers: int, input_dim: int, mlp_dim: int, output_dim: int, last_bn: bool = True) -> nn.Sequential:
+    """builder.py ``MoCo._build_mlp`` (no lightly head has bias-free linears and BN(affine=False))."""
+    mlp: list[nn.Module] = []
+    for layer in range(num_layers):
+        dim1 = input_dim if layer == 0 else mlp_dim
+        dim2 = output_dim if layer == num_layers - 1 else mlp_dim
+        mlp.append(nn.Linear(dim1, dim2, bias=False))
+        if layer < num_layers - 1:
+            mlp.append(nn.BatchNorm1d(dim2))
+            mlp.append(nn.ReLU(inplace=True))
+        elif last_bn:
+            mlp.append(nn.BatchNorm1d(dim2, affine=False))
+    return nn.Sequential(*mlp)
+
+
+@torch.no_grad()
+def concat_all_gather(tensor: torch.Tensor) -> torch.Tensor:
+    """builder.py ``concat_all_gather``: all processes' tensors, concatenated, without gradient
+    (lightly's ``gather`` keeps the gradient, which MoCo v3's keys do not have)."""
+    if distributed.world_size() == 1:
+        return tensor
+    gathered = [torch.empty_like(tensor) for _ in range(distributed.world_size())]
+    dist.all_gather(gathered, tensor.contiguous())
+    return torch.cat(gathered, dim=0)
+
+
+def contrastive_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.Tensor:
+    """builder.py ``MoCo.contrastive_loss``: InfoNCE of the local queries against the keys of all
+    processes, the positive of query i being key ``rank * N + i``; scaled by 2 tau."""
+    q = F.normalize(q, dim=1)
+    k = concat_all_gather(F.normalize(k, dim=1))
+    logits = torch.einsum("nc,mc->nm", q, k) / temperature
+    n = logits.shape[0]
+    labels = torch.arange(n, dtype=torch.long, device=logits.device) + n * distributed.rank()
+    return F.cross_entropy(logits, labels) * (2 * temperature)
+
+
+def _is_vit(backbone: nn.Module) -> bool:
+    return hasattr(backbone, "patch_embed")
+
+
+def _zero_init_residual(backbone: nn.Module) -> None:
+    """torchvision ``ResNet(zero_init_residual=True)``, which main_moco.py L186 passes for ResNets."""
+    for m in backbone.modules():
+        if isinstance(m, Bottleneck) and m.bn3.weight is not None:
+            nn.init.zeros_(m.bn3.weight)
+        elif isinstance(m, BasicBlock) and m.bn2.weight is not None:
+            nn.init.zeros_(m.bn2.weight)
+
+
+class PILGaussianBlur:
+    """moco/loader.py ``GaussianBlur``: PIL's Gaussian filter with sigma ~ U(0.1, 2) (PIL's radius is
+    the standard deviation; no kernel-size truncation as torchvision's). sigma is drawn from torch's
+    RNG, which the data pipeline seeds per item, rather than Python's ``random``."""
+
+    def __init__(self, sigma: tuple[float, float] = (0.1, 2.0)) -> None:
+        self.sigma = sigma
+
+    def __call__(self, img: Any) -> Any:
+        sigma = float(torch.empty(1).uniform_(self.sigma[0], self.sigma[1]))
+        if isinstance(img, Image.Image):
+            return img.filter(ImageFilter.GaussianBlur(radius=sigma))
+        # tensor / tv_tensors image (uint8 [C, H, W]): round-trip through PIL
+        return v2.functional.pil_to_tensor(v2.functional.to_pil_image(img).filter(ImageFilter.GaussianBlur(radius=sigma)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(sigma={self.sigma})"
+
+
+def _byol_view(size: int, min_scale: float, blur_prob: float, solarize_prob: float) -> v2.Compose:
+    """main_moco.py ``augmentation1`` / ``augmentation2`` (BYOL's recipe), in the official order."""
+    return v2.Compose([
+        v2.RandomResizedCrop(size, scale=(min_scale, 1.0), antialias=True),
+        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),  # not strengthened
+        v2.RandomGrayscale(p=0.2),
+        v2.RandomApply([PILGaussianBlur((0.1, 2.0))], p=blur_prob),
+        v2.RandomApply([v2.RandomSolarize(threshold=128, p=1.0)], p=solarize_prob),  # PIL ImageOps.solarize
+        v2.RandomHorizontalFlip(),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])
+
+
+@METHODS.register("mocov3")
+class MoCoV3(nn.Module):
+    #: Which features the rescue term uses: the online projector output, before the predictor.
+    rescue_features = "projector"
+
+    def __init__(self, backbone: nn.Module, proj_hidden_dim: int = 4096, proj_out_dim: int = 256,
+                 pred_hidden_dim: int = 4096, temperature: float = 1.0, momentum_base: float = 0.99,
+                 proj_layers: int | None = None, pred_last_bn: bool | None = None,
+                 momentum_cosine: bool = True, optimizer: str = "lars", zero_init_residual: bool = True) -> None:
+        super().__init__()
+        vit = _is_vit(backbone)
+        if proj_layers is None:
+            proj_layers = 3 if vit else 2  # builder.py MoCo_ViT / MoCo_ResNet
+        if pred_last_bn is None:
+            pred_last_bn = vit  # MoCo_ViT: default last_bn=True; MoCo_ResNet: last_bn=False
+        if optimizer not in ("lars", "adamw"):
+            raise ValueError(f"MoCo v3 uses lars or adamw (main_moco.py), not {optimizer!r}")
+        if zero_init_residual and not vit:
+            _zero_init_residual(backbone)
+        self.temperature = temperature
+        self.momentum_base = momentum_base
+        self.momentum_cosine = momentum_cosine
+        self.optimizer = optimizer
+        self.backbone = backbone
+        self.projector = build_mlp(proj_layers, backbone.feature_dim, proj_hidden_dim, proj_out_dim)
+        self.predictor = build_mlp(2, proj_out_dim, pred_hidden_dim, proj_out_dim, last_bn=pred_last_bn)
+        # builder.py: the momentum encoder starts as a copy of the base encoder (with its projector)
+        # and is never updated by gradient.
+        self.momentum_backbone = copy.deepcopy(backbone)
+        self.momentum_projector = copy.deepcopy(self.projector)
+        for p in list(self.momentum_backbone.parameters()) + list(self.momentum_projector.parameters()):
+            p.requires_grad = False
+
+    @classmethod
+    def from_recipe(cls, backbone: nn.Module, recipe: dict[str, Any]) -> "MoCoV3":
+        return cls(
+            backbone,
+            proj_hidden_dim=recipe["proj_hidden_dim"],
+            proj_out_dim=recipe["proj_out_dim"],
+            pred_hidden_dim=recipe["pred_hidden_dim"],
+            temperature=recipe["temperature"],
+            momentum_base=recipe["momentum_base"],
+            proj_layers=recipe.get("proj_layers"),
+            pred_last_bn=recipe.get("pred_last_bn"),
+            momentum_cosine=recipe.get("momentum_cosine", True),
+            optimizer=recipe["optimizer"],
+            zero_init_residual=recipe.get("zero_init_residual", True),
+        )
+
+    @staticmethod
+    def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
+        blur1, blur2 = recipe.get("blur_probs", (1.0, 0.1))
+        view1 = _byol_view(recipe["image_size"], recipe["min_scale"], blur1, 0.0)
+        view2 = _byol_view(recipe["image_size"], recipe["min_scale"], blur2, 0.2)
+        return lambda img: [view1(img), view2(img)]  # moco/loader.py TwoCropsTransform
+
+    @property
+    def eval_backbone(self) -> nn.Module:
+        return self.backbone
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """z = g(f(x)), the online projector output."""
+        return self.projector(self.backbone(images))
+
+    def momentum(self, step: StepInfo | None) -> float:
+        if not self.momentum_cosine or step is None:
+            return self.momentum_base
+        return momentum_at(step.step / max(1, step.total_steps), self.momentum_base)
+
+    @torch.no_grad()
+    def update_momentum_encoder(self, m: float) -> None:
+        """builder.py ``_update_momentum_encoder``: parameters only (BN buffers are the momentum
+        encoder's own), param_m = m * param_m + (1 - m) * param_b."""
+        update_momentum(self.backbone, self.momentum_backbone, m)
+        update_momentum(self.projector, self.momentum_projector, m)
+
+    def forward(self, views: list[torch.Tensor], step: StepInfo | None = None) -> MethodOutput:
+        x1, x2 = views[0], views[1]
+        m = self.momentum(step)
+        # builder.py MoCo.forward: one pass per view (per-view BN statistics).
+        z1, z2 = self.embed(x1), self.embed(x2)
+        q1, q2 = self.predictor(z1), self.predictor(z2)
+        with torch.no_grad():
+            self.update_momentum_encoder(m)
+            k1 = self.momentum_projector(self.momentum_backbone(x1))
+            k2 = self.momentum_projector(self.momentum_backbone(x2))
+        loss = contrastive_loss(q1, k2, self.temperature) + contrastive_loss(q2, k1, self.temperature)
+        return MethodOutput(loss, z1, z2, {"momentum": m})
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """The official optimisers get ``model.parameters()`` (main_moco.py L224-230):
+        - LARS (moco/optimizer.py): tensors with ndim <= 1 get neither weight decay nor the trust-ratio
+          scaling -> a no-decay group (lightly's LARS skips the scaling where weight_decay == 0);
+        - AdamW: weight decay on every parameter, biases and norms included -> one group.
+        Only trainable parameters; the momentum encoder (requires_grad False) is never included."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if self.optimizer == "adamw":
+            return [{"params": trainable, "weight_decay": weight_decay, "wd_mult": 1.0}]
+        decay = [p for p in trainable if p.ndim > 1]
+        no_decay = [p for p in trainable if p.ndim <= 1]
+        return [{"params": decay, "weight_decay": weight_decay, "wd_mult": 1.0},
+                {"params": no_decay, "weight_decay": 0.0, "wd_mult": 0.0}]
