@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from ssl_core.config import load_config, run_matrix
+from ssl_core.methods import METHODS
 from tests.conftest import ROOT
 
 BIN = str(Path(sys.executable).parent)
@@ -46,15 +48,22 @@ def jobs_of(dry_run_stdout: str) -> dict[str, int]:
     return counts
 
 
+def n_runs(config: str) -> int:
+    return len(run_matrix(load_config(ROOT / "config" / config)))
+
+
 def test_dry_run_tiny_profile(tmp_path):
     jobs = jobs_of(snakemake("-n", "-c1", cwd=copy_workflow(tmp_path)).stdout)
-    assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "linear_probe": 2, "pretrain": 2, "shapes_data": 1}
+    n = n_runs("config.yaml")
+    assert n == 2 * len(METHODS.names())  # every method, baseline and rescued
+    assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
+                    "pretrain": n, "shapes_data": 1}
 
 
 def test_dry_run_paper_profile(tmp_path):
     out = snakemake("-n", "-c1", "--configfile", "config/paper.yaml", cwd=copy_workflow(tmp_path)).stdout
     jobs = jobs_of(out)
-    assert jobs["pretrain"] == 2 and jobs["linear_probe"] == 2 and "shapes_data" not in jobs
+    assert jobs["pretrain"] == jobs["linear_probe"] == n_runs("paper.yaml") and "shapes_data" not in jobs
     assert "results/paper/pretrain/simclr-resnet50-rescued-s0.75-k128-seed0/backbone.pt" in out
 
 
@@ -82,8 +91,8 @@ def tiny_run(tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("dag"))
     cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text())
     cfg["data"]["shapes"].update(n_train=512, n_val=128)
-    cfg["methods"]["simclr"]["recipe"].update(epochs=2, batch_size=128)
-    cfg["methods"]["simclr"]["rescue"]["k"] = 4
+    for method in cfg["methods"].values():
+        method["recipe"].update(epochs=2, batch_size=128)
     cfg["eval"]["linear"]["epochs"] = 5
     (wf / "small.yaml").write_text(yaml.safe_dump(cfg))
     snakemake("-c2", "--configfile", "small.yaml", cwd=wf)
@@ -95,19 +104,23 @@ def test_tiny_dag_end_to_end(tiny_run):
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics.columns) == ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
     top1 = metrics[(metrics.task == "linear") & (metrics.metric == "top1")]
-    assert sorted(top1.variant) == ["baseline", "rescued"]
+    runs = run_matrix(load_config(tiny_run / "small.yaml"))
+    assert sorted(top1.run) == sorted(runs)
     assert top1.value.between(0, 100).all()
-    rescued = out / "pretrain" / "simclr-resnet_tiny-rescued-s0.75-k4-seed0" / "metrics.jsonl"
-    records = [json.loads(line) for line in rescued.read_text().splitlines()]
-    assert len(records) == 2 * 4 and all("loss_topk" in r and "topk_sim" in r for r in records)
+    for run, spec in runs.items():
+        records = [json.loads(line) for line in (out / "pretrain" / run / "metrics.jsonl").read_text().splitlines()]
+        assert len(records) == 2 * 4, run  # 512 images / batch 128 x 2 epochs
+        if spec["variant"] == "rescued":
+            assert all("loss_topk" in r and "topk_sim" in r for r in records)
     table = pd.read_csv(out / "tables" / "fig2_linear.csv")
-    ours = table[table.ours_arch == "resnet_tiny"]
-    assert set(zip(ours.method, ours.variant)) == {("simclr", "baseline"), ("simclr", "rescued")}
+    ours = table.dropna(subset=["ours_top1"])
+    assert set(zip(ours.method, ours.variant)) == {(s["method"], s["variant"]) for s in runs.values()}
     assert (table[table.method == "mugs"].status.str.startswith("not run")).all()
     tex = (out / "tables" / "fig2_linear.tex").read_text()
     assert r"\toprule" in tex and "Ours(SimCLR)" in tex
     for ext in ("pdf", "png"):
         assert (out / "figures" / f"fig2_params_vs_top1.{ext}").stat().st_size > 1000
+    assert (out / "figures" / "fig3_augmentations.png").stat().st_size > 1000
 
 
 def test_second_run_has_nothing_to_do(tiny_run):

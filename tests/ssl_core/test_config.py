@@ -46,7 +46,9 @@ def test_k_larger_than_batch_is_rejected(tiny):
 
 
 def test_run_matrix_ids_and_specs(tiny):
+    tiny["experiments"] = tiny["experiments"][:1]
     tiny["experiments"][0]["seeds"] = [0, 1]
+    tiny["methods"]["simclr"]["rescue"] = {"k": 8, "s": 0.75}
     runs = run_matrix(validate_config(tiny))
     assert sorted(runs) == [
         "simclr-resnet_tiny-baseline-seed0", "simclr-resnet_tiny-baseline-seed1",
