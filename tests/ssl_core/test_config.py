@@ -93,3 +93,36 @@ def test_missing_recipe_key_is_named(tiny):
     del tiny["methods"]["simclr"]["recipe"]["temperature"]
     with pytest.raises(ConfigError, match=r"methods\.simclr\.recipe: 'temperature' is a required property"):
         validate_config(tiny)
+
+
+def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
+    """Paper Sec. 4, read back from config/paper.yaml: the main runs of Fig. 2 (5 model families
+    x baseline/rescued) and their recipes."""
+    from ssl_core.optim import scaled_lr
+
+    runs = run_matrix(load_config(ROOT / "config" / "paper.yaml"))
+    families = {("simclr", "resnet50"), ("mocov3", "resnet50"), ("mocov3", "vit_small"), ("mocov3", "vit_base"),
+                ("dinov2", "vit_large")}
+    assert {(r["method"], r["arch"], r["variant"]) for r in runs.values()} == \
+        {(m, a, v) for m, a in families for v in ("baseline", "rescued")}
+    assert len(runs) == 10
+
+    def lr(r):
+        return scaled_lr(r["base_lr"], r["batch_size"], r["lr_scaling"], r.get("lr_ref_batch", 256))
+
+    for spec in runs.values():
+        r, key = spec["recipe"], (spec["method"], spec["arch"])
+        if spec["variant"] == "rescued":  # "Hyperparameters": SimCLR 128/0.75, MoCo v3 64/0.05, DINOv2 16/1
+            assert (spec["k"], spec["s"]) == {"simclr": (128, 0.75), "mocov3": (64, 0.05), "dinov2": (16, 1)}[spec["method"]]
+        if key in {("simclr", "resnet50"), ("mocov3", "resnet50")}:  # LARS 4.8, wd 1e-6, N 4096, warm-up 10
+            assert (r["optimizer"], r["batch_size"], r["weight_decay"], r["warmup_epochs"]) == ("lars", 4096, 1e-6, 10)
+            assert lr(r) == pytest.approx(4.8)
+            assert r["epochs"] == (1000 if spec["method"] == "simclr" else 800)
+        elif spec["method"] == "mocov3":  # ViT-S/B: AdamW lr 0.0024, wd 0.1, N 4096, 300 epochs
+            assert (r["optimizer"], r["batch_size"], r["weight_decay"], r["epochs"]) == ("adamw", 4096, 0.1, 300)
+            assert lr(r) == pytest.approx(0.0024)
+            assert r["backbone"]["stop_grad_patch_embed"] is True
+        else:  # DINOv2 ViT-L/16: N 2048, 100 epochs = 12500 iterations, lr 0.004 sqrt-scaled, wd 0.04
+            assert r["backbone"]["patch_size"] == 16 and r["batch_size"] == 2048
+            assert r["epochs"] == 100 and r["epochs"] * r["epoch_length"] == 12500
+            assert (r["base_lr"], r["lr_scaling"], r["weight_decay"]) == (0.004, "sqrt", 0.04)
