@@ -87,3 +87,15 @@ def test_nan_loss_is_recorded_as_collapse_not_crash(tiny_folder, tmp_path):
 def test_missing_data_names_the_expected_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere" / "train")):
         pretrain(make_spec(tmp_path / "nowhere"), tmp_path / "out", tmp_path / "ckpt")
+
+
+def test_collapsed_embedding_is_recorded(tiny_folder, tmp_path, monkeypatch):
+    """A run whose embeddings collapse to one point (per-dimension std of the l2-normalised
+    embedding ~ 0 instead of ~ 1/sqrt(D)) finishes and is flagged, for the sweeps' grey regions."""
+    import ssl_core.trainer as trainer
+
+    monkeypatch.setattr(trainer, "std_of_l2_normalized", lambda z: torch.zeros(()))
+    assert pretrain(make_spec(tiny_folder, "baseline", epochs=1), tmp_path / "out", tmp_path / "ckpt")
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["collapse"] == "embedding_std" and info["steps"] == 4
+    assert (tmp_path / "out" / "backbone.pt").exists()
