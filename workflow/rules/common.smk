@@ -10,3 +10,36 @@ def pretrain_data(wildcards):
     """The generated dataset is an input of the jobs that read it; ImageNet is not a DAG product."""
     pretrain = config["data"]["pretrain"]
     return pretrain["root"] if pretrain["name"] == "shapes" else []
+
+
+def resources(kind):
+    """SLURM resources of a rule kind (pretrain / evaluate / report) from the config's `cluster`
+    section: workflow/profiles/slurm turns them into sbatch options; local runs ignore them."""
+    cluster = config.get("cluster", {})
+    job = cluster.get(kind, {})
+    res = {"runtime": job.get("runtime", 60), "mem_mb": job.get("mem_mb", 4000)}
+    for key, name in (("account", "slurm_account"), ("partition", "slurm_partition")):
+        value = job.get(key, cluster.get(key))  # a rule kind may use its own partition
+        if value:
+            res[name] = value
+    for key in ("nodes", "cpus_per_task", "constraint", "qos"):
+        if key in job:
+            res[key] = job[key]
+    if job.get("gpus_per_node"):
+        res["gres"] = f"gpu:{job['gpus_per_node']}"
+    return res
+
+
+def launcher(kind):
+    """How a job starts its Python processes: plain `python`, or, for more than one GPU or node,
+    torchrun on every node of the allocation (one srun task per node, c10d rendezvous on the first
+    node), the entry point `ssl_core.distributed` expects."""
+    job = config.get("cluster", {}).get(kind, {})
+    gpus, nodes = job.get("gpus_per_node", 0), job.get("nodes", 1)
+    if gpus <= 1 and nodes == 1:
+        return "python"
+    return (
+        f"srun --ntasks-per-node=1 --kill-on-bad-exit=1 python -m torch.distributed.run --nnodes={nodes} "
+        f"--nproc-per-node={max(gpus, 1)} --rdzv-backend=c10d --rdzv-id=$SLURM_JOB_ID "
+        '--rdzv-endpoint="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)":29500'
+    )

@@ -13,6 +13,8 @@ rule linear_probe:
     log:
         f"{OUT}/logs/linear/{{run}}.log",
     threads: 1
+    resources:
+        **resources("evaluate"),
     shell:
         "python -m evaluations linear --backbone {input.backbone} --spec {params.spec:q} "
         "--config-json {params.cfg:q} --out {output} > {log} 2>&1"

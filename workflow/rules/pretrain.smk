@@ -13,9 +13,12 @@ rule pretrain:
         spec=run_spec,
         out=lambda w, output: os.path.dirname(output.backbone),
         ckpt=lambda w: f"{OUT}/ckpt/{w.run}",
+        launch=launcher("pretrain"),
     log:
         f"{OUT}/logs/pretrain/{{run}}.log",
     threads: 1
+    resources:
+        **resources("pretrain"),
     shell:
-        "python -m ssl_core pretrain --spec {params.spec:q} --out {params.out} --ckpt {params.ckpt} --threads {threads} "
+        "{params.launch} -m ssl_core pretrain --spec {params.spec:q} --out {params.out} --ckpt {params.ckpt} --threads {threads} "
         "> {log} 2>&1"

@@ -9,6 +9,8 @@ rule aggregate:
         f"{OUT}/metrics.csv",
     log:
         f"{OUT}/logs/aggregate.log",
+    resources:
+        **resources("report"),
     shell:
         "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} --out {output} > {log} 2>&1"
 
@@ -30,6 +32,8 @@ rule fig2_linear:
         figure=lambda w, output: output.figure[0].removesuffix(".pdf"),
     log:
         f"{OUT}/logs/fig2_linear.log",
+    resources:
+        **resources("report"),
     shell:
         "python -m evaluations fig2 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
         "--table {params.table} --figure {params.figure} > {log} 2>&1"
@@ -45,5 +49,7 @@ rule fig3_augmentations:
         stem=lambda w, output: output[0].removesuffix(".png"),
     log:
         f"{OUT}/logs/fig3_augmentations.log",
+    resources:
+        **resources("report"),
     shell:
         "python -m evaluations fig3 --spec {params.spec:q} --figure {params.stem} > {log} 2>&1"

@@ -1,0 +1,87 @@
+"""The SLURM profile, checked through the real executor plugin: a fake ``sbatch`` on PATH records
+the command lines the plugin builds from the config's `cluster` section, per rule."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_workflow import BIN, copy_workflow
+
+FAKE = {  # SLURM's client tools, as far as the plugin calls them
+    "sbatch": 'echo "$@" >> "$FAKE_SLURM_LOG"; echo 4242',
+    "sacct": 'echo "4242|FAILED"',  # every job "fails" at once: nothing runs here
+    "squeue": "exit 0",
+    "sinfo": "exit 0",
+    "scontrol": "exit 0",
+    "sacctmgr": "echo acc1",  # the plugin checks the account exists
+}
+CLUSTER = {"cluster": {
+    "account": "acc1", "partition": "gpu",
+    "pretrain": {"nodes": 2, "gpus_per_node": 8, "cpus_per_task": 64, "mem_mb": 400000, "runtime": 2880},
+    "evaluate": {"gpus_per_node": 1, "cpus_per_task": 10, "mem_mb": 64000, "runtime": 600},
+    "report": {"partition": "cpu", "mem_mb": 8000},
+}}
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory) -> dict[str, str]:
+    wf = copy_workflow(tmp_path_factory.mktemp("slurm"))
+    fake = wf / "fakebin"
+    fake.mkdir()
+    for name, body in FAKE.items():
+        (fake / name).write_text(f"#!/bin/bash\n{body}\n")
+        (fake / name).chmod(0o755)
+    (wf / "cluster.yaml").write_text(yaml.safe_dump(CLUSTER))
+    done = wf / "results/paper/pretrain/simclr-resnet50-baseline-seed0"  # so its probe is submitted
+    done.mkdir(parents=True)
+    for name in ("backbone.pt", "run.json", "metrics.jsonl"):
+        (done / name).touch()
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+           "FAKE_SLURM_LOG": str(wf / "sbatch.log")}
+    subprocess.run(
+        [f"{BIN}/snakemake", "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/paper.yaml",
+         "cluster.yaml", "--retries", "0", "--jobs", "3", "--slurm-init-seconds-before-status-checks", "1",
+         "results/paper/pretrain/mocov3-vit_small-rescued-s0.05-k64-seed0/backbone.pt",
+         "results/paper/eval/linear/simclr-resnet50-baseline-seed0.json",
+         "results/paper/figures/fig3_augmentations.png"],
+        cwd=wf, env=env, capture_output=True, text=True, timeout=300)
+    calls = (wf / "sbatch.log").read_text().splitlines()
+    return {rule: next(c for c in calls if f"--comment rule_{rule}" in c) for rule in
+            ("pretrain", "linear_probe", "fig3_augmentations")}
+
+
+def test_pretrain_job_asks_for_nodes_gpus_and_time_from_the_config(submissions):
+    call = submissions["pretrain"]
+    for opt in ("-A acc1", "-p gpu", "-t 2880", "--mem 400000", "--nodes=2", "--gres=gpu:8", "--cpus-per-task=64",
+                "--requeue"):
+        assert opt in call, (opt, call)
+
+
+def test_pretrain_job_launches_torchrun_on_every_node(submissions):
+    # The job script the plugin submits re-enters Snakemake, which runs the rule's shell command;
+    # that command is what the dry run prints for the same config.
+    assert "--target-jobs 'pretrain:run=mocov3-vit_small-rescued-s0.05-k64-seed0'" in submissions["pretrain"]
+
+
+def test_evaluation_and_report_jobs_get_their_own_resources(submissions):
+    probe, fig = submissions["linear_probe"], submissions["fig3_augmentations"]
+    for opt in ("-p gpu", "-t 600", "--mem 64000", "--gres=gpu:1", "--cpus-per-task=10"):
+        assert opt in probe, (opt, probe)
+    assert "-p cpu" in fig and "--mem 8000" in fig and "--gres" not in fig
+
+
+def test_multi_gpu_command_line(tmp_path):
+    wf = copy_workflow(tmp_path)
+    (wf / "cluster.yaml").write_text(yaml.safe_dump(CLUSTER))
+    out = subprocess.run([f"{BIN}/snakemake", "results/paper/pretrain/simclr-resnet50-baseline-seed0/backbone.pt",
+                          "-n", "-p", "-c1", "--configfile", "config/paper.yaml", "cluster.yaml"],
+                         cwd=wf, capture_output=True, text=True, env={**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]})
+    assert out.returncode == 0, out.stderr
+    assert ("srun --ntasks-per-node=1 --kill-on-bad-exit=1 python -m torch.distributed.run --nnodes=2 "
+            "--nproc-per-node=8 --rdzv-backend=c10d") in out.stdout
+    assert "-m ssl_core pretrain" in out.stdout
