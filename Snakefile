@@ -5,7 +5,7 @@
 import json
 import os
 
-from ssl_core.config import run_matrix, validate_config
+from ssl_core.config import run_matrix, sweep_runs, validate_config
 
 configfile: "config/config.yaml"
 
@@ -30,3 +30,5 @@ rule all:
     input:
         rules.fig2_linear.output,
         rules.fig3_augmentations.output,
+        expand(f"{OUT}/figures/fig{{fig}}.{{ext}}", fig=[f"{n}_sensitivity_{p}_{m}" for m in SWEEPS for n, p in ((5, "s"), (6, "k"))],
+               ext=("pdf", "png")),

@@ -3,6 +3,7 @@
   python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
   python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --out metrics.csv
   python -m evaluations fig3      --spec JSON --figure STEM
+  python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
 """
 from __future__ import annotations
@@ -52,6 +53,15 @@ def _fig3(args: argparse.Namespace) -> None:
                       blur_prob=r.get("blur_prob", 0.5))
 
 
+def _sensitivity(args: argparse.Namespace) -> None:
+    sweep = json.loads(args.sweep)
+    ours = report.read_metrics(args.metrics)
+    table = report.sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
+    fixed = f"k = {sweep['fixed']}" if args.param == "s" else f"s = {sweep['fixed']:g}"
+    report.sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure)
+    report.write_csv(table, f"{args.figure}.csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", required=True, help="a SimCLR run spec (JSON): data and view recipe")
     p.add_argument("--figure", required=True, help="output stem")
     p.set_defaults(fn=_fig3)
+    p = sub.add_parser("sensitivity", help="Fig. 5 (param s) / Fig. 6 (param k): figure (pdf, png) + csv")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--sweep", required=True, help='JSON {"method", "fixed", "rescued": [runs], "baselines": [runs]}')
+    p.add_argument("--param", choices=["s", "k"], required=True)
+    p.add_argument("--profile", required=True)
+    p.add_argument("--figure", required=True, help="output stem")
+    p.set_defaults(fn=_sensitivity)
     args = parser.parse_args(argv)
     args.fn(args)
     return 0

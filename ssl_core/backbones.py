@@ -53,9 +53,12 @@ def resnet_tiny(width: int = 16) -> nn.Module:
 
 
 def _register_vit(size: str) -> None:
-    from ssl_core.vit import build_vit  # timm is imported only when a ViT is built
+    def build(**kwargs) -> nn.Module:
+        from ssl_core.vit import build_vit  # timm is imported only when a ViT is built
 
-    BACKBONES.register(size)(lambda **kwargs: build_vit(size, **kwargs))
+        return build_vit(size, **kwargs)
+
+    BACKBONES.register(size)(build)
 
 
 for _size in ("vit_tiny_test", "vit_small", "vit_base", "vit_large", "vit_huge"):

@@ -64,17 +64,22 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check(config, root, root)
     for name, method in config["methods"].items():
         _check(method["recipe"], {"$ref": f"#/$defs/recipe_{name}"}, root, f"methods.{name}.recipe.")
-    for i, exp in enumerate(config["experiments"]):
-        if exp["method"] in config["methods"] and "recipe" in exp:
-            merged = {**config["methods"][exp["method"]]["recipe"], **exp["recipe"]}
-            _check(merged, {"$ref": f"#/$defs/recipe_{exp['method']}"}, root, f"experiments.{i}.recipe.")
+    for where in ("experiments", "sweeps"):
+        for i, exp in enumerate(config.get(where, [])):
+            if exp["method"] in config["methods"] and "recipe" in exp:
+                merged = {**config["methods"][exp["method"]]["recipe"], **exp["recipe"]}
+                _check(merged, {"$ref": f"#/$defs/recipe_{exp['method']}"}, root, f"{where}.{i}.recipe.")
     config = copy.deepcopy(config)
     config["data"]["pretrain"].setdefault("num_workers", 0)
     config["train"].setdefault("device", "auto")
     config["train"].setdefault("ckpt_every_steps", 500)
-    for exp in config["experiments"]:
-        if exp["method"] not in config["methods"]:
-            raise ConfigError(f"experiments: method {exp['method']!r} has no recipe under methods.{exp['method']}")
+    for where, entries in (("experiments", config["experiments"]), ("sweeps", config.get("sweeps", []))):
+        for exp in entries:
+            if exp["method"] not in config["methods"]:
+                raise ConfigError(f"{where}: method {exp['method']!r} has no recipe under methods.{exp['method']}")
+    methods = [sweep["method"] for sweep in config.get("sweeps", [])]
+    if len(methods) != len(set(methods)):
+        raise ConfigError(f"sweeps: one sweep per method (Figs. 5-6 have a panel per method), got {methods}")
     return config
 
 
@@ -82,31 +87,61 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate_config(yaml.safe_load(Path(path).read_text()))
 
 
-def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None, s: float | None = None) -> str:
-    """e.g. ``simclr-resnet50-rescued-s0.75-k128-seed0`` or ``simclr-resnet50-baseline-seed0``."""
+def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None, s: float | None = None,
+           tag: str | None = None) -> str:
+    """e.g. ``simclr-resnet50-rescued-s0.75-k128-seed0``, ``simclr-resnet50-baseline-seed0``, or
+    with a sweep's tag (its recipe differs from the main run's) ``simclr-resnet50-sens-rescued-s0.5-k64-seed1``."""
     rescue = f"-s{s:g}-k{k}" if variant == "rescued" else ""
-    return f"{method}-{arch}-{variant}{rescue}-seed{seed}"
+    middle = f"-{tag}" if tag else ""
+    return f"{method}-{arch}{middle}-{variant}{rescue}-seed{seed}"
+
+
+def _spec(config: dict[str, Any], method: str, arch: str, variant: str, seed: int, recipe: dict[str, Any],
+          k: int | None, s: float | None, tag: str | None = None) -> dict[str, Any]:
+    if variant == "rescued" and k > recipe["batch_size"]:
+        raise ConfigError(f"{method} {arch}{' ' + tag if tag else ''}: rescue k={k} exceeds recipe.batch_size="
+                          f"{recipe['batch_size']}")
+    rid = run_id(method, arch, variant, seed, k, s, tag)
+    return {"run": rid, "method": method, "arch": arch, "variant": variant, "seed": seed, "k": k, "s": s,
+            "sweep": tag, "recipe": recipe, "data": config["data"]["pretrain"], "train": config["train"]}
 
 
 def run_matrix(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every pretraining run of the config: run id -> the complete spec its job needs."""
+    """Every pretraining run of the config: run id -> the complete spec its job needs. Main
+    experiments first, then the sensitivity sweeps (whose s- and k-sweeps share their centre)."""
     runs: dict[str, dict[str, Any]] = {}
     for exp in config["experiments"]:
         method = config["methods"][exp["method"]]
         recipe = {**method["recipe"], **exp.get("recipe", {})}
         rescue = {**method["rescue"], **exp.get("rescue", {})}
-        if rescue["k"] > recipe["batch_size"]:
-            raise ConfigError(f"experiments ({exp['method']}, {exp['arch']}): rescue.k={rescue['k']} "
-                              f"exceeds recipe.batch_size={recipe['batch_size']}")
         for variant in exp["variants"]:
             for seed in exp["seeds"]:
                 k, s = (rescue["k"], rescue["s"]) if variant == "rescued" else (None, None)
-                rid = run_id(exp["method"], exp["arch"], variant, seed, k, s)
-                if rid in runs:
-                    raise ConfigError(f"experiments: run {rid} is listed twice")
-                runs[rid] = {
-                    "run": rid, "method": exp["method"], "arch": exp["arch"], "variant": variant,
-                    "seed": seed, "k": k, "s": s, "recipe": recipe,
-                    "data": config["data"]["pretrain"], "train": config["train"],
-                }
+                spec = _spec(config, exp["method"], exp["arch"], variant, seed, recipe, k, s)
+                if spec["run"] in runs:
+                    raise ConfigError(f"experiments: run {spec['run']} is listed twice")
+                runs[spec["run"]] = spec
+    for sweep in config.get("sweeps", []):
+        for spec in sweep_runs(config, sweep).values():
+            runs.setdefault(spec["run"], spec)
     return runs
+
+
+def sweep_runs(config: dict[str, Any], sweep: dict[str, Any], part: str | None = None) -> dict[str, dict[str, Any]]:
+    """The runs of one sensitivity sweep: its baselines and, for ``part`` "s" (Fig. 5: s varies at
+    a fixed k), "k" (Fig. 6: k varies at a fixed s) or None (both), its rescued runs."""
+    method = config["methods"][sweep["method"]]
+    recipe = {**method["recipe"], **sweep.get("recipe", {})}
+    out = {}
+    for seed in sweep["seeds"]:
+        spec = _spec(config, sweep["method"], sweep["arch"], "baseline", seed, recipe, None, None, sweep["name"])
+        out[spec["run"]] = spec
+        points = []
+        if part in (None, "s"):
+            points += [(sweep["s"]["k"], s) for s in sweep["s"]["values"]]
+        if part in (None, "k"):
+            points += [(k, sweep["k"]["s"]) for k in sweep["k"]["values"]]
+        for k, s in points:
+            spec = _spec(config, sweep["method"], sweep["arch"], "rescued", seed, recipe, k, s, sweep["name"])
+            out[spec["run"]] = spec
+    return out

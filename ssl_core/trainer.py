@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightly.utils.debug import std_of_l2_normalized
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -32,6 +31,12 @@ from ssl_core.strong_augment import StrongAugment
 
 CHECKPOINT = "last.pt"
 METRICS = "metrics.jsonl"
+
+
+def std_of_l2_normalized(z: torch.Tensor) -> torch.Tensor:
+    """Mean per-dimension std of the l2-normalised embeddings (lightly's collapse statistic, the
+    SimSiam paper's): ~1/sqrt(D) when healthy, ~0 when every image maps to one point."""
+    return torch.nn.functional.normalize(z, dim=1).std(dim=0).mean()
 
 
 def build_method(spec: dict[str, Any]) -> torch.nn.Module:

@@ -100,7 +100,7 @@ def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
     x baseline/rescued) and their recipes."""
     from ssl_core.optim import scaled_lr
 
-    runs = run_matrix(load_config(ROOT / "config" / "paper.yaml"))
+    runs = {r: spec for r, spec in run_matrix(load_config(ROOT / "config" / "paper.yaml")).items() if not spec["sweep"]}
     families = {("simclr", "resnet50"), ("mocov3", "resnet50"), ("mocov3", "vit_small"), ("mocov3", "vit_base"),
                 ("dinov2", "vit_large")}
     assert {(r["method"], r["arch"], r["variant"]) for r in runs.values()} == \
@@ -126,3 +126,28 @@ def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
             assert r["backbone"]["patch_size"] == 16 and r["batch_size"] == 2048
             assert r["epochs"] == 100 and r["epochs"] * r["epoch_length"] == 12500
             assert (r["base_lr"], r["lr_scaling"], r["weight_decay"]) == (0.004, "sqrt", 0.04)
+
+
+def test_sweeps_expand_to_tagged_runs_sharing_their_centre(tiny):
+    from ssl_core.config import sweep_runs
+
+    tiny["sweeps"] = [{"name": "sens", "method": "simclr", "arch": "resnet_tiny", "seeds": [0, 1],
+                       "recipe": {"epochs": 1}, "s": {"values": [0.5, 1.0], "k": 4},
+                       "k": {"values": [4, 8], "s": 1.0}}]
+    config = validate_config(tiny)
+    sweep = config["sweeps"][0]
+    s_part, k_part = sweep_runs(config, sweep, "s"), sweep_runs(config, sweep, "k")
+    assert sorted(r for r in s_part if "rescued" in r) == [
+        "simclr-resnet_tiny-sens-rescued-s0.5-k4-seed0", "simclr-resnet_tiny-sens-rescued-s0.5-k4-seed1",
+        "simclr-resnet_tiny-sens-rescued-s1-k4-seed0", "simclr-resnet_tiny-sens-rescued-s1-k4-seed1"]
+    assert set(s_part) & set(k_part) == {  # the centre (s=1, k=4) and the baselines are shared
+        "simclr-resnet_tiny-sens-rescued-s1-k4-seed0", "simclr-resnet_tiny-sens-rescued-s1-k4-seed1",
+        "simclr-resnet_tiny-sens-baseline-seed0", "simclr-resnet_tiny-sens-baseline-seed1"}
+    runs = run_matrix(config)
+    assert all(runs[r]["recipe"]["epochs"] == 1 and runs[r]["sweep"] == "sens" for r in s_part)
+    main = [r for r in runs.values() if r["sweep"] is None]
+    assert main and all(r["recipe"]["epochs"] == tiny["methods"][r["method"]]["recipe"]["epochs"] for r in main)
+    assert len(runs) == len(main) + 2 * (1 + 3)
+    tiny["sweeps"][0]["recipe"] = {"epohcs": 1}
+    with pytest.raises(ConfigError, match=r"sweeps\.0\.recipe: unknown key\(s\) 'epohcs'"):
+        validate_config(tiny)

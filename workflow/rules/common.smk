@@ -43,3 +43,21 @@ def launcher(kind):
         f"--nproc-per-node={max(gpus, 1)} --rdzv-backend=c10d --rdzv-id=$SLURM_JOB_ID "
         '--rdzv-endpoint="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)":29500'
     )
+
+
+SWEEPS = {sweep["method"]: sweep for sweep in config.get("sweeps", [])}
+
+
+def sweep_param(param):
+    """What a Fig. 5 (s) / Fig. 6 (k) figure reads from metrics.csv: the sweep's runs by role."""
+
+    def spec(wildcards):
+        sweep = SWEEPS[wildcards.method]
+        runs = sweep_runs(config, sweep, param).values()
+        return json.dumps({
+            "method": sweep["method"], "fixed": sweep[param]["k" if param == "s" else "s"],
+            "rescued": sorted(r["run"] for r in runs if r["variant"] == "rescued"),
+            "baselines": sorted(r["run"] for r in runs if r["variant"] == "baseline"),
+        }, sort_keys=True)
+
+    return spec

@@ -53,3 +53,31 @@ rule fig3_augmentations:
         **resources("report"),
     shell:
         "python -m evaluations fig3 --spec {params.spec:q} --figure {params.stem} > {log} 2>&1"
+
+
+for _num, _param in ((5, "s"), (6, "k")):
+
+    rule:
+        name:
+            f"fig{_num}_sensitivity_{_param}"
+        input:
+            metrics=rules.aggregate.output[0],
+        output:
+            report(
+                multiext(f"{OUT}/figures/fig{_num}_sensitivity_{_param}_{{method}}", ".pdf", ".png"),
+                caption=f"../report/fig{_num}.rst",
+                category=f"Fig. {_num} sensitivity to {_param}",
+            ),
+            f"{OUT}/figures/fig{_num}_sensitivity_{_param}_{{method}}.csv",
+        params:
+            sweep=sweep_param(_param),
+            param=_param,
+            profile=PROFILE,
+            stem=lambda w, output: output[0].removesuffix(".pdf"),
+        log:
+            f"{OUT}/logs/fig{_num}_sensitivity_{_param}_{{method}}.log",
+        resources:
+            **resources("report"),
+        shell:
+            "python -m evaluations sensitivity --metrics {input.metrics} --sweep {params.sweep:q} "
+            "--param {params.param} --profile {params.profile} --figure {params.stem} > {log} 2>&1"
