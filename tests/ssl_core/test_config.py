@@ -47,6 +47,7 @@ def test_k_larger_than_batch_is_rejected(tiny):
 
 def test_run_matrix_ids_and_specs(tiny):
     tiny["experiments"] = tiny["experiments"][:1]
+    tiny.pop("sweeps", None)
     tiny["experiments"][0]["seeds"] = [0, 1]
     tiny["methods"]["simclr"]["rescue"] = {"k": 8, "s": 0.75}
     runs = run_matrix(validate_config(tiny))
@@ -131,6 +132,7 @@ def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
 def test_sweeps_expand_to_tagged_runs_sharing_their_centre(tiny):
     from ssl_core.config import sweep_runs
 
+    tiny["experiments"] = tiny["experiments"][:1]
     tiny["sweeps"] = [{"name": "sens", "method": "simclr", "arch": "resnet_tiny", "seeds": [0, 1],
                        "recipe": {"epochs": 1}, "s": {"values": [0.5, 1.0], "k": 4},
                        "k": {"values": [4, 8], "s": 1.0}}]
