@@ -30,5 +30,6 @@ rule all:
     input:
         rules.fig2_linear.output,
         rules.fig3_augmentations.output,
+        rules.cosine_study.output,
         expand(f"{OUT}/figures/fig{{fig}}.{{ext}}", fig=[f"{n}_sensitivity_{p}_{m}" for m in SWEEPS for n, p in ((5, "s"), (6, "k"))],
                ext=("pdf", "png")),

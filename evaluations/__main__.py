@@ -3,6 +3,7 @@
   python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
   python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --out metrics.csv
   python -m evaluations fig3      --spec JSON --figure STEM
+  python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv --out CSV
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
 """
@@ -62,6 +63,28 @@ def _sensitivity(args: argparse.Namespace) -> None:
     report.write_csv(table, f"{args.figure}.csv")
 
 
+def _cosine(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from evaluations.cosine_study import cosine_study
+    from ssl_core.datasets import split_dir
+    from ssl_core.datasets.pretrain import image_folder_samples
+    from ssl_core.trainer import load_backbone, resolve_device
+
+    spec = json.loads(args.spec)
+    paths = [p for p, _ in image_folder_samples(split_dir(spec["data"], "val"))]
+    ours = cosine_study(load_backbone(args.backbone), paths, spec["recipe"], seed=spec["seed"],
+                        device=resolve_device(spec["train"]["device"]))
+    paper = report.read_metrics(args.paper)
+    published = {r.run.rsplit("-", 1)[-1]: r.value for r in paper.itertuples()}
+    table = pd.DataFrame([{
+        "views": views, "published": published.get(views, float("nan")), "ours": ours[views],
+        "published_encoder": "ResNet-50 trained on ImageNet (paper Sec. 3)",
+        "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"],
+    } for views in ("common", "strong")])
+    report.write_csv(table, args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", required=True)
     p.add_argument("--figure", required=True, help="output stem")
     p.set_defaults(fn=_sensitivity)
+    p = sub.add_parser("cosine", help="Sec. 3 study: mean cosine of common vs strong views (csv)")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--spec", required=True, help="the encoder's run spec (JSON)")
+    p.add_argument("--paper", required=True, help="results/paper/cosine_study.csv")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_cosine)
     args = parser.parse_args(argv)
     args.fn(args)
     return 0

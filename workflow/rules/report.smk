@@ -81,3 +81,25 @@ for _num, _param in ((5, "s"), (6, "k")):
         shell:
             "python -m evaluations sensitivity --metrics {input.metrics} --sweep {params.sweep:q} "
             "--param {params.param} --profile {params.profile} --figure {params.stem} > {log} 2>&1"
+
+
+COSINE_RUN = next((r for r, s in RUNS.items() if s["method"] == "simclr" and s["variant"] == "baseline"
+                   and not s["sweep"]), None)
+
+
+rule cosine_study:
+    input:
+        backbone=f"{OUT}/pretrain/{COSINE_RUN}/backbone.pt",
+        data=pretrain_data,
+        paper="results/paper/cosine_study.csv",
+    output:
+        report(f"{OUT}/tables/cosine_study.csv", caption="../report/cosine_study.rst", category="Sec. 3 cosine study"),
+    params:
+        spec=json.dumps(RUNS.get(COSINE_RUN), sort_keys=True),
+    log:
+        f"{OUT}/logs/cosine_study.log",
+    resources:
+        **resources("evaluate"),
+    shell:
+        "python -m evaluations cosine --backbone {input.backbone} --spec {params.spec:q} --paper {input.paper} "
+        "--out {output} > {log} 2>&1"
