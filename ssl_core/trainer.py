@@ -64,6 +64,8 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     world, rank = dist.world_size(), dist.rank()
     if batch_size % world or (spec["k"] or 0) % world:
         raise ValueError(f"batch_size {batch_size} and k {spec['k']} must be divisible by the {world} processes")
+    if spec["k"] is not None and spec["k"] // world < 2:
+        raise ValueError(f"k / processes = {spec['k']} / {world} < 2: the strong views pass through BatchNorm heads")
     local_batch = batch_size // world
 
     torch.manual_seed(seed)  # identical initial weights on every process

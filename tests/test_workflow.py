@@ -55,9 +55,12 @@ def n_runs(config: str) -> int:
 def test_dry_run_tiny_profile(tmp_path):
     jobs = jobs_of(snakemake("-n", "-c1", cwd=copy_workflow(tmp_path)).stdout)
     n = n_runs("config.yaml")
-    assert n == 2 * len(METHODS.names())  # every method, baseline and rescued
+    main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if not r["sweep"]]
+    assert len(main) == 2 * len(METHODS.names())  # every method, baseline and rescued
+    n_sweeps = len(load_config(ROOT / "config" / "config.yaml")["sweeps"])
     assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
-                    "pretrain": n, "shapes_data": 1}
+                    "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
+                    "fig6_sensitivity_k": n_sweeps}
 
 
 def test_dry_run_paper_profile(tmp_path):
@@ -93,6 +96,10 @@ def tiny_run(tmp_path_factory):
     cfg["data"]["shapes"].update(n_train=512, n_val=128)
     for method in cfg["methods"].values():
         method["recipe"].update(epochs=2, batch_size=128)
+    for sweep in cfg["sweeps"]:  # one seed, two values each, 2 steps: the mechanics only
+        sweep.update(seeds=[0], recipe={"epochs": 1, "epoch_length": 2, "warmup_epochs": 0})
+        sweep["s"]["values"] = sweep["s"]["values"][:2]
+        sweep["k"]["values"] = sweep["k"]["values"][1:]
     cfg["eval"]["linear"]["epochs"] = 5
     (wf / "small.yaml").write_text(yaml.safe_dump(cfg))
     snakemake("-c2", "--configfile", "small.yaml", cwd=wf)
@@ -109,7 +116,7 @@ def test_tiny_dag_end_to_end(tiny_run):
     assert top1.value.between(0, 100).all()
     for run, spec in runs.items():
         records = [json.loads(line) for line in (out / "pretrain" / run / "metrics.jsonl").read_text().splitlines()]
-        assert len(records) == 2 * 4, run  # 512 images / batch 128 x 2 epochs
+        assert len(records) == (2 if spec["sweep"] else 2 * 4), run  # main: 512 images / batch 128 x 2 epochs
         if spec["variant"] == "rescued":
             assert all("loss_topk" in r and "topk_sim" in r for r in records)
     table = pd.read_csv(out / "tables" / "fig2_linear.csv")
@@ -121,6 +128,18 @@ def test_tiny_dag_end_to_end(tiny_run):
     for ext in ("pdf", "png"):
         assert (out / "figures" / f"fig2_params_vs_top1.{ext}").stat().st_size > 1000
     assert (out / "figures" / "fig3_augmentations.png").stat().st_size > 1000
+    cosine = pd.read_csv(out / "tables" / "cosine_study.csv")
+    assert list(cosine.views) == ["common", "strong"] and list(cosine.published) == [0.7069, 0.669]
+    assert cosine.ours.between(-1, 1).all()
+
+
+def test_sensitivity_figures(tiny_run):
+    out = tiny_run / "results" / "tiny" / "figures"
+    for method in ("simclr", "mocov3"):
+        for name in (f"fig5_sensitivity_s_{method}", f"fig6_sensitivity_k_{method}"):
+            assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").exists()
+            table = pd.read_csv(out / f"{name}.csv")
+            assert len(table) == 2 and table["mean"].between(0, 100).all() and not table.collapsed.any()
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
