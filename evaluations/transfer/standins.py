@@ -1,0 +1,107 @@
+"""Builds the three transfer stand-ins of the tiny profile from the project's shapes renderer.
+
+Each image is drawn by :func:`ssl_core.datasets.shapes.render_sample` (a main object whose shape is
+the class, 0-2 smaller distractors of other shapes, textured background), from
+``numpy.random.default_rng([seed, 1729, standin, split, i])``: a stream disjoint from the
+pretraining shapes data (``[seed, split, i]``), so no stand-in image is a pretraining image.
+
+- ``shapes_top1``: class = main shape, balanced (``i % n_classes``); metric top-1.
+- ``shapes_mpc``: class = main shape, long-tailed (class ``c`` has weight ``tail ** c``, at least
+  one image per class and split); metric mean per-class accuracy.
+- ``shapes_multilabel``: labels = every shape kind drawn (main object and distractors), 0/1 in
+  ``labels.csv``; main shapes balanced; metric 11-point mAP.
+
+Layouts are those :mod:`evaluations.transfer.datasets` reads. Each dataset is written to a
+temporary folder and moved into place with ``os.replace``; ``meta.json`` (written last) records
+the arguments, and an existing complete dataset with the same arguments is left untouched.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from evaluations.transfer.datasets import STANDINS
+from ssl_core.datasets.shapes import SHAPE_CLASSES, render_sample
+
+STANDIN_STREAM = 1729
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+FORMAT_VERSION = 1
+
+
+def long_tail_counts(n: int, n_classes: int, tail: float) -> list[int]:
+    """Images per class for ``n`` images with weights ``tail ** c``: at least one per class,
+    the rounding remainder to the head class."""
+    if n < n_classes:
+        raise ValueError(f"{n} images cannot cover {n_classes} classes")
+    w = tail ** np.arange(n_classes)
+    counts = np.maximum(1, np.floor(n * w / w.sum()).astype(int))
+    counts[0] += n - counts.sum()
+    return counts.tolist()
+
+
+def _categories(name: str, n: int, n_classes: int, tail: float) -> list[int]:
+    if name == "shapes_mpc":
+        return [c for c, k in enumerate(long_tail_counts(n, n_classes, tail)) for _ in range(k)]
+    return [i % n_classes for i in range(n)]
+
+
+def _write(out: Path, name: str, sizes: dict[str, int], image_size: int, n_classes: int, seed: int,
+           tail: float) -> None:
+    classes = SHAPE_CLASSES[:n_classes]
+    standin = list(STANDINS).index(name)
+    multilabel = STANDINS[name].multilabel
+    for split, n in sizes.items():
+        folder = out / split
+        folder.mkdir(parents=True)
+        rows = []
+        for i, category in enumerate(_categories(name, n, n_classes, tail)):
+            rng = np.random.default_rng([seed, STANDIN_STREAM, standin, SPLIT_IDS[split], i])
+            image, objects = render_sample(rng, image_size, n_classes, category)
+            if multilabel:
+                rel = f"images/{i:05d}.png"
+                present = {o["category"] for o in objects}
+                rows.append([rel] + [int(c in present) for c in range(n_classes)])
+            else:
+                rel = f"{classes[category]}/{i:05d}.png"
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            image.save(folder / rel)
+        if multilabel:
+            with open(folder / "labels.csv", "w", newline="") as f:
+                csv.writer(f).writerows([["file", *classes], *rows])
+
+
+def build_standins(out_root: str | Path, *, n_train: int = 400, n_val: int = 100, n_test: int = 200,
+                   image_size: int = 32, n_classes: int = 8, seed: int = 0, tail: float = 0.7,
+                   names: tuple[str, ...] = tuple(STANDINS)) -> dict[str, Path]:
+    """Write the stand-ins under ``out_root/<name>`` and return their folders."""
+    sizes = {"train": n_train, "val": n_val, "test": n_test}
+    out_root = Path(out_root)
+    done = {}
+    for name in names:
+        meta = {"generator": "evaluations.transfer.standins", "format_version": FORMAT_VERSION, "name": name,
+                "metric": STANDINS[name].metric, "sizes": sizes, "image_size": image_size,
+                "n_classes": n_classes, "seed": seed, "tail": tail, "classes": list(SHAPE_CLASSES[:n_classes])}
+        out = out_root / name
+        meta_path = out / "meta.json"
+        if meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
+            done[name] = out
+            continue
+        if out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"{out} exists and is not the stand-in {name} made with {meta}")
+        tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _write(tmp, name, sizes, image_size, n_classes, seed, tail)
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            if out.exists():
+                out.rmdir()  # empty (checked above)
+            os.replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        done[name] = out
+    return done
