@@ -54,7 +54,12 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    """metrics.csv or a results/paper CSV: text columns keep empty strings, numbers are numbers
+    (s, k, seed empty for baselines -> NaN)."""
+    df = pd.read_csv(path, keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    for col in ("s", "k", "seed"):
+        df[col] = pd.to_numeric(df[col].replace("", float("nan")), errors="coerce")
+    return df
 
 
 def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.DataFrame:

@@ -41,10 +41,10 @@ def jobs_of(dry_run_stdout: str) -> dict[str, int]:
         parts = line.split()
         if parts[:2] == ["job", "count"]:
             in_table = True
-        elif in_table and len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
         elif in_table and parts and parts[0] == "total":
             break
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
     return counts
 
 
@@ -149,6 +149,7 @@ def test_second_run_has_nothing_to_do(tiny_run):
 
 def test_named_target_reruns_only_what_it_needs(tiny_run):
     (tiny_run / "results" / "tiny" / "tables" / "fig2_linear.tex").unlink()
-    jobs = jobs_of(snakemake("-n", "-c1", "--configfile", "small.yaml",
-                             "results/tiny/tables/fig2_linear.tex", cwd=tiny_run).stdout)
+    # the target before --configfile, which takes every path after it as a config file
+    jobs = jobs_of(snakemake("results/tiny/tables/fig2_linear.tex", "-n", "-c1", "--configfile", "small.yaml",
+                             cwd=tiny_run).stdout)
     assert jobs == {"fig2_linear": 1}
