@@ -10,6 +10,9 @@ from ssl_core.config import run_matrix, sweep_runs, validate_config
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 config = validate_config(config)
 PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"

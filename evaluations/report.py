@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ssl_core.io import atomic_path, write_text  # noqa: E402
@@ -125,17 +126,19 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
         top1 = df[(df.task == "linear") & (df.metric == "top1")]
         top1 = top1.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std"]).reset_index()
         params = df[df.metric == "params_M"].groupby(["method", "arch", "variant"])["value"].first()
+        top1["params"] = [params.get((r.method, r.arch, r.variant), float("nan")) for r in top1.itertuples()]
         for r in top1.itertuples():
-            p = params.get((r.method, r.arch, r.variant), float("nan"))
             main = r.method in ("simclr", "mocov3", "dinov2")
             style = dict(marker="^", color="tab:orange") if r.variant == "rescued" else \
                 dict(marker="o", color="tab:blue" if main else "grey")
-            ax.errorbar(p, r.mean, yerr=0 if pd.isna(r.std) else r.std, linestyle="none", markersize=8, **style)
-            label = METHOD_LABEL.get(r.method, r.method)
-            label = f"Ours({label})" if r.variant == "rescued" else label
-            ax.annotate(f"{label} {ARCH_LABEL.get(r.arch, r.arch)}", (p, r.mean), fontsize=7,
-                        xytext=(4, -10 if r.variant == "rescued" else 4), textcoords="offset points")
+            ax.errorbar(r.params, r.mean, yerr=0 if pd.isna(r.std) else r.std, linestyle="none", markersize=8, **style)
+        _label_points(ax, top1)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        lo, hi = top1["params"].min(), top1["params"].max()
+        ax.set_xlim(lo / 1.6, hi * 4.0)  # room on the right for the labels
         ax.set_xlabel("backbone parameters (M, log scale)")
         ax.set_ylabel("linear top-1 (%)")
         ax.set_title(title)
@@ -146,6 +149,25 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
     fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     save_figure(fig, out_stem)
+
+
+def _label_points(ax: plt.Axes, points: pd.DataFrame) -> None:
+    """Name each point to its right; labels of points at about one x (within 25 %) are stacked
+    apart (a minimum gap of 5 % of the axis height), with a thin line back to a moved label."""
+    low, high = ax.get_ylim()
+    gap = 0.05 * (high - low)
+    points = points.sort_values("params")
+    cluster = (points["params"] / points["params"].shift() > 1.25).cumsum()  # a new x cluster past +25 %
+    for _, group in points.groupby(cluster):
+        placed: list[float] = []
+        for r in group.sort_values("mean").itertuples():
+            y = max(r.mean, placed[-1] + gap) if placed else r.mean
+            placed.append(y)
+            label = METHOD_LABEL.get(r.method, r.method)
+            label = f"Ours({label})" if r.variant == "rescued" else label
+            ax.annotate(f"{label} {ARCH_LABEL.get(r.arch, r.arch)}", (r.params, r.mean), xytext=(r.params * 1.25, y),
+                        fontsize=7, va="center",
+                        arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5") if y != r.mean else None)
 
 
 def save_figure(fig: plt.Figure, out_stem: str | Path, formats: tuple[str, ...] = ("pdf", "png")) -> None:

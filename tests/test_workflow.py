@@ -153,3 +153,15 @@ def test_named_target_reruns_only_what_it_needs(tiny_run):
     jobs = jobs_of(snakemake("results/tiny/tables/fig2_linear.tex", "-n", "-c1", "--configfile", "small.yaml",
                              cwd=tiny_run).stdout)
     assert jobs == {"fig2_linear": 1}
+
+
+def test_report_captions_every_artifact(tiny_run):
+    """`snakemake --report`: one self-contained HTML page with every figure and table captioned."""
+    snakemake("--report", "report.html", "--configfile", "small.yaml", cwd=tiny_run)
+    html = (tiny_run / "report.html").read_text()
+    for caption in (ROOT / "workflow" / "report").glob("fig*.rst"):
+        first_words = " ".join(caption.read_text().split()[:4])
+        assert first_words in html, caption.name
+    for name in ("fig2_params_vs_top1.png", "fig2_linear.csv", "fig3_augmentations.png", "cosine_study.csv",
+                 "fig5_sensitivity_s_simclr.png", "fig6_sensitivity_k_mocov3.png"):
+        assert name in html, name

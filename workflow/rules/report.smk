@@ -20,7 +20,11 @@ rule fig2_linear:
         metrics=rules.aggregate.output[0],
         paper="results/paper/fig2_linear.csv",
     output:
-        table=multiext(f"{OUT}/tables/fig2_linear", ".tex", ".csv"),
+        table=report(
+            multiext(f"{OUT}/tables/fig2_linear", ".tex", ".csv"),
+            caption="../report/fig2_table.rst",
+            category="Fig. 2 linear probe",
+        ),
         figure=report(
             multiext(f"{OUT}/figures/fig2_params_vs_top1", ".pdf", ".png"),
             caption="../report/fig2.rst",
