@@ -16,7 +16,7 @@ import torch
 import yaml
 from PIL import Image
 
-from ssl_core.augment import original_transform
+from ssl_core.budget import synthetic_batch  # noqa: F401  (re-exported for the benchmarks)
 from ssl_core.config import validate_config
 from ssl_core.methods import METHODS
 
@@ -51,17 +51,6 @@ def bench_spec(config: dict[str, Any], method: str, arch: str, variant: str, bat
 def random_images(n: int, size: int, seed: int = 0) -> list[Image.Image]:
     rng = np.random.default_rng(seed)
     return [Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)) for _ in range(n)]
-
-
-def synthetic_batch(spec: dict[str, Any], source_size: int | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """One batch as the loader yields it: the method's views (their real shapes, e.g. DINOv2's
-    multi-crop) and the uint8 originals, made from random images by the run's own transforms."""
-    size, n = spec["recipe"]["image_size"], spec["recipe"]["batch_size"]
-    views_of = METHODS.get(spec["method"]).view_transform(spec["recipe"])
-    original = original_transform(size)
-    items = [(views_of(img), original(img)) for img in random_images(n, source_size or size + size // 4)]
-    views = [torch.stack([item[0][v] for item in items]) for v in range(len(items[0][0]))]
-    return views, torch.stack([item[1] for item in items])
 
 
 def ideal_factor(views: list[torch.Tensor], k: int, strong_size: int) -> float:
