@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +17,6 @@ from PIL import Image
 
 from ssl_core.budget import synthetic_batch  # noqa: F401  (re-exported for the benchmarks)
 from ssl_core.config import validate_config
-from ssl_core.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -117,7 +117,7 @@ def _to_floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
     """Python floats of a dict of scalars, with one device-to-host copy for all tensors."""
     keys = [k for k, v in logs.items() if isinstance(v, torch.Tensor)]
     values = torch.stack([logs[k].float().reshape(()) for k in keys]).tolist() if keys else []
-    return {**{k: float(v) for k, v in logs.items()}, **dict(zip(keys, values))}
+    return {k: float(v) for k, v in logs.items() if k not in keys} | dict(zip(keys, values))
 
 
 def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1) -> TrainStep:

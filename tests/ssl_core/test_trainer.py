@@ -121,3 +121,15 @@ def test_loader_workers_and_pinned_memory_come_from_the_config(tiny_folder, tmp_
     assert pretrain(make_spec(tiny_folder, epochs=1), tmp_path / "w0", tmp_path / "c0")
     two, zero = read_metrics(tmp_path / "w2" / "metrics.jsonl"), read_metrics(tmp_path / "w0" / "metrics.jsonl")
     assert [r["loss"] for r in two] == [r["loss"] for r in zero]
+
+
+def test_step_logs_leave_the_device_in_one_copy(monkeypatch):
+    """The logged scalars of a step are stacked and copied once (one device sync on GPU)."""
+    from ssl_core.trainer import _to_floats
+
+    calls = []
+    real = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: calls.append(1) or real(self))
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("a per-value .item() sync"))
+    out = _to_floats({"loss": torch.tensor(1.5), "sim": torch.tensor([0.25]), "momentum": 0.99})
+    assert out == {"loss": 1.5, "sim": 0.25, "momentum": 0.99} and len(calls) == 1
