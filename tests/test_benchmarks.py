@@ -22,7 +22,8 @@ def test_rescue_overhead(capsys):
     assert {(c["profile"], c["method"]) for c in out["cases"]} >= {("tiny", "simclr"), ("tiny", "mocov3")}
     for case in out["cases"]:
         assert case.keys() >= {"arch", "batch_size", "k", "baseline_step_s", "rescued_step_s", "measured", "ideal",
-                               "measured_over_ideal"}
+                               "measured_over_ideal", "extra_forwards", "measured_over_extra_forwards"}
+        assert case["extra_forwards"] > 1
         if len(case["views"]) == 2:  # two views of the strong views' size: (2N + k) / 2N
             assert case["ideal"] == pytest.approx((2 * case["batch_size"] + case["k"]) / (2 * case["batch_size"]))
         assert case["baseline_step_s"] > 0 and case["measured_over_ideal"] == pytest.approx(
