@@ -6,6 +6,7 @@ import json
 import os
 
 from ssl_core.config import run_matrix, sweep_runs, validate_config
+from ssl_core.datasets import downloaded_marker
 
 configfile: "config/config.yaml"
 
@@ -27,6 +28,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/budget.smk"
 
 
 rule all:

@@ -18,14 +18,12 @@ from evaluations import report
 
 def _linear(args: argparse.Namespace) -> None:
     from evaluations.linear_probe import train_linear_probe
-    from ssl_core.datasets import split_dir
     from ssl_core.io import write_json
     from ssl_core.trainer import load_backbone, resolve_device
 
     spec, cfg = json.loads(args.spec), json.loads(args.config_json)
     result = train_linear_probe(
-        load_backbone(args.backbone), str(split_dir(spec["data"], "train")), str(split_dir(spec["data"], "val")),
-        cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
+        load_backbone(args.backbone), spec["data"], cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
         num_workers=spec["data"]["num_workers"], device=resolve_device(spec["train"]["device"]))
     dataset = {"imagenet": "imagenet1k"}.get(spec["data"]["name"], spec["data"]["name"])
     write_json(args.out, {"run": spec["run"], "task": "linear", "dataset": dataset, **result})
@@ -44,11 +42,10 @@ def _fig2(args: argparse.Namespace) -> None:
 
 def _fig3(args: argparse.Namespace) -> None:
     from evaluations.augment_figure import augmentation_grid
-    from ssl_core.datasets import split_dir
-    from ssl_core.datasets.pretrain import image_folder_samples
+    from ssl_core.datasets import pretrain_split
 
     spec = json.loads(args.spec)
-    image = image_folder_samples(split_dir(spec["data"], "val"))[0][0]  # the first val image, fixed
+    image = pretrain_split(spec["data"], "val")[0][0]  # the first val image, fixed
     r = spec["recipe"]
     augmentation_grid(image, r["image_size"], args.figure, min_scale=r.get("min_scale", 0.08),
                       blur_prob=r.get("blur_prob", 0.5))
@@ -67,13 +64,11 @@ def _cosine(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from evaluations.cosine_study import cosine_study
-    from ssl_core.datasets import split_dir
-    from ssl_core.datasets.pretrain import image_folder_samples
+    from ssl_core.datasets import pretrain_split
     from ssl_core.trainer import load_backbone, resolve_device
 
     spec = json.loads(args.spec)
-    paths = [p for p, _ in image_folder_samples(split_dir(spec["data"], "val"))]
-    ours = cosine_study(load_backbone(args.backbone), paths, spec["recipe"], seed=spec["seed"],
+    ours = cosine_study(load_backbone(args.backbone), pretrain_split(spec["data"], "val"), spec["recipe"], seed=spec["seed"],
                         device=resolve_device(spec["train"]["device"]))
     paper = report.read_metrics(args.paper)
     published = {r.run.rsplit("-", 1)[-1]: r.value for r in paper.itertuples()}

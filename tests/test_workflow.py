@@ -165,3 +165,21 @@ def test_report_captions_every_artifact(tiny_run):
     for name in ("fig2_params_vs_top1.png", "fig2_linear.csv", "fig3_augmentations.png", "cosine_study.csv",
                  "fig5_sensitivity_s_simclr.png", "fig6_sensitivity_k_mocov3.png"):
         assert name in html, name
+
+
+def test_dry_run_cifar_profile(tmp_path):
+    """The cifar profile validates, downloads CIFAR-10 once before any job reads it, and has no
+    tiny-profile sweeps merged in."""
+    wf = copy_workflow(tmp_path)
+    out = snakemake("-n", "-c1", "--configfile", "config/cifar.yaml", cwd=wf).stdout
+    jobs = jobs_of(out)
+    assert jobs["pretrain"] == jobs["linear_probe"] == n_runs("cifar.yaml") == 6
+    assert jobs["download_data"] == 1 and "shapes_data" not in jobs and "fig5_sensitivity_s" not in jobs
+    assert "results/cifar/data/cifar-10-batches-py/batches.meta" in out
+    assert "results/cifar/pretrain/mocov3-vit_small-rescued-s0.05-k4-seed0/backbone.pt" in out
+    budget = jobs_of(snakemake("-n", "-c1", "results/cifar/compute_budget.csv", "--configfile", "config/cifar.yaml",
+                               cwd=wf).stdout)
+    assert budget == {"compute_budget": 1}
+    # Only the cifar profile downloads.
+    for name in ("config.yaml", "paper.yaml"):
+        assert not load_config(ROOT / "config" / name)["data"]["pretrain"].get("download", False)

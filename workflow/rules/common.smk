@@ -7,9 +7,13 @@ def run_spec(wildcards):
 
 
 def pretrain_data(wildcards):
-    """The generated dataset is an input of the jobs that read it; ImageNet is not a DAG product."""
+    """The generated dataset, or the marker of a downloaded one (cifar profile), is an input of
+    the jobs that read it; ImageNet is not a DAG product."""
     pretrain = config["data"]["pretrain"]
-    return pretrain["root"] if pretrain["name"] == "shapes" else []
+    if pretrain["name"] == "shapes":
+        return pretrain["root"]
+    marker = downloaded_marker(pretrain)
+    return [str(marker)] if marker else []
 
 
 def resources(kind):
