@@ -85,10 +85,12 @@ def build_optimizer(groups: list[dict], name: str, lr: float, betas: tuple[float
     raise ValueError(f"unknown optimizer {name!r} (lars, sgd, adamw)")
 
 
-def lr_at(step: int, total_steps: int, warmup_steps: int, peak_lr: float) -> float:
-    """Linear warm-up from 0 then half-cosine decay to 0, per step: moco-v3 ``main_moco.py``
-    ``adjust_learning_rate`` with a fractional epoch (SimCLR's schedule is the same). By hand:
-    lightly's ``cosine_warmup_schedule`` starts its warm-up one step later (lr > 0 at step 0)."""
+def lr_at(step: int, total_steps: int, warmup_steps: int, peak_lr: float, final_lr: float = 0.0) -> float:
+    """Linear warm-up from 0 then half-cosine decay to ``final_lr``, per step: moco-v3
+    ``main_moco.py`` ``adjust_learning_rate`` with a fractional epoch (SimCLR's schedule is the
+    same; DINOv2's ``CosineScheduler`` ends at ``min_lr`` 1e-6). By hand: lightly's
+    ``cosine_warmup_schedule`` starts its warm-up one step later (lr > 0 at step 0)."""
     if step < warmup_steps:
         return peak_lr * step / warmup_steps
-    return peak_lr * 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / max(1, total_steps - warmup_steps)))
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return final_lr + (peak_lr - final_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))

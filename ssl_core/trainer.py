@@ -210,7 +210,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
             tic = time.perf_counter()
             for views, originals in loader:
                 info = StepInfo(step, total_steps, steps_per_epoch)
-                lr = lr_at(step, total_steps, warmup_steps, peak_lr)
+                lr = lr_at(step, total_steps, warmup_steps, peak_lr, recipe.get("min_lr", 0.0))
                 wd = cosine_schedule(step, total_steps, recipe["weight_decay"], wd_end)
                 for group in optimizer.param_groups:
                     frozen = group.get("is_last_layer", False) and step < freeze_last_steps
