@@ -10,3 +10,14 @@ rule shapes_data:
         f"{OUT}/logs/shapes_data.log",
     shell:
         "python -m ssl_core.datasets.shapes --out {output} {params.args} > {log} 2>&1"
+
+
+rule transfer_standins:
+    output:
+        directory(TRANSFER["data_root"]),
+    params:
+        cfg=json.dumps({"datasets": TRANSFER_GENERATED, "standins": TRANSFER.get("standins", {})}, sort_keys=True),
+    log:
+        f"{OUT}/logs/transfer_standins.log",
+    shell:
+        "python -m evaluations transfer-data --config-json {params.cfg:q} --out {output} > {log} 2>&1"
