@@ -7,7 +7,7 @@
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
   python -m evaluations transfer-data --config-json JSON --out ROOT
-  python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --out OUT.json
+  python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
 """
@@ -105,6 +105,9 @@ def _transfer(args: argparse.Namespace) -> None:
     from ssl_core.io import write_json
     from ssl_core.trainer import load_backbone, resolve_device
 
+    import torch
+
+    torch.set_num_threads(args.threads)  # the rule's threads: parallel jobs do not oversubscribe the cores
     cfg = json.loads(args.config_json)
     grid = cfg["c_grid"]
     result = evaluate_transfer(
@@ -169,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--backbone", "--run", "--dataset", "--device", "--cache-dir", "--out"):
         p.add_argument(name, required=True)
     p.add_argument("--config-json", required=True, help="eval.transfer of the config (JSON)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads of this process")
     p.set_defaults(fn=_transfer)
     p = sub.add_parser("table1", help="Table 1 (tex, csv): transfer, published beside ours")
     for name in ("--metrics", "--paper", "--profile", "--table"):

@@ -242,8 +242,9 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
     pub = paper[paper.task == TRANSFER_TASK]
     mine = (ours[ours.task == TRANSFER_TASK].groupby(["method", "arch", "variant", "dataset", "metric"])["value"]
             .agg(["mean", "std", "count"]).reset_index())
-    datasets = list(dict.fromkeys([*pub.dataset, *mine.dataset]))
     metric = {**dict(zip(mine.dataset, mine.metric)), **dict(zip(pub.dataset, pub.metric))}
+    extra = sorted(set(mine.dataset) - set(pub.dataset), key=lambda d: (list(METRIC_LABEL).index(metric[d]), d))
+    datasets = [*dict.fromkeys(pub.dataset), *extra]  # the paper's order, then ours by metric as in the paper
     rows = []
     for (method, variant, arch), published in pub.groupby(["method", "variant", "arch"], sort=False):
         published = published.set_index("dataset")["value"]

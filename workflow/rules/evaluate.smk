@@ -39,4 +39,5 @@ rule transfer_linear:
         **resources("evaluate"),
     shell:
         "python -m evaluations transfer --backbone {input.backbone} --run {wildcards.run} --dataset {wildcards.dataset} "
-        "--config-json {params.cfg:q} --device {params.device} --cache-dir {params.cache} --out {output} > {log} 2>&1"
+        "--config-json {params.cfg:q} --device {params.device} --cache-dir {params.cache} --threads {threads} --out {output} "
+        "> {log} 2>&1"
