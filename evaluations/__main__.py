@@ -106,16 +106,20 @@ def _transfer(args: argparse.Namespace) -> None:
     from ssl_core.trainer import load_backbone, resolve_device
 
     import torch
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)  # the rule's threads: parallel jobs do not oversubscribe the cores
+    # The rule's threads for torch and for the BLAS under scikit-learn's L-BFGS: unlimited, BLAS
+    # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
+    torch.set_num_threads(args.threads)
     cfg = json.loads(args.config_json)
     grid = cfg["c_grid"]
-    result = evaluate_transfer(
-        load_backbone(args.backbone), args.backbone, args.dataset, data_root=cfg["data_root"], cache_dir=args.cache_dir,
-        preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
-        c_grid=log_grid(grid["min"], grid["max"], grid["num"]), seed=cfg.get("seed", DEFAULT_SEED),
-        batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
-        max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
+    with threadpool_limits(limits=args.threads):
+        result = evaluate_transfer(
+            load_backbone(args.backbone), args.backbone, args.dataset, data_root=cfg["data_root"],
+            cache_dir=args.cache_dir, preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
+            c_grid=log_grid(grid["min"], grid["max"], grid["num"]), seed=cfg.get("seed", DEFAULT_SEED),
+            batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
+            max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
     write_json(args.out, {"run": args.run, **result})
 
 
