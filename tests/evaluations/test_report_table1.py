@@ -109,3 +109,16 @@ def test_configs_transfer_sections():
     assert tiny["datasets"] == list(STANDINS) and tiny["data_root"].startswith("results/tiny/")
     # workflow/rules/common.smk tells generated stand-ins from real datasets by this prefix
     assert all(n.startswith("shapes_") for n in STANDINS) and not any(n.startswith("shapes_") for n in REGISTRY)
+
+
+def test_transfer_config_typo_is_named():
+    from ssl_core.config import ConfigError, validate_config
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["eval"]["transfer"]["c_grid"]["nums"] = 5
+    with pytest.raises(ConfigError, match=r"eval\.transfer\.c_grid: unknown key\(s\) 'nums'"):
+        validate_config(cfg)
+    del cfg["eval"]["transfer"]["c_grid"]["nums"]
+    cfg["eval"]["transfer"]["datasets"] = ["cifar10", "imagenet"]
+    with pytest.raises(ConfigError, match=r"eval\.transfer\.datasets\.1"):
+        validate_config(cfg)
