@@ -21,6 +21,7 @@ RUNS = run_matrix(config)
 
 wildcard_constraints:
     run="[a-z0-9_.-]+",
+    dataset="[a-z0-9_]+",
 
 
 include: "workflow/rules/common.smk"
@@ -38,3 +39,5 @@ rule all:
         rules.cosine_study.output,
         expand(f"{OUT}/figures/fig{{fig}}.{{ext}}", fig=[f"{n}_sensitivity_{p}_{m}" for m in SWEEPS for n, p in ((5, "s"), (6, "k"))],
                ext=("pdf", "png")),
+        rules.table1_transfer.output,
+        expand(f"{OUT}/figures/fig4_radar_{{method}}.{{ext}}", method=TABLE1_METHODS, ext=("pdf", "png")),

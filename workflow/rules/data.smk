@@ -25,3 +25,14 @@ if downloaded_marker(config["data"]["pretrain"]):
             f"{OUT}/logs/download_data.log",
         shell:
             "python -m ssl_core download --data {params.data:q} > {log} 2>&1"
+
+
+rule transfer_standins:
+    output:
+        directory(TRANSFER["data_root"]),
+    params:
+        cfg=json.dumps({"datasets": TRANSFER_GENERATED, "standins": TRANSFER.get("standins", {})}, sort_keys=True),
+    log:
+        f"{OUT}/logs/transfer_standins.log",
+    shell:
+        "python -m evaluations transfer-data --config-json {params.cfg:q} --out {output} > {log} 2>&1"
