@@ -6,6 +6,10 @@
   python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv --out CSV
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
+  python -m evaluations dense-data    --shapes ROOT --out DIR --n-train N --n-test N
+  python -m evaluations dense-convert --backbone B --out WEIGHTS.pkl
+  python -m evaluations dense     --task voc|coco --backbone B --weights PKL --spec JSON --config-json JSON --data-json JSON --workdir DIR --out OUT.json
+  python -m evaluations table2    --metrics metrics.csv --paper results/paper/table2_dense.csv --profile P --status TEXT --table STEM
 """
 from __future__ import annotations
 
@@ -85,6 +89,40 @@ def _cosine(args: argparse.Namespace) -> None:
     report.write_csv(table, args.out)
 
 
+def _dense_data(args: argparse.Namespace) -> None:
+    from evaluations.dense.data import write_dense_shapes
+
+    write_dense_shapes(args.shapes, args.out, n_train=args.n_train, n_test=args.n_test)
+
+
+def _dense_convert(args: argparse.Namespace) -> None:
+    from evaluations.dense.convert import convert_backbone
+
+    print(json.dumps(convert_backbone(args.backbone, args.out)))
+
+
+def _dense(args: argparse.Namespace) -> None:
+    from evaluations.dense import DETECTRON2_MISSING, detectron2_available
+    from evaluations.dense.convert import describe
+    from ssl_core.io import load_torch, write_json
+
+    if not detectron2_available():
+        sys.exit(DETECTRON2_MISSING)
+    from evaluations.dense.detectron import run_dense
+
+    spec, state = json.loads(args.spec), load_torch(args.backbone)
+    info = describe(state["arch"], state.get("kwargs", {}), state["state_dict"])
+    rows = run_dense(args.task, info, json.loads(args.config_json), json.loads(args.data_json), args.weights,
+                     args.workdir, seed=spec["seed"])
+    write_json(args.out, {"run": spec["run"], "task": f"dense_{args.task}", "metrics": rows})
+
+
+def _table2(args: argparse.Namespace) -> None:
+    ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
+    table = report.table2_table(ours, paper, args.profile, args.status)
+    report.write_table(table, report.table2_latex(table, args.profile), args.table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +158,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paper", required=True, help="results/paper/cosine_study.csv")
     p.add_argument("--out", required=True)
     p.set_defaults(fn=_cosine)
+    p = sub.add_parser("dense-data", help="the shapes dataset as a COCO subset and a Pascal VOC tree")
+    p.add_argument("--shapes", required=True, help="a shapes dataset (ssl_core.datasets.shapes)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n-train", type=int, required=True)
+    p.add_argument("--n-test", type=int, required=True)
+    p.set_defaults(fn=_dense_data)
+    p = sub.add_parser("dense-convert", help="backbone.pt -> Detectron2 weights (pickle)")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_dense_convert)
+    p = sub.add_parser("dense", help="Detectron2 fine-tuning + evaluation of one (run, task)")
+    p.add_argument("--task", choices=["voc", "coco"], required=True)
+    p.add_argument("--backbone", required=True, help="backbone.pt (its architecture)")
+    p.add_argument("--weights", required=True, help="the converted weights (dense-convert)")
+    p.add_argument("--spec", required=True, help="the pretraining run spec (JSON)")
+    p.add_argument("--config-json", required=True, help="eval.dense.<family>.<task> of the config (JSON)")
+    p.add_argument("--data-json", required=True, help="data.dense of the config (JSON)")
+    p.add_argument("--workdir", required=True, help="Detectron2's OUTPUT_DIR (checkpoints; resumed)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_dense)
+    p = sub.add_parser("table2", help="Table 2 (tex, csv): published dense results beside ours")
+    for name in ("--metrics", "--paper", "--profile", "--status", "--table"):
+        p.add_argument(name, required=True)
+    p.set_defaults(fn=_table2)
     args = parser.parse_args(argv)
     args.fn(args)
     return 0

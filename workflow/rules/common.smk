@@ -61,3 +61,32 @@ def sweep_param(param):
         }, sort_keys=True)
 
     return spec
+
+
+# Dense prediction (Table 2): the main runs of each backbone family with a schedule under
+# eval.dense, one job per (run, task); none where Detectron2 is not installed (said once here).
+DENSE_TASKS = ("voc", "coco")
+DENSE_RUNS = sorted(r for r, s in RUNS.items() if not s["sweep"]
+                    and ("vit" if s["arch"].startswith("vit") else "resnet") in config["eval"].get("dense", {}))
+DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
+if DENSE_RUNS and not detectron2_available():
+    print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)
+    DENSE_RUNS, DENSE_STATUS = [], "Detectron2 not installed"
+
+
+def dense_spec(wildcards):
+    """The dense job's schedule: eval.dense.<family>.<task> of the config."""
+    family = "vit" if RUNS[wildcards.run]["arch"].startswith("vit") else "resnet"
+    return json.dumps(config["eval"]["dense"][family][wildcards.task], sort_keys=True)
+
+
+def dense_data_spec():
+    data = dict(config["data"].get("dense", {}))
+    if data.get("name") == "shapes":
+        data["shapes_root"] = config["data"]["pretrain"]["root"]
+    return json.dumps(data, sort_keys=True)
+
+
+def dense_data(wildcards):
+    """The generated dense data is an input of the dense jobs; VOC/COCO on disk are not DAG products."""
+    return config["data"]["dense"]["root"] if config["data"].get("dense", {}).get("name") == "shapes" else []

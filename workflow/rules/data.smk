@@ -10,3 +10,18 @@ rule shapes_data:
         f"{OUT}/logs/shapes_data.log",
     shell:
         "python -m ssl_core.datasets.shapes --out {output} {params.args} > {log} 2>&1"
+
+
+rule dense_data:
+    input:
+        config["data"]["pretrain"]["root"],
+    output:
+        directory(config["data"].get("dense", {}).get("root", f"{OUT}/data/shapes_dense")),
+    params:
+        n_train=config["data"].get("dense", {}).get("n_train", 1),
+        n_test=config["data"].get("dense", {}).get("n_test", 1),
+    log:
+        f"{OUT}/logs/dense_data.log",
+    shell:
+        "python -m evaluations dense-data --shapes {input} --out {output} --n-train {params.n_train} "
+        "--n-test {params.n_test} > {log} 2>&1"
