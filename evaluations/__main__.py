@@ -108,7 +108,11 @@ def _dense(args: argparse.Namespace) -> None:
 
     if not detectron2_available():
         sys.exit(DETECTRON2_MISSING)
+    import torch
+
     from evaluations.dense.detectron import run_dense
+
+    torch.set_num_threads(args.threads)
 
     spec, state = json.loads(args.spec), load_torch(args.backbone)
     info = describe(state["arch"], state.get("kwargs", {}), state["state_dict"])
@@ -176,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config-json", required=True, help="eval.dense.<family>.<task> of the config (JSON)")
     p.add_argument("--data-json", required=True, help="data.dense of the config (JSON)")
     p.add_argument("--workdir", required=True, help="Detectron2's OUTPUT_DIR (checkpoints; resumed)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads of this process")
     p.add_argument("--out", required=True)
     p.set_defaults(fn=_dense)
     p = sub.add_parser("table2", help="Table 2 (tex, csv): published dense results beside ours")

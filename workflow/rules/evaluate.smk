@@ -55,4 +55,4 @@ rule dense:
     shell:
         "python -m evaluations dense --task {wildcards.task} --backbone {input.backbone} --weights {input.weights} "
         "--spec {params.spec:q} --config-json {params.cfg:q} --data-json {params.data:q} --workdir {params.workdir} "
-        "--out {output} > {log} 2>&1"
+        "--threads {threads} --out {output} > {log} 2>&1"

@@ -147,3 +147,18 @@ def test_vit_loads_into_vitdet(tmp_path):
     net_missing = [k for k in incompatible.missing_keys if k.startswith("backbone.net.")]
     assert all(".rel_pos_" in k for k in net_missing), net_missing  # ViTDet's new relative positions
     torch.testing.assert_close(d2.backbone.net.blocks[2].attn.qkv.weight, model.blocks[2].attn.qkv.weight)
+
+
+def test_dense_cli_without_detectron2_says_how_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    from evaluations.dense import DETECTRON2_COMMIT
+    from tests.conftest import env_without_detectron2
+
+    args = ["--task", "voc", "--backbone", "b.pt", "--weights", "w.pkl", "--spec", "{}", "--config-json", "{}",
+            "--data-json", "{}", "--workdir", str(tmp_path), "--out", str(tmp_path / "o.json")]
+    proc = subprocess.run([sys.executable, "-m", "evaluations", "dense", *args], capture_output=True, text=True,
+                          env=env_without_detectron2(tmp_path))
+    assert proc.returncode != 0 and "Detectron2 is not installed" in proc.stderr
+    assert f"detectron2.git@{DETECTRON2_COMMIT}" in proc.stderr and not (tmp_path / "o.json").exists()
