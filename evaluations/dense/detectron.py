@@ -43,8 +43,6 @@ from torch import nn
 
 from evaluations.dense.convert import PIXEL_MEAN, PIXEL_STD
 
-TASKS = ("voc", "coco")
-
 
 class CifarStem(nn.Module):
     """The tiny ResNet's stem (3x3 conv, stride 1, BN, ReLU, no max-pool) in Detectron2's naming
