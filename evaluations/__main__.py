@@ -104,21 +104,19 @@ def _dense_convert(args: argparse.Namespace) -> None:
 def _dense(args: argparse.Namespace) -> None:
     from evaluations.dense import DETECTRON2_MISSING, detectron2_available
     from evaluations.dense.convert import describe
-    from ssl_core.io import load_torch, write_json
+    from ssl_core.io import load_torch
 
     if not detectron2_available():
         sys.exit(DETECTRON2_MISSING)
     import torch
 
-    from evaluations.dense.detectron import run_dense
+    from evaluations.dense.detectron import launch_dense
 
     torch.set_num_threads(args.threads)
-
     spec, state = json.loads(args.spec), load_torch(args.backbone)
     info = describe(state["arch"], state.get("kwargs", {}), state["state_dict"])
-    rows = run_dense(args.task, info, json.loads(args.config_json), json.loads(args.data_json), args.weights,
-                     args.workdir, seed=spec["seed"])
-    write_json(args.out, {"run": spec["run"], "task": f"dense_{args.task}", "metrics": rows})
+    launch_dense(spec["run"], args.task, info, json.loads(args.config_json), json.loads(args.data_json),
+                 args.weights, args.workdir, spec["seed"], args.out)
 
 
 def _table2(args: argparse.Namespace) -> None:

@@ -30,7 +30,7 @@ from detectron2 import model_zoo
 from detectron2.config import CfgNode, get_cfg, instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances, register_pascal_voc
-from detectron2.engine import DefaultTrainer
+from detectron2.engine import DefaultTrainer, launch
 from detectron2.evaluation import COCOEvaluator, PascalVOCDetectionEvaluator
 from detectron2.layers import Conv2d, get_norm
 from detectron2.modeling import BACKBONE_REGISTRY, ROI_HEADS_REGISTRY
@@ -38,10 +38,12 @@ from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, ResNet, b
 from detectron2.modeling.backbone.vit import get_vit_lr_decay_rate
 from detectron2.modeling.roi_heads import Res5ROIHeads
 from detectron2.solver import get_default_optimizer_params
+from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from torch import nn
 
 from evaluations.dense.convert import PIXEL_MEAN, PIXEL_STD
+from ssl_core.io import write_json
 
 
 class CifarStem(nn.Module):
@@ -310,3 +312,18 @@ def run_dense(task: str, info: dict[str, Any], sched: dict[str, Any], data: dict
     results = getattr(trainer, "_last_eval_results", None) or Trainer.test(cfg, trainer.model)
     return results_to_metrics(task, results, {"voc": "voc0712", "coco": "coco"}[task] if data["name"] != "shapes"
                               else f"shapes_{task}")
+
+
+def _job(run: str, task: str, info: dict[str, Any], sched: dict[str, Any], data: dict[str, Any], weights: str,
+         out_dir: str, seed: int, out: str) -> None:
+    rows = run_dense(task, info, sched, data, weights, out_dir, seed=seed)
+    if comm.is_main_process():
+        write_json(out, {"run": run, "task": f"dense_{task}", "metrics": rows})
+
+
+def launch_dense(run: str, task: str, info: dict[str, Any], sched: dict[str, Any], data: dict[str, Any],
+                 weights: str, out_dir: str, seed: int, out: str) -> None:
+    """One process per visible GPU (detectron2's ``launch``, as moco's ``train_net.py``: the global
+    batch ``ims_per_batch`` is split over them and naiveSyncBN synchronises); one process on CPU."""
+    launch(_job, max(torch.cuda.device_count(), 1), dist_url="auto",
+           args=(run, task, info, sched, data, weights, out_dir, seed, out))
