@@ -5,9 +5,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
+REPORT ?= results/tiny/report.html
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce test clean-results
+.PHONY: env reproduce report test clean-results
 
 env: $(STAMP)
 
@@ -19,6 +20,10 @@ $(STAMP): pyproject.toml
 
 reproduce: $(STAMP)
 	PATH=$(BIN):$$PATH snakemake --workflow-profile workflow/profiles/local $(ARGS)
+
+# The HTML report of a finished reproduction: every figure and table with its caption.
+report: $(STAMP)
+	PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)

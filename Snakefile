@@ -8,8 +8,12 @@ import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
 from ssl_core.config import run_matrix, sweep_runs, validate_config
+from ssl_core.datasets import downloaded_marker
 
 configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 config = validate_config(config)
@@ -19,6 +23,7 @@ RUNS = run_matrix(config)
 
 wildcard_constraints:
     run="[a-z0-9_.-]+",
+    dataset="[a-z0-9_]+",
 
 
 include: "workflow/rules/common.smk"
@@ -26,6 +31,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/budget.smk"
 
 
 rule all:
@@ -36,3 +42,5 @@ rule all:
         rules.table2_dense.output,
         expand(f"{OUT}/figures/fig{{fig}}.{{ext}}", fig=[f"{n}_sensitivity_{p}_{m}" for m in SWEEPS for n, p in ((5, "s"), (6, "k"))],
                ext=("pdf", "png")),
+        rules.table1_transfer.output,
+        expand(f"{OUT}/figures/fig4_radar_{{method}}.{{ext}}", method=TABLE1_METHODS, ext=("pdf", "png")),

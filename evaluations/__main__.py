@@ -10,6 +10,10 @@
   python -m evaluations dense-convert --backbone B --out WEIGHTS.pkl
   python -m evaluations dense     --task voc|coco --backbone B --weights PKL --spec JSON --config-json JSON --data-json JSON --workdir DIR --out OUT.json
   python -m evaluations table2    --metrics metrics.csv --paper results/paper/table2_dense.csv --profile P --status TEXT --table STEM
+  python -m evaluations transfer-data --config-json JSON --out ROOT
+  python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
+  python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
+  python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
 """
 from __future__ import annotations
 
@@ -22,14 +26,12 @@ from evaluations import report
 
 def _linear(args: argparse.Namespace) -> None:
     from evaluations.linear_probe import train_linear_probe
-    from ssl_core.datasets import split_dir
     from ssl_core.io import write_json
     from ssl_core.trainer import load_backbone, resolve_device
 
     spec, cfg = json.loads(args.spec), json.loads(args.config_json)
     result = train_linear_probe(
-        load_backbone(args.backbone), str(split_dir(spec["data"], "train")), str(split_dir(spec["data"], "val")),
-        cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
+        load_backbone(args.backbone), spec["data"], cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
         num_workers=spec["data"]["num_workers"], device=resolve_device(spec["train"]["device"]))
     dataset = {"imagenet": "imagenet1k"}.get(spec["data"]["name"], spec["data"]["name"])
     write_json(args.out, {"run": spec["run"], "task": "linear", "dataset": dataset, **result})
@@ -48,11 +50,10 @@ def _fig2(args: argparse.Namespace) -> None:
 
 def _fig3(args: argparse.Namespace) -> None:
     from evaluations.augment_figure import augmentation_grid
-    from ssl_core.datasets import split_dir
-    from ssl_core.datasets.pretrain import image_folder_samples
+    from ssl_core.datasets import pretrain_split
 
     spec = json.loads(args.spec)
-    image = image_folder_samples(split_dir(spec["data"], "val"))[0][0]  # the first val image, fixed
+    image = pretrain_split(spec["data"], "val")[0][0]  # the first val image, fixed
     r = spec["recipe"]
     augmentation_grid(image, r["image_size"], args.figure, min_scale=r.get("min_scale", 0.08),
                       blur_prob=r.get("blur_prob", 0.5))
@@ -71,13 +72,11 @@ def _cosine(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from evaluations.cosine_study import cosine_study
-    from ssl_core.datasets import split_dir
-    from ssl_core.datasets.pretrain import image_folder_samples
+    from ssl_core.datasets import pretrain_split
     from ssl_core.trainer import load_backbone, resolve_device
 
     spec = json.loads(args.spec)
-    paths = [p for p, _ in image_folder_samples(split_dir(spec["data"], "val"))]
-    ours = cosine_study(load_backbone(args.backbone), paths, spec["recipe"], seed=spec["seed"],
+    ours = cosine_study(load_backbone(args.backbone), pretrain_split(spec["data"], "val"), spec["recipe"], seed=spec["seed"],
                         device=resolve_device(spec["train"]["device"]))
     paper = report.read_metrics(args.paper)
     published = {r.run.rsplit("-", 1)[-1]: r.value for r in paper.itertuples()}
@@ -123,6 +122,50 @@ def _table2(args: argparse.Namespace) -> None:
     ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
     table = report.table2_table(ours, paper, args.profile, args.status)
     report.write_table(table, report.table2_latex(table, args.profile), args.table)
+
+
+def _transfer_data(args: argparse.Namespace) -> None:
+    from evaluations.transfer.datasets import STANDINS
+    from evaluations.transfer.standins import build_standins
+
+    cfg = json.loads(args.config_json)
+    build_standins(args.out, names=tuple(d for d in cfg["datasets"] if d in STANDINS), **cfg.get("standins", {}))
+
+
+def _transfer(args: argparse.Namespace) -> None:
+    from evaluations.transfer.datasets import DEFAULT_SEED
+    from evaluations.transfer.evaluate import evaluate_transfer
+    from evaluations.transfer.features import Preprocessing
+    from evaluations.transfer.logistic import DEFAULT_MAX_ITER, log_grid
+    from ssl_core.io import write_json
+    from ssl_core.trainer import load_backbone, resolve_device
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    # The rule's threads for torch and for the BLAS under scikit-learn's L-BFGS: unlimited, BLAS
+    # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
+    torch.set_num_threads(args.threads)
+    cfg = json.loads(args.config_json)
+    grid = cfg["c_grid"]
+    with threadpool_limits(limits=args.threads):
+        result = evaluate_transfer(
+            load_backbone(args.backbone), args.backbone, args.dataset, data_root=cfg["data_root"],
+            cache_dir=args.cache_dir, preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
+            c_grid=log_grid(grid["min"], grid["max"], grid["num"]), seed=cfg.get("seed", DEFAULT_SEED),
+            batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
+            max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
+    write_json(args.out, {"run": args.run, **result})
+
+
+def _table1(args: argparse.Namespace) -> None:
+    table = report.table1_table(report.read_metrics(args.metrics), report.read_metrics(args.paper), args.profile)
+    report.write_table(table, report.table1_latex(table, args.profile), args.table)
+
+
+def _fig4(args: argparse.Namespace) -> None:
+    table = report.table1_table(report.read_metrics(args.metrics), report.read_metrics(args.paper), args.profile)
+    report.fig4_radar(table, args.method, args.profile, args.figure)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +228,24 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--metrics", "--paper", "--profile", "--status", "--table"):
         p.add_argument(name, required=True)
     p.set_defaults(fn=_table2)
+    p = sub.add_parser("transfer-data", help="generate the transfer stand-ins named in eval.transfer.datasets")
+    p.add_argument("--config-json", required=True, help="eval.transfer of the config (JSON)")
+    p.add_argument("--out", required=True, help="the data root")
+    p.set_defaults(fn=_transfer_data)
+    p = sub.add_parser("transfer", help="linear transfer of a frozen backbone on one dataset (Table 1 cell)")
+    for name in ("--backbone", "--run", "--dataset", "--device", "--cache-dir", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--config-json", required=True, help="eval.transfer of the config (JSON)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads of this process")
+    p.set_defaults(fn=_transfer)
+    p = sub.add_parser("table1", help="Table 1 (tex, csv): transfer, published beside ours")
+    for name in ("--metrics", "--paper", "--profile", "--table"):
+        p.add_argument(name, required=True)
+    p.set_defaults(fn=_table1)
+    p = sub.add_parser("fig4", help="Fig. 4 radar of one method (pdf, png)")
+    for name in ("--metrics", "--paper", "--profile", "--method", "--figure"):
+        p.add_argument(name, required=True)
+    p.set_defaults(fn=_fig4)
     args = parser.parse_args(argv)
     args.fn(args)
     return 0

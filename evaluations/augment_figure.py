@@ -22,10 +22,8 @@ def _to_image(x: torch.Tensor) -> torch.Tensor:
     return (x * std + mean).clamp(0, 1).permute(1, 2, 0)
 
 
-def augmentation_grid(image_path: str | Path, size: int, out_stem: str | Path, seed: int = 1,
+def augmentation_grid(img: Image.Image, size: int, out_stem: str | Path, seed: int = 1,
                       min_scale: float = 0.08, blur_prob: float = 0.5) -> None:
-    with Image.open(image_path) as f:
-        img = f.convert("RGB")
     original = original_transform(size)(img)  # uint8 [3, size, size], what the rescue term keeps
     torch.manual_seed(seed)
     common = common_view_transform(CommonViewConfig(size=size, min_scale=min_scale, blur_prob=blur_prob))

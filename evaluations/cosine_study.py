@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
+from torch.utils.data import Dataset
 
 from ssl_core.augment import CommonViewConfig, common_view_transform, original_transform
 from ssl_core.datasets.pretrain import item_seed
@@ -16,9 +16,10 @@ from ssl_core.strong_augment import StrongAugment
 
 
 @torch.no_grad()
-def cosine_study(backbone: nn.Module, image_paths: list[str], recipe: dict[str, Any], seed: int = 0,
+def cosine_study(backbone: nn.Module, images: Dataset, recipe: dict[str, Any], seed: int = 0,
                  batch_size: int = 256, device: torch.device | str = "cpu") -> dict[str, float]:
-    """Mean cos(f(common_a), f(common_b)) and mean cos(f(common_a), f(strong)) over ``image_paths``,
+    """Mean cos(f(common_a), f(common_b)) and mean cos(f(common_a), f(strong)) over ``images``
+    (a dataset of (PIL image, label)),
     with the SimCLR common views of ``recipe`` and the rescue term's strong views; the views of
     image i are drawn from (seed, i), so the study is reproducible and independent of batching."""
     size = recipe["image_size"]
@@ -27,11 +28,10 @@ def cosine_study(backbone: nn.Module, image_paths: list[str], recipe: dict[str, 
     original, strong = original_transform(size), StrongAugment(size=size)
     backbone.eval().to(device)
     sums = {"common": 0.0, "strong": 0.0}
-    for start in range(0, len(image_paths), batch_size):
+    for start in range(0, len(images), batch_size):
         views_a, views_b, originals = [], [], []
-        for i in range(start, min(start + batch_size, len(image_paths))):
-            with Image.open(image_paths[i]) as f:
-                img = f.convert("RGB")
+        for i in range(start, min(start + batch_size, len(images))):
+            img = images[i][0]
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(item_seed(seed, 0, i))
                 views_a.append(common(img))
@@ -42,5 +42,5 @@ def cosine_study(backbone: nn.Module, image_paths: list[str], recipe: dict[str, 
                          for v in (views_a, views_b, z_s))
         sums["common"] += F.cosine_similarity(z_a, z_b, dim=1).sum().item()
         sums["strong"] += F.cosine_similarity(z_a, z_s, dim=1).sum().item()
-    n = len(image_paths)
+    n = len(images)
     return {"common": sums["common"] / n, "strong": sums["strong"] / n, "n_images": n}

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 from evaluations.features import extract_features
+from ssl_core.datasets import pretrain_split
 from ssl_core.augment import eval_transform
 from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
 
@@ -27,12 +27,13 @@ def _state_fingerprint(module: nn.Module) -> list[torch.Tensor]:
     return [t.detach().clone() for t in module.state_dict().values()]
 
 
-def train_linear_probe(backbone: nn.Module, train_root: str, val_root: str, cfg: dict[str, Any], *,
+def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str, Any], *,
                        image_size: int, seed: int = 0, num_workers: int = 0,
                        device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Train the probe on ``train_root`` (ImageFolder) and report top-1 (%) on ``val_root``."""
+    """Train the probe on the train split of ``data`` (the config's ``data.pretrain``, through the
+    dataset registry) and report top-1 (%) on its val split."""
     resize = image_size if image_size < 224 else int(image_size * 256 / 224)  # Resize 256 / crop 224
-    val_set = ImageFolder(val_root, eval_transform(image_size, resize))
+    val_set = pretrain_split(data, "val", eval_transform(image_size, resize))
     before = _state_fingerprint(backbone)
     backbone.eval().to(device)
     val_x, val_y = extract_features(backbone, val_set, cfg["batch_size"], num_workers, device, "val features")
@@ -47,7 +48,7 @@ def train_linear_probe(backbone: nn.Module, train_root: str, val_root: str, cfg:
     generator = torch.Generator().manual_seed(seed)
 
     if cfg["augment"]:
-        train_set = ImageFolder(train_root, v2.Compose([
+        train_set = pretrain_split(data, "train", v2.Compose([
             v2.ToImage(), v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(),
             v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]))
         loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, num_workers=num_workers,
@@ -59,7 +60,7 @@ def train_linear_probe(backbone: nn.Module, train_root: str, val_root: str, cfg:
                     yield backbone(images.to(device)), y.to(device)
         n_train = len(train_set)
     else:
-        train_set = ImageFolder(train_root, eval_transform(image_size, resize))
+        train_set = pretrain_split(data, "train", eval_transform(image_size, resize))
         train_x, train_y = extract_features(backbone, train_set, cfg["batch_size"], num_workers, device, "train features")
         train_x, train_y = train_x.to(device), train_y.to(device)
         n_train = len(train_set)

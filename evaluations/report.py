@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ssl_core.io import atomic_path, write_text  # noqa: E402
@@ -17,7 +18,13 @@ COLUMNS = ["run", "method", "arch", "variant", "s", "k", "seed", "task", "datase
 METHOD_LABEL = {"simclr": "SimCLR", "mocov3": "MoCo v3", "dinov2": "DINOv2", "barlowtwins": "BarlowTwins",
                 "mugs": "Mugs", "maect": "MAE-CT"}
 ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
-              "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
+              "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
+
+
+def row_label(method: str, variant: str) -> str:
+    """The paper's row name: "SimCLR", "Ours(SimCLR)", ..."""
+    name = METHOD_LABEL.get(method, method)
+    return f"Ours({name})" if variant == "rescued" else name
 
 
 def arch_family(arch: str) -> str:
@@ -64,6 +71,14 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def _ours_for(mine: pd.DataFrame, method: str, variant: str, arch: str) -> pd.DataFrame:
+    """Our rows for a published (method, variant, arch): that architecture if run, else (a
+    scaled-down profile) the architectures of the same family (ResNet / ViT)."""
+    cand = mine[(mine.method == method) & (mine.variant == variant)]
+    exact = cand[cand.arch == arch]
+    return exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(arch)]
+
+
 def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.DataFrame:
     """Fig. 2's table: every published row with our linear top-1 (mean, std over seeds) beside it.
     Ours is matched on (method, variant, arch); a scaled-down profile has no paper architecture, so
@@ -74,9 +89,7 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
     mine = mine.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std", "count"]).reset_index()
     rows = []
     for r in pub.itertuples():
-        cand = mine[(mine.method == r.method) & (mine.variant == r.variant)]
-        exact = cand[cand.arch == r.arch]
-        cand = exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(r.arch)]
+        cand = _ours_for(mine, r.method, r.variant, r.arch)
         base = {"method": r.method, "variant": r.variant, "arch": r.arch, "published_top1": r.value,
                 "published_std": pub_std.get(r.run, float("nan"))}
         if cand.empty:
@@ -89,18 +102,23 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def _fmt(mean: float, std: float = float("nan"), bold: bool = False) -> str:
+def _fmt(mean: float, std: float = float("nan"), bold: bool = False, underline: bool = False, digits: int = 1) -> str:
     if pd.isna(mean):
         return "--"
-    text = f"{mean:.1f}" + (rf" $\pm$ {std:.2f}" if pd.notna(std) else "")
+    text = f"{mean:.{digits}f}" + (rf" $\pm$ {std:.2f}" if pd.notna(std) else "")
+    text = rf"\underline{{{text}}}" if underline else text
     return rf"\textbf{{{text}}}" if bold else text
+
+
+def _is_max(df: pd.DataFrame, column: str, keys: list[str]) -> pd.Series:
+    """True where a row holds the highest ``column`` of its group (ties: all of them; NaN: never)."""
+    return df[column] == df.groupby(keys)[column].transform("max")
 
 
 def _better_of_pair(df: pd.DataFrame, column: str, keys: list[str]) -> pd.Series:
     """True where a row holds the higher value of its baseline/rescued pair (the paper's bold)."""
-    best = df.groupby(keys)[column].transform("max")
     pair = df.groupby(keys)["variant"].transform("nunique") == 2
-    return pair & (df[column] == best)
+    return pair & _is_max(df, column, keys)
 
 
 def fig2_latex(table: pd.DataFrame, profile: str) -> str:
@@ -110,10 +128,8 @@ def fig2_latex(table: pd.DataFrame, profile: str) -> str:
     lines = [r"\begin{tabular}{lllrlrr}", r"\toprule",
              rf"Method & Arch. & Variant & Published & Ours arch. & Ours ({profile}) & $\Delta$ \\", r"\midrule"]
     for i, r in table.iterrows():
-        name = METHOD_LABEL.get(r.method, r.method)
-        name = f"Ours({name})" if r.variant == "rescued" else name
         lines.append(" & ".join([
-            name, ARCH_LABEL.get(r.arch, r.arch), r.variant, _fmt(r.published_top1, r.published_std, bold_pub[i]),
+            row_label(r.method, r.variant), ARCH_LABEL.get(r.arch, r.arch), r.variant, _fmt(r.published_top1, r.published_std, bold_pub[i]),
             ARCH_LABEL.get(r.ours_arch, r.ours_arch) or "not run", _fmt(r.ours_top1, r.ours_std, bold_ours[i]),
             "--" if pd.isna(r.delta) else f"{r.delta:+.1f}"]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
@@ -127,17 +143,19 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
         top1 = df[(df.task == "linear") & (df.metric == "top1")]
         top1 = top1.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std"]).reset_index()
         params = df[df.metric == "params_M"].groupby(["method", "arch", "variant"])["value"].first()
+        top1["params"] = [params.get((r.method, r.arch, r.variant), float("nan")) for r in top1.itertuples()]
         for r in top1.itertuples():
-            p = params.get((r.method, r.arch, r.variant), float("nan"))
             main = r.method in ("simclr", "mocov3", "dinov2")
             style = dict(marker="^", color="tab:orange") if r.variant == "rescued" else \
                 dict(marker="o", color="tab:blue" if main else "grey")
-            ax.errorbar(p, r.mean, yerr=0 if pd.isna(r.std) else r.std, linestyle="none", markersize=8, **style)
-            label = METHOD_LABEL.get(r.method, r.method)
-            label = f"Ours({label})" if r.variant == "rescued" else label
-            ax.annotate(f"{label} {ARCH_LABEL.get(r.arch, r.arch)}", (p, r.mean), fontsize=7,
-                        xytext=(4, -10 if r.variant == "rescued" else 4), textcoords="offset points")
+            ax.errorbar(r.params, r.mean, yerr=0 if pd.isna(r.std) else r.std, linestyle="none", markersize=8, **style)
+        _label_points(ax, top1)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        lo, hi = top1["params"].min(), top1["params"].max()
+        ax.set_xlim(lo / 1.6, hi * 4.0)  # room on the right for the labels
         ax.set_xlabel("backbone parameters (M, log scale)")
         ax.set_ylabel("linear top-1 (%)")
         ax.set_title(title)
@@ -148,6 +166,23 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
     fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     save_figure(fig, out_stem)
+
+
+def _label_points(ax: plt.Axes, points: pd.DataFrame) -> None:
+    """Name each point to its right; labels of points at about one x (within 25 %) are stacked
+    apart (a minimum gap of 5 % of the axis height), with a thin line back to a moved label."""
+    low, high = ax.get_ylim()
+    gap = 0.05 * (high - low)
+    points = points.sort_values("params")
+    cluster = (points["params"] / points["params"].shift() > 1.25).cumsum()  # a new x cluster past +25 %
+    for _, group in points.groupby(cluster):
+        placed: list[float] = []
+        for r in group.sort_values("mean").itertuples():
+            y = max(r.mean, placed[-1] + gap) if placed else r.mean
+            placed.append(y)
+            ax.annotate(f"{row_label(r.method, r.variant)} {ARCH_LABEL.get(r.arch, r.arch)}", (r.params, r.mean), xytext=(r.params * 1.25, y),
+                        fontsize=7, va="center",
+                        arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5") if y != r.mean else None)
 
 
 def save_figure(fig: plt.Figure, out_stem: str | Path, formats: tuple[str, ...] = ("pdf", "png")) -> None:
@@ -272,3 +307,204 @@ def table2_latex(table: pd.DataFrame, profile: str) -> str:
             lines.append(" & ".join([name, arch, *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Table 1 / Fig. 4
+TRANSFER_TASK = "transfer_linear"
+DATASET_LABEL = {"cifar10": "Cifar10", "cifar100": "Cifar100", "food101": "Food101", "sun397": "SUN397", "dtd": "DTD",
+                 "pets": "Pets", "aircraft": "Aircraft", "voc2007": "VOC2007", "flowers": "Flowers",
+                 "caltech101": "Caltech101"}
+METRIC_LABEL = {"top1": "top-1", "mean_per_class": "mean p.c.", "map11": "mAP$_{11}$"}
+
+
+def _tex(text: str) -> str:
+    return text.replace("_", r"\_")
+
+
+def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.DataFrame:
+    """Table 1 in long form: for each published (method, variant) row, in the paper's order, and
+    each dataset of the paper or of this profile, the published value and ours (mean, std over
+    seeds) beside it. Ours is matched as in :func:`fig2_table`; the delta (ours - published) only
+    where both exist on the same architecture. A scaled-down profile evaluates other datasets (the
+    stand-ins): their rows have no published value, the paper's datasets no value of ours."""
+    nan = float("nan")
+    pub = paper[paper.task == TRANSFER_TASK]
+    mine = (ours[ours.task == TRANSFER_TASK].groupby(["method", "arch", "variant", "dataset", "metric"])["value"]
+            .agg(["mean", "std", "count"]).reset_index())
+    metric = {**dict(zip(mine.dataset, mine.metric)), **dict(zip(pub.dataset, pub.metric))}
+    extra = sorted(set(mine.dataset) - set(pub.dataset), key=lambda d: (list(METRIC_LABEL).index(metric[d]), d))
+    datasets = [*dict.fromkeys(pub.dataset), *extra]  # the paper's order, then ours by metric as in the paper
+    rows = []
+    for (method, variant, arch), published in pub.groupby(["method", "variant", "arch"], sort=False):
+        published = published.set_index("dataset")["value"]
+        cand = _ours_for(mine, method, variant, arch)
+        for ours_arch in list(dict.fromkeys(cand.arch)) or [""]:
+            mean = cand[cand.arch == ours_arch].set_index("dataset")
+            status = (f"not run in profile {profile}" if not ours_arch else
+                      "same architecture" if ours_arch == arch else "scaled-down stand-in")
+            for d in datasets:
+                r = mean.loc[d] if d in mean.index else {"mean": nan, "std": nan, "count": 0}
+                pub_value = published.get(d, nan)
+                rows.append({"method": method, "variant": variant, "arch": arch, "dataset": d, "metric": metric[d],
+                             "published": pub_value, "ours_arch": ours_arch, "ours": r["mean"], "ours_std": r["std"],
+                             "n_seeds": int(r["count"]),
+                             "delta": r["mean"] - pub_value if ours_arch == arch else nan, "status": status})
+    return pd.DataFrame(rows)
+
+
+def _table1_block(table: pd.DataFrame, column: str, arch_col: str, datasets: list[str], title: str, width: int,
+                  marks: bool) -> list[str]:
+    """One block of Table 1's LaTeX: a title line, a header (datasets, metrics) and a row per
+    (method, variant, architecture). ``marks``: bold = better of the baseline/rescued pair,
+    underline = best of the column; else the values are signed differences."""
+    table = table[table.dataset.isin(datasets)].reset_index(drop=True)
+    bold = _better_of_pair(table, column, ["method", arch_col, "dataset"])
+    best = _is_max(table, column, ["dataset"])
+    lines = [rf"\multicolumn{{{width}}}{{l}}{{\emph{{{title}}}}} \\",
+             " & ".join(["Method", "Arch.", *(_tex(DATASET_LABEL.get(d, d)) for d in datasets)]) + r" \\",
+             " & ".join(["", "", *(METRIC_LABEL[table.metric[table.dataset == d].iloc[0]] for d in datasets)]) + r" \\",
+             r"\midrule"]
+    for (method, variant, arch), rows in table.groupby(["method", "variant", arch_col], sort=False):
+        head = [row_label(method, variant), _tex(ARCH_LABEL.get(arch, arch)) or "--"]
+        if rows[column].isna().all():
+            lines.append(" & ".join([*head, rf"\multicolumn{{{len(datasets)}}}{{c}}{{{rows.status.iloc[0]}}}"]) + r" \\")
+            continue
+        cells = {r.dataset: (_fmt(getattr(r, column), bold=bold[i], underline=best[i], digits=2) if marks else
+                             "--" if pd.isna(getattr(r, column)) else f"{getattr(r, column):+.2f}")
+                 for i, r in rows.iterrows()}
+        lines.append(" & ".join([*head, *(cells[d] for d in datasets)]) + r" \\")
+    return lines
+
+
+def table1_latex(table: pd.DataFrame, profile: str) -> str:
+    """Table 1 (booktabs): the published block (paper Table 1), the block of this profile and,
+    where both exist on the same architecture and dataset, ours - published. Each block has its
+    own header, as a scaled-down profile reports other datasets than the paper."""
+    def columns(col: str) -> list[str]:
+        return [d for d in dict.fromkeys(table.dataset) if table.loc[table.dataset == d, col].notna().any()]
+
+    pub_cols, our_cols, delta_cols = columns("published"), columns("ours"), columns("delta")
+    our_cols = our_cols or pub_cols  # nothing run: the rows say so
+    width = 2 + max(len(pub_cols), len(our_cols))
+    published = table.drop_duplicates(["method", "variant", "arch", "dataset"])
+    lines = [rf"\begin{{tabular}}{{ll{'r' * (width - 2)}}}", r"\toprule",
+             *_table1_block(published, "published", "arch", pub_cols, "Published (paper Table 1)", width, True),
+             r"\midrule",
+             *_table1_block(table, "ours", "ours_arch", our_cols, f"Ours, profile {_tex(profile)}", width, True)]
+    if delta_cols:
+        with_delta = table[table.delta.notna()]
+        lines += [r"\midrule", *_table1_block(with_delta, "delta", "ours_arch", delta_cols,
+                                               r"$\Delta$ = ours $-$ published (same architecture)", width, False)]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def radar_factory(num_vars: int) -> "np.ndarray":
+    """Register a ``radar<num_vars>`` projection and return the spoke angles: matplotlib's radar
+    chart example (gallery/specialty_plots/radar_chart.py, frame="polygon"): polygon gridlines,
+    ``plot`` closes its lines, ``fill`` its polygons, the first spoke points up (and, unlike the
+    example, the spokes run clockwise)."""
+    import numpy as np
+    from matplotlib.patches import RegularPolygon
+    from matplotlib.path import Path as MplPath
+    from matplotlib.projections import register_projection
+    from matplotlib.projections.polar import PolarAxes
+    from matplotlib.spines import Spine
+    from matplotlib.transforms import Affine2D
+
+    theta = np.linspace(0, 2 * np.pi, num_vars, endpoint=False)
+
+    class RadarTransform(PolarAxes.PolarTransform):
+        def transform_path_non_affine(self, path):
+            if path._interpolation_steps > 1:  # gridlines: straight segments between the spokes
+                path = path.interpolated(num_vars)
+            return MplPath(self.transform(path.vertices), path.codes)
+
+    class RadarAxes(PolarAxes):
+        name = f"radar{num_vars}"
+        PolarTransform = RadarTransform
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.set_theta_zero_location("N")
+            self.set_theta_direction(-1)  # clockwise, in the order of the table's columns
+
+        def fill(self, *args, closed=True, **kwargs):
+            return super().fill(*args, closed=closed, **kwargs)
+
+        def plot(self, *args, **kwargs):
+            lines = super().plot(*args, **kwargs)
+            for line in lines:
+                x, y = line.get_data()
+                if x[0] != x[-1]:
+                    line.set_data(np.append(x, x[0]), np.append(y, y[0]))
+            return lines
+
+        def set_varlabels(self, labels):
+            self.set_thetagrids(np.degrees(theta), labels)
+
+        def _gen_axes_patch(self):
+            return RegularPolygon((0.5, 0.5), num_vars, radius=0.5, edgecolor="k")
+
+        def _gen_axes_spines(self):
+            spine = Spine(axes=self, spine_type="circle", path=MplPath.unit_regular_polygon(num_vars))
+            spine.set_transform(Affine2D().scale(0.5).translate(0.5, 0.5) + self.transAxes)
+            return {"polar": spine}
+
+    register_projection(RadarAxes)
+    return theta
+
+
+RADAR_RINGS = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def radar_scale(values: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per spoke (column) the value at the centre and at the outer ring: the values' range widened
+    by its size below and a quarter above (at least 0.5 points), within [0, 100], to 0.1. Rings are
+    equally spaced in between (paper Fig. 4: "radii are equally spaced")."""
+    import numpy as np
+
+    low, high = values.min(), values.max()
+    span = (high - low).clip(lower=0.5)
+    return (np.floor((low - span).clip(lower=0) * 10) / 10, np.ceil((high + span / 4).clip(upper=100) * 10) / 10)
+
+
+def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | Path) -> None:
+    """Fig. 4 panel of one method: baseline vs rescued, published (left) beside this profile
+    (right), each on its own datasets and scale. A method not run in the profile keeps the
+    published panel; the other says so."""
+    rows = table[table.method == method]
+    label = METHOD_LABEL.get(method, method)
+    fig = plt.figure(figsize=(11, 6.2))
+    panels = (("published", "arch", "published (paper Table 1 / Fig. 4)"), ("ours", "ours_arch", f"this suite, profile '{profile}'"))
+    for i, (column, arch_col, title) in enumerate(panels):
+        data = rows.dropna(subset=[column])
+        if data.empty:
+            ax = fig.add_subplot(1, 2, i + 1)
+            ax.axis("off")
+            what = f"not run in profile '{profile}'" if column == "ours" else "not in the paper's Table 1"
+            ax.text(0.5, 0.5, f"{label}: {what}\n(no values to draw)", ha="center", va="center", fontsize=11)
+            ax.set_title(title, fontsize=10)
+            continue
+        arch = data[arch_col].iloc[0]  # the matched architecture (the paper's, else its stand-in)
+        values = data[data[arch_col] == arch].pivot_table(index="variant", columns="dataset", values=column)
+        values = values[list(dict.fromkeys(data.dataset))]
+        low, high = radar_scale(values)
+        theta = radar_factory(values.shape[1])
+        ax = fig.add_subplot(1, 2, i + 1, projection=f"radar{values.shape[1]}")
+        for variant, color, marker in (("baseline", "tab:blue", "o"), ("rescued", "tab:orange", "^")):
+            if variant in values.index:
+                r = ((values.loc[variant] - low) / (high - low)).to_numpy()
+                ax.plot(theta, r, color=color, marker=marker, label=row_label(method, variant))
+                ax.fill(theta, r, color=color, alpha=0.12)
+        ax.set_ylim(0, 1)
+        ax.set_rgrids(RADAR_RINGS, labels=[])
+        ax.set_varlabels([f"{DATASET_LABEL.get(d, d)}\n[{low[d]:.1f}, {high[d]:.1f}]" for d in values.columns])
+        ax.tick_params(axis="x", labelsize=8, pad=16)
+        ax.set_title(f"{title}\n{ARCH_LABEL.get(arch, arch)}", fontsize=10, pad=30)
+        ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.18), fontsize=8)
+    fig.suptitle(f"Fig. 4: transfer, {label} vs Ours({label})", fontsize=12)
+    fig.text(0.5, 0.93, "Each spoke has its own linear scale, [value at the centre, value at the outer ring] "
+             "under its name; the rings are equally spaced in between.", ha="center", fontsize=8)
+    fig.subplots_adjust(left=0.07, right=0.9, bottom=0.09, top=0.76, wspace=0.55)  # room for the spoke labels
+    save_figure(fig, out_stem)

@@ -28,14 +28,16 @@ class CommonViewConfig:
 def common_view_transform(cfg: CommonViewConfig) -> v2.Compose:
     s = cfg.color_strength
     kernel = max(3, int(0.1 * cfg.size) // 2 * 2 + 1)  # odd, ~10 % of the side
+    # Crop, flip and colour run on the PIL image (PIL's resize and enhancers are faster than the
+    # tensor kernels: benchmarks/data_pipeline.py); the blur converts internally.
     return v2.Compose(
         [
-            v2.ToImage(),
             v2.RandomResizedCrop(cfg.size, scale=(cfg.min_scale, 1.0), antialias=True),
             v2.RandomHorizontalFlip(),
             v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=0.8),
             v2.RandomGrayscale(p=0.2),
             v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=cfg.blur_prob),
+            v2.ToImage(),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
         ]

@@ -28,6 +28,23 @@ def resnet18() -> nn.Module:
     return _headless(resnet.resnet18(weights=None))
 
 
+def _cifar_stem(model: resnet.ResNet) -> resnet.ResNet:
+    """The stem of the SSL libraries for 32 px images (solo-learn ``methods/base.py``: a 3x3
+    stride-1 conv1 and no max-pool when the dataset is CIFAR; lightly's CIFAR-10 benchmark does the
+    same): the 4x downsampling of the ImageNet stem would leave 1x1 maps in the last stage."""
+    model.conv1 = nn.Conv2d(3, model.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+    nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    model.maxpool = nn.Identity()
+    return model
+
+
+@BACKBONES.register("resnet18_cifar")
+def resnet18_cifar() -> nn.Module:
+    """ResNet-18 (11.2 M parameters, 512-d features) with the CIFAR stem. The ViT of the cifar
+    profile is ``vit_small`` with ``img_size: 32, patch_size: 4`` (ViT-S/4: 64 patches)."""
+    return _headless(_cifar_stem(resnet.resnet18(weights=None)))
+
+
 @BACKBONES.register("resnet_tiny")
 def resnet_tiny(width: int = 16) -> nn.Module:
     """A 4-stage ResNet with one BasicBlock per stage (widths w..8w) and the CIFAR stem

@@ -41,9 +41,10 @@ def select_easiest(z_a: torch.Tensor, z_b: torch.Tensor, k: int) -> tuple[torch.
 class RescueOutput:
     loss: torch.Tensor  # L_topk = -mean cos(z_a[i_topk], z_s)
     indices: torch.Tensor  # i_topk
-    topk_similarity: float  # mean cos(z_a, z_b) of the selected (easiest) pairs
-    pair_similarity: float  # mean cos(z_a, z_b) of all positive pairs
-    strong_similarity: float  # mean cos(z_a[i_topk], z_s), i.e. -loss
+    # Detached scalar tensors, left on the device (the trainer moves all its logs in one copy):
+    topk_similarity: torch.Tensor  # mean cos(z_a, z_b) of the selected (easiest) pairs
+    pair_similarity: torch.Tensor  # mean cos(z_a, z_b) of all positive pairs
+    strong_similarity: torch.Tensor  # mean cos(z_a[i_topk], z_s), i.e. -loss
 
 
 class RescueRegularizer(nn.Module):
@@ -68,7 +69,7 @@ class RescueRegularizer(nn.Module):
         return RescueOutput(
             loss=-cos,
             indices=idx,
-            topk_similarity=sim[idx].mean().item(),
-            pair_similarity=sim.mean().item(),
-            strong_similarity=cos.item(),
+            topk_similarity=sim[idx].mean(),
+            pair_similarity=sim.mean(),
+            strong_similarity=cos.detach(),
         )

@@ -12,16 +12,18 @@ import math
 import platform
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core import distributed as dist
 from ssl_core.augment import original_transform
 from ssl_core.backbones import build_backbone, count_parameters
-from ssl_core.datasets import pretrain_samples
+from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, StepInfo
@@ -51,6 +53,88 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass
+class TrainStep:
+    """One optimisation step: forward of the method, the rescue term on rescued runs, backward,
+    gradient all-reduce, clipping, the method's optimizer hooks and the update. The trainer and
+    ``benchmarks/`` run exactly this.
+
+    Logged scalars stay on the device until one transfer at the end of the step (one
+    device-to-host sync per step, after backward was queued), so the forward and the rescue term
+    are queued without waiting for the device. A non-finite loss skips the update (the run is
+    then recorded as collapsed)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    rescue: RescueRegularizer | None
+    s: float | None
+    device: torch.device
+    amp: bool = True
+    clip_grad: float | None = None
+
+    def __post_init__(self) -> None:
+        self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self.hooks = [getattr(self.model, n, None) for n in ("on_before_optimizer_step", "on_after_optimizer_step")]
+        # bf16 autocast on GPU (the official recipes train in mixed precision); fp32 on CPU.
+        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                       enabled=self.device.type == "cuda" and self.amp)
+
+    def __call__(self, views: list[torch.Tensor], originals: torch.Tensor, info: StepInfo,
+                 strong_rng: torch.Generator | None = None) -> tuple[dict[str, float], int]:
+        """Returns the step's logged scalars (averaged over processes) and the embedding width.
+        The uint8 originals go to the device with the views (a quarter of a float view's bytes):
+        selecting and augmenting the k easiest there needs no device-to-host sync, where taking
+        only those k on the host would wait for the forward pass."""
+        views = [v.to(self.device, non_blocking=True) for v in views]
+        originals = originals.to(self.device, non_blocking=True)
+        with self.autocast:
+            out = self.model(views, info)
+            loss = out.loss
+            logs = {"loss_ssl": out.loss.detach(), **out.logs}
+            if self.rescue is not None:
+                r = self.rescue(out.z_a, out.z_b, originals, self.model.embed, strong_rng)
+                loss = loss + self.s * r.loss
+                logs.update(loss_topk=r.loss.detach(), topk_sim=r.topk_similarity, pair_sim=r.pair_similarity,
+                            strong_sim=r.strong_similarity)
+        logs["loss"] = loss.detach()
+        logs["emb_std"] = std_of_l2_normalized(out.z_a.detach().float())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        record = dist.mean_over_processes(_to_floats(logs))  # the step's one device-to-host sync
+        if math.isfinite(record["loss"]):
+            dist.all_reduce_gradients(self.params)
+            if self.clip_grad:
+                torch.nn.utils.clip_grad_norm_(self.params, self.clip_grad)
+            if self.hooks[0]:
+                self.hooks[0](info)
+            self.optimizer.step()
+            if self.hooks[1]:
+                self.hooks[1](info)
+        return record, out.z_a.shape[1]
+
+
+def _to_floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
+    """Python floats of a dict of scalars, with one device-to-host copy for all tensors."""
+    keys = [k for k, v in logs.items() if isinstance(v, torch.Tensor)]
+    values = torch.stack([logs[k].float().reshape(()) for k in keys]).tolist() if keys else []
+    return {k: float(v) for k, v in logs.items() if k not in keys} | dict(zip(keys, values))
+
+
+def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1) -> TrainStep:
+    """The model, optimizer (at the recipe's peak lr) and rescue term of a run spec, on ``device``."""
+    recipe = spec["recipe"]
+    model = dist.convert_sync_batchnorm(build_method(spec), device).to(device)
+    peak_lr = scaled_lr(recipe["base_lr"], recipe["batch_size"], recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
+    groups = model.param_groups(recipe["weight_decay"]) if hasattr(model, "param_groups") else \
+        param_groups(model, recipe["weight_decay"])
+    optimizer = build_optimizer(groups, recipe["optimizer"], peak_lr, tuple(recipe.get("betas", (0.9, 0.999))))
+    rescue = None
+    if spec["variant"] == "rescued":
+        rescue = RescueRegularizer(spec["k"] // world, StrongAugment(size=recipe["image_size"]))
+    return TrainStep(model, optimizer, rescue, spec["s"], device, spec["train"].get("amp", True),
+                     recipe.get("clip_grad"))
+
+
 def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, max_steps: int | None = None) -> bool:
     """Train one run. Returns True when the run is complete and its outputs are written, False
     when it stopped early after ``max_steps`` steps of this call (state saved, resumable).
@@ -69,10 +153,11 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     local_batch = batch_size // world
 
     torch.manual_seed(seed)  # identical initial weights on every process
-    model = dist.convert_sync_batchnorm(build_method(spec), device).to(device)
+    train_step = build_train_step(spec, device, world)
+    model, optimizer = train_step.model, train_step.optimizer
     size = recipe["image_size"]
     views = METHODS.get(spec["method"]).view_transform(recipe)
-    dataset = MultiViewDataset(pretrain_samples(spec["data"]), views, original_transform(size), seed)
+    dataset = MultiViewDataset(pretrain_images(spec["data"]), views, original_transform(size), seed)
     data_steps = len(dataset) // batch_size  # batches per pass over the data (drop_last, as the official loaders)
     if data_steps == 0:
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")
@@ -83,17 +168,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     warmup_steps = recipe["warmup_epochs"] * steps_per_epoch
     freeze_last_steps = recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch
     peak_lr = scaled_lr(recipe["base_lr"], batch_size, recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
-    groups = model.param_groups(recipe["weight_decay"]) if hasattr(model, "param_groups") else \
-        param_groups(model, recipe["weight_decay"])
-    optimizer = build_optimizer(groups, recipe["optimizer"], peak_lr, tuple(recipe.get("betas", (0.9, 0.999))))
-    params = [p for g in optimizer.param_groups for p in g["params"]]
     wd_end = recipe.get("weight_decay_end", recipe["weight_decay"])
-    # bf16 autocast on GPU (the official recipes train in mixed precision); fp32 on CPU.
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and train_cfg.get("amp", True))
-    hooks = {name: getattr(model, name, None) for name in ("on_before_optimizer_step", "on_after_optimizer_step")}
-    rescue = None
-    if spec["variant"] == "rescued":
-        rescue = RescueRegularizer(spec["k"] // world, StrongAugment(size=size))
 
     step, collapse, emb_dim = 0, None, 1
     ckpt_path = ckpt_dir / CHECKPOINT
@@ -130,47 +205,24 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
             batches = batches[:, rank * local_batch:(rank + 1) * local_batch].tolist()  # this process's slice
             loader = DataLoader(
                 dataset, batch_sampler=batches[first : first + stop_at - step],
-                num_workers=spec["data"]["num_workers"], pin_memory=device.type == "cuda",
+                num_workers=spec["data"]["num_workers"], pin_memory=spec["data"].get("pin_memory", device.type == "cuda"),
             )
             tic = time.perf_counter()
             for views, originals in loader:
                 info = StepInfo(step, total_steps, steps_per_epoch)
-                lr = lr_at(step, total_steps, warmup_steps, peak_lr)
+                lr = lr_at(step, total_steps, warmup_steps, peak_lr, recipe.get("min_lr", 0.0))
                 wd = cosine_schedule(step, total_steps, recipe["weight_decay"], wd_end)
                 for group in optimizer.param_groups:
                     frozen = group.get("is_last_layer", False) and step < freeze_last_steps
                     group["lr"] = 0.0 if frozen else lr * group.get("lr_mult", 1.0)
                     group["weight_decay"] = wd * group.get("wd_mult", 1.0)
                 torch.manual_seed(item_seed(seed, step, -3 - rank))  # in-method randomness (e.g. iBOT masks)
-                views = [v.to(device, non_blocking=True) for v in views]
-                with autocast:
-                    out = model(views, info)
-                    loss = out.loss
-                    record = {"loss_ssl": out.loss.item(), **out.logs}
-                    if rescue is not None:
-                        strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - rank))
-                        r = rescue(out.z_a, out.z_b, originals.to(device, non_blocking=True), model.embed, strong_rng)
-                        loss = loss + spec["s"] * r.loss
-                        record.update(loss_topk=r.loss.item(), topk_sim=r.topk_similarity,
-                                      pair_sim=r.pair_similarity, strong_sim=r.strong_similarity)
-                record["loss"] = loss.item()
-                record["emb_std"] = std_of_l2_normalized(out.z_a.detach().float()).item()
-                emb_dim = out.z_a.shape[1]
-                record = dist.mean_over_processes(record)
-                if not math.isfinite(record["loss"]):
-                    collapse = "nan_loss"  # recorded, not crashed on: the sweeps shade such runs
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    dist.all_reduce_gradients(params)
-                    if recipe.get("clip_grad"):
-                        torch.nn.utils.clip_grad_norm_(params, recipe["clip_grad"])
-                    if hooks["on_before_optimizer_step"]:
-                        hooks["on_before_optimizer_step"](info)
-                    optimizer.step()
-                    if hooks["on_after_optimizer_step"]:
-                        hooks["on_after_optimizer_step"](info)
+                strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - rank))
+                record, emb_dim = train_step(views, originals, info, strong_rng)
+                if math.isfinite(record["loss"]):
                     step += 1
+                else:
+                    collapse = "nan_loss"  # recorded, not crashed on: the sweeps shade such runs
                 toc = time.perf_counter()
                 record = {"step": info.step, "epoch": info.step / steps_per_epoch, "lr": lr, **record,
                           "img_per_s": batch_size / (toc - tic)}
@@ -178,7 +230,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                 if log:
                     log.write(json.dumps(record) + "\n")
                 progress.update(1)
-                progress.set_postfix(loss=f"{record['loss']:.3f}")
+                progress.set_postfix(loss=f"{record['loss']:.3f}", refresh=False)
                 if collapse is not None:
                     break
                 if step % train_cfg["ckpt_every_steps"] == 0:

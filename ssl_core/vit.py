@@ -3,9 +3,13 @@
 - MoCo v3 (facebookresearch/moco-v3 ``vits.py``): fixed 2-D sin-cos position embedding, a frozen
   random patch projection (``stop_grad_conv1``), Q/K/V initialised as three separate matrices,
   xavier-uniform linears and the patch projection initialised like an MLP layer.
-- DINOv2 (facebookresearch/dinov2 ``vision_transformer.py``): LayerScale (``init_values``),
-  stochastic depth, learned position embedding interpolated to each crop size, and a mask token
-  that replaces masked patches for iBOT (``forward_tokens(x, masks)``).
+- DINOv2 (facebookresearch/dinov2 ``models/vision_transformer.py``, recipe "dinov2"): timm's
+  init (the same as DINOv2's ``init_weights``), LayerScale (``init_values``), the same stochastic
+  depth rate in every block (``drop_path_uniform: true`` in ``ssl_default_config.yaml``; timm
+  ramps it linearly), the learned position embedding interpolated to each crop size as
+  ``interpolate_pos_encoding`` does (bicubic with ``scale_factor = (grid + 0.1) / M``, no
+  anti-aliasing; timm's resampling passes a size and anti-aliases), and a mask token that
+  replaces masked patches for iBOT (``forward_tokens(x, masks)``).
 
 Every ViT maps images [B, 3, H, W] to the class token [B, D] (``feature_dim`` = D).
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
+from timm.layers import DropPath
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
@@ -43,10 +49,20 @@ def sincos_2d(grid_h: int, grid_w: int, dim: int, temperature: float = 10000.0) 
 class ViT(VisionTransformer):
     """timm's VisionTransformer returning the class token, plus a mask token for iBOT."""
 
-    def __init__(self, *, mask_token: bool = False, **kwargs) -> None:
+    def __init__(self, *, mask_token: bool = False, interpolate_offset: float | None = None, **kwargs) -> None:
         super().__init__(num_classes=0, global_pool="token", **kwargs)
         self.feature_dim = self.embed_dim
         self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dim)) if mask_token else None
+        self.interpolate_offset = interpolate_offset
+
+    def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:
+        """timm's, or with ``interpolate_offset`` DINOv2's ``prepare_tokens_with_masks`` /
+        ``interpolate_pos_encoding`` (x: patch embeddings [B, H, W, D])."""
+        if self.interpolate_offset is None:
+            return super()._pos_embed(x)
+        b, h, w, d = x.shape
+        x = torch.cat([self.cls_token.expand(b, -1, -1), x.reshape(b, h * w, d)], dim=1)
+        return self.pos_drop(x + dinov2_pos_embed(self.pos_embed, h, w, self.interpolate_offset))
 
     def forward_tokens(self, x: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """All output tokens [B, 1 + P, D] (normalised); ``masks`` [B, P] bool replaces those
@@ -63,6 +79,21 @@ class ViT(VisionTransformer):
         x = self.norm_pre(self.patch_drop(x))
         x = self.blocks(x)
         return self.norm(x)
+
+
+def dinov2_pos_embed(pos_embed: torch.Tensor, h: int, w: int, offset: float) -> torch.Tensor:
+    """dinov2 ``DinoVisionTransformer.interpolate_pos_encoding``: the patch part of the learned
+    [1, 1 + M*M, D] embedding resized to an h x w grid (class token's entry kept)."""
+    n = pos_embed.shape[1] - 1
+    m = math.isqrt(n)
+    if h * w == n and h == w:
+        return pos_embed
+    patch = pos_embed[:, 1:].float().reshape(1, m, m, -1).permute(0, 3, 1, 2)
+    patch = F.interpolate(patch, scale_factor=((h + offset) / m, (w + offset) / m), mode="bicubic", antialias=False)
+    if patch.shape[-2:] != (h, w):
+        raise ValueError(f"position embedding resized to {tuple(patch.shape[-2:])}, expected {(h, w)}")
+    patch = patch.permute(0, 2, 3, 1).reshape(1, h * w, -1)
+    return torch.cat([pos_embed[:, :1], patch.to(pos_embed.dtype)], dim=1)
 
 
 def _moco_v3_init(model: ViT, patch_size: int) -> None:
@@ -87,19 +118,23 @@ def _moco_v3_init(model: ViT, patch_size: int) -> None:
 def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: str = "timm",
               stop_grad_patch_embed: bool = False, drop_path_rate: float = 0.0,
               init_values: float | None = None, mask_token: bool = False, num_heads: int | None = None) -> ViT:
-    """``recipe``: "mocov3" (sin-cos position embedding + MoCo v3 init) or "timm" (learned,
-    interpolated to every input size: DINOv2's multi-crop feeds 224 and 96 px crops).
+    """``recipe``: "mocov3" (sin-cos position embedding + MoCo v3 init), "timm" (learned,
+    interpolated to every input size by timm) or "dinov2" (learned, interpolated as DINOv2 does for
+    its 224 and 96 px crops; uniform stochastic depth).
     ``num_heads`` overrides the size's default: MoCo v3's ViT-S has 12 heads (moco-v3 ``vits.py``
     ``vit_small``), timm's and DINOv2's have 6; the parameter count is the same."""
     dim, depth, heads = VIT_SIZES[size]
     heads = num_heads or heads
-    if recipe not in ("mocov3", "timm"):
-        raise ValueError(f"unknown ViT recipe {recipe!r} (mocov3, timm)")
+    if recipe not in ("mocov3", "timm", "dinov2"):
+        raise ValueError(f"unknown ViT recipe {recipe!r} (mocov3, timm, dinov2)")
     model = ViT(img_size=img_size, patch_size=patch_size, embed_dim=dim, depth=depth, num_heads=heads,
                 drop_path_rate=drop_path_rate, init_values=init_values, mask_token=mask_token,
-                dynamic_img_size=recipe == "timm")
+                dynamic_img_size=recipe != "mocov3", interpolate_offset=0.1 if recipe == "dinov2" else None)
     if recipe == "mocov3":
         _moco_v3_init(model, patch_size)
+    if recipe == "dinov2" and drop_path_rate > 0:  # dinov2 vision_transformer.py: dpr = [rate] * depth
+        for block in model.blocks:
+            block.drop_path1, block.drop_path2 = DropPath(drop_path_rate), DropPath(drop_path_rate)
     if stop_grad_patch_embed:  # MoCo v3 §4.1: a random, frozen patch projection stabilises training
         model.patch_embed.proj.weight.requires_grad = False
         model.patch_embed.proj.bias.requires_grad = False

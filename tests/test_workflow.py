@@ -66,11 +66,13 @@ def test_dry_run_tiny_profile(tmp_path):
     main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if not r["sweep"]]
     assert len(main) == 2 * len(METHODS.names())  # every method, baseline and rescued
     n_sweeps = len(load_config(ROOT / "config" / "config.yaml")["sweeps"])
+    n_transfer = len(load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]["datasets"])
     n_dense = len(dense_runs(load_config(ROOT / "config" / "config.yaml"))) if detectron2_available() else 0
     dense = {"dense_data": 1, "detectron2_weights": n_dense, "dense": 2 * n_dense} if n_dense else {}
     assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
                     "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
-                    "fig6_sensitivity_k": n_sweeps, "table2_dense": 1, **dense}
+                    "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main) * n_transfer,
+                    "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, **dense}
 
 
 def test_without_detectron2_dense_jobs_are_left_out_with_one_message(tmp_path):
@@ -79,6 +81,11 @@ def test_without_detectron2_dense_jobs_are_left_out_with_one_message(tmp_path):
     jobs = jobs_of(proc.stdout)
     assert "table2_dense" in jobs and not {"dense", "detectron2_weights", "dense_data"} & set(jobs)
     assert (proc.stdout + proc.stderr).count(DETECTRON2_MISSING) == 1
+    n_transfer = len(load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]["datasets"])
+    assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
+                    "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
+                    "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main) * n_transfer,
+                    "table1_transfer": 1, "fig4_radar": 3}
 
 
 def test_dry_run_paper_profile(tmp_path):
@@ -88,6 +95,9 @@ def test_dry_run_paper_profile(tmp_path):
     if detectron2_available():  # VOC and COCO per main run, on the data on disk
         assert jobs["dense"] == 2 * len(dense_runs(load_config(ROOT / "config" / "paper.yaml")))
         assert "dense_data" not in jobs
+    main = [r for r in run_matrix(load_config(ROOT / "config" / "paper.yaml")).values() if not r["sweep"]]
+    assert jobs["transfer_linear"] == len(main) * 10 and "transfer_standins" not in jobs  # Table 1: ten datasets
+    assert "results/paper/eval/transfer/mocov3-vit_base-rescued-s0.05-k64-seed0/voc2007.json" in out
     assert "results/paper/pretrain/simclr-resnet50-rescued-s0.75-k128-seed0/backbone.pt" in out
 
 
@@ -122,6 +132,7 @@ def tiny_run(tmp_path_factory):
         sweep["s"]["values"] = sweep["s"]["values"][:2]
         sweep["k"]["values"] = sweep["k"]["values"][1:]
     cfg["eval"]["linear"]["epochs"] = 5
+    cfg["eval"]["transfer"]["standins"].update(n_train=160, n_val=48, n_test=96)
     (wf / "small.yaml").write_text(yaml.safe_dump(cfg))
     snakemake("-c2", "--configfile", "small.yaml", cwd=wf)
     return wf
@@ -168,6 +179,44 @@ def test_tiny_dag_end_to_end(tiny_run):
     assert cosine.ours.between(-1, 1).all()
 
 
+def test_table1_and_fig4(tiny_run):
+    out = tiny_run / "results" / "tiny"
+    cfg = load_config(tiny_run / "small.yaml")
+    main = {r: s for r, s in run_matrix(cfg).items() if not s["sweep"]}
+    datasets = cfg["eval"]["transfer"]["datasets"]
+    metrics = pd.read_csv(out / "metrics.csv")
+    transfer = metrics[metrics.task == "transfer_linear"]
+    assert sorted(zip(transfer.run, transfer.dataset)) == sorted((r, d) for r in main for d in datasets)
+    assert transfer.value.between(0, 100).all()
+    assert dict(zip(transfer.dataset, transfer.metric)) == {
+        "shapes_top1": "top1", "shapes_mpc": "mean_per_class", "shapes_multilabel": "map11"}
+    result = json.loads((out / "eval" / "transfer" / next(iter(main)) / "shapes_multilabel.json").read_text())
+    assert (result["n_train"], result["n_val"], result["n_test"]) == (160, 48, 96) and len(result["grid"]) == 5
+    assert list((out / "features" / next(iter(main))).glob("shapes_top1/train-*.pt"))  # the feature cache
+
+    table = pd.read_csv(out / "tables" / "table1_transfer.csv")
+    paper = pd.read_csv(ROOT / "results" / "paper" / "table1_transfer.csv")
+    published = table.dropna(subset=["published"])
+    assert sorted(zip(published.method, published.variant, published.dataset, published.published)) == sorted(
+        zip(paper.method, paper.variant, paper.dataset, paper.value))
+    ours = table.dropna(subset=["ours"])
+    assert set(zip(ours.method, ours.variant)) == {(s["method"], s["variant"]) for s in main.values()}
+    assert set(ours.dataset) == set(datasets) and ours.published.isna().all() and table.delta.isna().all()
+    for r in ours.itertuples():  # the table holds metrics.csv's numbers
+        assert r.ours == pytest.approx(transfer[(transfer.method == r.method) & (transfer.variant == r.variant)
+                                                & (transfer.dataset == r.dataset)].value.mean(), abs=1e-4)
+    assert (table[table.method == "dinov2"].status == "not run in profile tiny").all()
+    tex = (out / "tables" / "table1_transfer.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "not run in profile tiny" in tex
+    ours_block = tex.split(r"\emph{Ours, profile tiny}")[1]
+    assert r"shapes\_multilabel" in ours_block and "Ours(MoCo v3)" in ours_block
+    # bold: the better of each of the 2 pairs per column; underline: the best of each column
+    assert ours_block.count(r"\textbf{") >= 2 * len(datasets) and ours_block.count(r"\underline{") >= len(datasets)
+    for method in ("simclr", "mocov3", "dinov2"):
+        assert (out / "figures" / f"fig4_radar_{method}.png").stat().st_size > 1000
+        assert (out / "figures" / f"fig4_radar_{method}.pdf").exists()
+
+
 def test_sensitivity_figures(tiny_run):
     out = tiny_run / "results" / "tiny" / "figures"
     for method in ("simclr", "mocov3"):
@@ -188,3 +237,33 @@ def test_named_target_reruns_only_what_it_needs(tiny_run):
     jobs = jobs_of(snakemake("results/tiny/tables/fig2_linear.tex", "-n", "-c1", "--configfile", "small.yaml",
                              cwd=tiny_run).stdout)
     assert jobs == {"fig2_linear": 1}
+
+
+def test_report_captions_every_artifact(tiny_run):
+    """`snakemake --report`: one self-contained HTML page with every figure and table captioned."""
+    snakemake("--report", "report.html", "--configfile", "small.yaml", cwd=tiny_run)
+    html = (tiny_run / "report.html").read_text()
+    for caption in (ROOT / "workflow" / "report").glob("fig*.rst"):
+        first_words = " ".join(caption.read_text().split()[:4])
+        assert first_words in html, caption.name
+    for name in ("fig2_params_vs_top1.png", "fig2_linear.csv", "fig3_augmentations.png", "cosine_study.csv",
+                 "fig5_sensitivity_s_simclr.png", "fig6_sensitivity_k_mocov3.png"):
+        assert name in html, name
+
+
+def test_dry_run_cifar_profile(tmp_path):
+    """The cifar profile validates, downloads CIFAR-10 once before any job reads it, and has no
+    tiny-profile sweeps merged in."""
+    wf = copy_workflow(tmp_path)
+    out = snakemake("-n", "-c1", "--configfile", "config/cifar.yaml", cwd=wf).stdout
+    jobs = jobs_of(out)
+    assert jobs["pretrain"] == jobs["linear_probe"] == n_runs("cifar.yaml") == 6
+    assert jobs["download_data"] == 1 and "shapes_data" not in jobs and "fig5_sensitivity_s" not in jobs
+    assert "results/cifar/data/cifar-10-batches-py/batches.meta" in out
+    assert "results/cifar/pretrain/mocov3-vit_small-rescued-s0.05-k4-seed0/backbone.pt" in out
+    budget = jobs_of(snakemake("-n", "-c1", "results/cifar/compute_budget.csv", "--configfile", "config/cifar.yaml",
+                               cwd=wf).stdout)
+    assert budget == {"compute_budget": 1}
+    # Only the cifar profile downloads.
+    for name in ("config.yaml", "paper.yaml"):
+        assert not load_config(ROOT / "config" / name)["data"]["pretrain"].get("download", False)

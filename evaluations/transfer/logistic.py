@@ -39,7 +39,13 @@ from sklearn.preprocessing import StandardScaler
 
 from evaluations.transfer.metrics import score as metric_score
 
-DEFAULT_C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-6, 5, 45))
+
+def log_grid(low: float, high: float, num: int) -> tuple[float, ...]:
+    """``num`` log-spaced values from ``low`` to ``high`` (both included): the config's ``c_grid``."""
+    return tuple(float(c) for c in np.logspace(np.log10(low), np.log10(high), num))
+
+
+DEFAULT_C_GRID: tuple[float, ...] = log_grid(1e-6, 1e5, 45)
 DEFAULT_MAX_ITER = 1000
 
 

@@ -1,28 +1,45 @@
-"""Pretraining dataset registry: each entry maps a data config to the ImageFolder tree of a split.
+"""Pretraining dataset registry: each entry maps a data config and a split to a torch ``Dataset``
+of ``(PIL image, label)`` items.
 
-Both datasets are read from disk as ImageFolder trees (``<root>/<split>/<class>/<image>``), one file
-per image through the loader workers: nothing reads the whole dataset into memory.
+- ``shapes`` / ``imagenet``: ImageFolder trees on disk (``<root>/<split>/<class>/<image>``), one
+  file per image read by the loader workers: nothing reads the whole dataset into memory.
+- ``cifar10`` / ``cifar100``: torchvision's CIFAR classes over the official python-pickle archive
+  (``<root>/cifar-10-batches-py``, ``<root>/cifar-100-python``; 50k train / 10k test images of
+  32 px, which torchvision keeps in memory: 150 MB). ``val`` is the official test split. Only a
+  config with ``data.pretrain.download: true`` (the cifar profile) lets torchvision download them.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from ssl_core.datasets.pretrain import image_folder_samples
 from ssl_core.registry import Registry
 
-DATASETS: Registry[Path] = Registry("dataset")
+if TYPE_CHECKING:  # torch and torchvision load when a dataset is built, not when the DAG is parsed
+    from torch.utils.data import Dataset
+
+DATASETS: Registry["Dataset"] = Registry("dataset")
+Transform = Callable[[Any], Any] | None
+
+
+def _image_folder(path: Path, transform: Transform) -> "Dataset":
+    from torchvision.datasets import ImageFolder
+
+    from ssl_core.datasets.pretrain import image_folder_samples
+
+    image_folder_samples(path)  # fails naming the expected layout if the tree is missing
+    return ImageFolder(str(path), transform)
 
 
 @DATASETS.register("shapes")
-def shapes(root: str, split: str) -> Path:
+def shapes(root: str, split: str, transform: Transform = None, download: bool = False) -> "Dataset":
     """The project's generated dataset (``ssl_core.datasets.shapes``), made by the DAG's
     ``shapes_data`` rule; ``val`` is its held-out split."""
-    return Path(root) / split
+    return _image_folder(Path(root) / split, transform)
 
 
 @DATASETS.register("imagenet")
-def imagenet(root: str, split: str) -> Path:
+def imagenet(root: str, split: str, transform: Transform = None, download: bool = False) -> "Dataset":
     """ImageNet-1K in the usual ImageFolder layout (``train/n01440764/*.JPEG``, ``val/<wnid>/``:
     see the README for the val-folder script); ``val`` is the official 50k validation set."""
     path = Path(root) / split
@@ -32,12 +49,50 @@ def imagenet(root: str, split: str) -> Path:
             "https://image-net.org, arrange it as {root}/{train,val}/<wnid>/<image>.JPEG, "
             "and set data.pretrain.root in your config"
         )
-    return path
+    return _image_folder(path, transform)
 
 
-def split_dir(data: dict[str, Any], split: str) -> Path:
-    return DATASETS.build(data["name"], root=data["root"], split=split)
+# name -> (torchvision class, its folder under root, a file the DAG waits for after the download)
+CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py", "batches.meta"),
+         "cifar100": ("CIFAR100", "cifar-100-python", "meta")}
 
 
-def pretrain_samples(data: dict[str, Any]) -> list[tuple[str, int]]:
-    return image_folder_samples(split_dir(data, "train"))
+def _cifar(cls_name: str, folder: str) -> Callable[..., "Dataset"]:
+    def build(root: str, split: str, transform: Transform = None, download: bool = False) -> "Dataset":
+        import torchvision.datasets
+
+        if not download and not (Path(root) / folder).is_dir():
+            raise FileNotFoundError(
+                f"{cls_name} not found at {Path(root) / folder}: set data.pretrain.download: true "
+                f"(the cifar profile does) or unpack the python version from "
+                f"https://www.cs.toronto.edu/~kriz/cifar.html into {root}")
+        cls = getattr(torchvision.datasets, cls_name)
+        return cls(root, train=split == "train", transform=transform, download=download)
+
+    build.__doc__ = f"torchvision {cls_name} (python pickles in ``<root>/{folder}``); val = the test split."
+    return build
+
+
+for _name, (_cls, _folder, _) in CIFAR.items():
+    DATASETS.register(_name)(_cifar(_cls, _folder))
+
+
+def downloaded_marker(data: dict[str, Any]) -> Path | None:
+    """The file that shows a downloadable dataset is in place (the DAG's ``download_data``
+    output), or None for datasets that are not downloaded."""
+    if not data.get("download", False):
+        return None
+    if data["name"] not in CIFAR:
+        raise ValueError(f"data.pretrain.download: only {', '.join(CIFAR)} can be downloaded, not {data['name']!r}")
+    _, folder, marker = CIFAR[data["name"]]
+    return Path(data["root"]) / folder / marker
+
+
+def pretrain_split(data: dict[str, Any], split: str, transform: Transform = None) -> "Dataset":
+    """The ``train`` or ``val`` split of ``data`` (the config's ``data.pretrain``)."""
+    return DATASETS.build(data["name"], root=data["root"], split=split, transform=transform,
+                          download=data.get("download", False))
+
+
+def pretrain_images(data: dict[str, Any]) -> "Dataset":
+    return pretrain_split(data, "train")

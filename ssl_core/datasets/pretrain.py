@@ -36,23 +36,23 @@ class MultiViewDataset(Dataset):
 
     def __init__(
         self,
-        samples: list[tuple[str, int]],
+        source: Dataset,
         views: Callable[[Image.Image], list[torch.Tensor]],
         original: Callable[[Image.Image], torch.Tensor],
         seed: int = 0,
     ) -> None:
-        self.samples, self.views, self.original, self.seed = samples, views, original, seed
+        """``source``: a dataset of (PIL image, label) items (``ssl_core.datasets.pretrain_split``)."""
+        self.source, self.views, self.original, self.seed = source, views, original, seed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.source)
 
     def __getitem__(self, index: int) -> tuple[list[torch.Tensor], torch.Tensor]:
-        with Image.open(self.samples[index][0]) as f:
-            img = f.convert("RGB")
+        img = self.source[index][0]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(item_seed(self.seed, self.epoch, index))
             return self.views(img), self.original(img)

@@ -40,4 +40,4 @@ class MethodOutput:
     logs: dict[str, float] = field(default_factory=dict)
 
 
-from ssl_core.methods import mocov3, simclr  # noqa: E402,F401  (register the methods)
+from ssl_core.methods import dinov2, mocov3, simclr  # noqa: E402,F401  (register the methods)

@@ -38,7 +38,8 @@ class SimCLR(nn.Module):
     @staticmethod
     def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
         view = common_view_transform(CommonViewConfig(
-            size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"]))
+            size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"],
+            color_strength=recipe.get("color_strength", 1.0)))
         return lambda img: [view(img), view(img)]
 
     @property

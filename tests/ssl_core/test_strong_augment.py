@@ -112,3 +112,42 @@ def test_every_image_gets_its_own_ops():
 def test_rejects_float_images():
     with pytest.raises(ValueError, match="uint8"):
         StrongAugment(size=8)(torch.rand(2, 3, 8, 8), torch.Generator())
+
+
+def test_batched_call_draws_ops_and_magnitudes_per_image_uniformly():
+    """Through the batched call the trainer uses: every image of a batch draws its own 2 ops (with
+    replacement, uniform over the 14, as FixMatch) and magnitudes; a per-batch draw would give one
+    op pair per batch."""
+    aug = StrongAugment(size=8)
+    batch = _images(n=100, size=8)
+    g = torch.Generator().manual_seed(0)
+    pairs, per_batch_distinct = [], []
+    for _ in range(20):
+        _, ops = aug(batch, g, return_ops=True)
+        pairs += [tuple(name for name, _ in o) for o in ops]
+        per_batch_distinct.append(len({tuple(o) for o in ops}))
+        for o in ops:
+            for name, v in o:
+                rng = FIXMATCH_OPS[name]
+                assert (v is None) if rng is None else rng[0] <= v <= rng[1]
+    assert min(per_batch_distinct) > 90  # 100 images: nearly all op lists (with magnitudes) differ
+    first = Counter(p[0] for p in pairs)
+    second = Counter(p[1] for p in pairs)
+    n = len(pairs)
+    for counts in (first, second):  # each position uniform over the 14 ops: chi2, 13 dof, p = 0.001
+        assert sum((counts[name] - n / 14) ** 2 / (n / 14) for name in OP_NAMES) < 34.5
+    # Positions independent, with replacement: P(both ops equal) = 1/14.
+    same = sum(a == b for a, b in pairs) / n
+    assert abs(same - 1 / 14) < 4 * math.sqrt((1 / 14) * (13 / 14) / n)
+
+
+def test_magnitudes_are_uniform_per_image_in_a_batch():
+    aug = StrongAugment(size=8)
+    _, ops = aug(_images(n=2000, size=8), torch.Generator().manual_seed(1), return_ops=True)
+    rotations = [v for o in ops for name, v in o if name == "Rotate"]
+    assert len(rotations) > 200
+    # Kolmogorov-Smirnov against U[-30, 30] (critical value at alpha = 0.001: 1.95 / sqrt(n)).
+    xs = sorted((v + 30) / 60 for v in rotations)
+    d = max(max((i + 1) / len(xs) - x, x - i / len(xs)) for i, x in enumerate(xs))
+    assert d < 1.95 / math.sqrt(len(xs))
+    assert len(set(rotations)) == len(rotations)  # a fresh magnitude per draw, not one per batch

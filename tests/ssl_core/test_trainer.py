@@ -99,3 +99,37 @@ def test_collapsed_embedding_is_recorded(tiny_folder, tmp_path, monkeypatch):
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["collapse"] == "embedding_std" and info["steps"] == 4
     assert (tmp_path / "out" / "backbone.pt").exists()
+
+
+def test_loader_workers_and_pinned_memory_come_from_the_config(tiny_folder, tmp_path, monkeypatch):
+    """data.num_workers / data.pin_memory reach the DataLoader, and worker processes produce the
+    very batches in-process loading does (each item is seeded from (seed, epoch, index))."""
+    import ssl_core.trainer as trainer
+
+    seen = []
+    real = trainer.DataLoader
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "DataLoader", spy)
+    spec = make_spec(tiny_folder, epochs=1)
+    spec["data"].update(num_workers=2, pin_memory=False)
+    assert pretrain(spec, tmp_path / "w2", tmp_path / "c2")
+    assert seen and all(kw["num_workers"] == 2 and kw["pin_memory"] is False for kw in seen)
+    assert pretrain(make_spec(tiny_folder, epochs=1), tmp_path / "w0", tmp_path / "c0")
+    two, zero = read_metrics(tmp_path / "w2" / "metrics.jsonl"), read_metrics(tmp_path / "w0" / "metrics.jsonl")
+    assert [r["loss"] for r in two] == [r["loss"] for r in zero]
+
+
+def test_step_logs_leave_the_device_in_one_copy(monkeypatch):
+    """The logged scalars of a step are stacked and copied once (one device sync on GPU)."""
+    from ssl_core.trainer import _to_floats
+
+    calls = []
+    real = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: calls.append(1) or real(self))
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("a per-value .item() sync"))
+    out = _to_floats({"loss": torch.tensor(1.5), "sim": torch.tensor([0.25]), "momentum": 0.99})
+    assert out == {"loss": 1.5, "sim": 0.25, "momentum": 0.99} and len(calls) == 1

@@ -1,4 +1,5 @@
-# Datasets the DAG makes itself. External data (ImageNet) is read where the config points.
+# Datasets the DAG makes itself (shapes) or downloads (CIFAR, cifar profile only). External data
+# (ImageNet) is read where the config points.
 
 
 rule shapes_data:
@@ -10,6 +11,31 @@ rule shapes_data:
         f"{OUT}/logs/shapes_data.log",
     shell:
         "python -m ssl_core.datasets.shapes --out {output} {params.args} > {log} 2>&1"
+
+
+if downloaded_marker(config["data"]["pretrain"]):
+
+    rule download_data:
+        """CIFAR through torchvision, once, before any job reads it (cifar profile only)."""
+        output:
+            str(downloaded_marker(config["data"]["pretrain"])),
+        params:
+            data=json.dumps(config["data"]["pretrain"], sort_keys=True),
+        log:
+            f"{OUT}/logs/download_data.log",
+        shell:
+            "python -m ssl_core download --data {params.data:q} > {log} 2>&1"
+
+
+rule transfer_standins:
+    output:
+        directory(TRANSFER["data_root"]),
+    params:
+        cfg=json.dumps({"datasets": TRANSFER_GENERATED, "standins": TRANSFER.get("standins", {})}, sort_keys=True),
+    log:
+        f"{OUT}/logs/transfer_standins.log",
+    shell:
+        "python -m evaluations transfer-data --config-json {params.cfg:q} --out {output} > {log} 2>&1"
 
 
 rule dense_data:

@@ -20,6 +20,29 @@ rule linear_probe:
         "--config-json {params.cfg:q} --out {output} > {log} 2>&1"
 
 
+# Table 1 cell: frozen features (cached in the undeclared features/<run>/, keyed on the checkpoint's
+# bytes, the split and the preprocessing) and the Kornblith logistic protocol.
+rule transfer_linear:
+    input:
+        backbone=rules.pretrain.output.backbone,
+        data=transfer_data,
+    output:
+        f"{OUT}/eval/transfer/{{run}}/{{dataset}}.json",
+    params:
+        cfg=TRANSFER_JOB,
+        device=config["train"]["device"],
+        cache=lambda w: f"{OUT}/features/{w.run}",
+    log:
+        f"{OUT}/logs/transfer/{{run}}/{{dataset}}.log",
+    threads: 1
+    resources:
+        **resources("evaluate"),
+    shell:
+        "python -m evaluations transfer --backbone {input.backbone} --run {wildcards.run} --dataset {wildcards.dataset} "
+        "--config-json {params.cfg:q} --device {params.device} --cache-dir {params.cache} --threads {threads} --out {output} "
+        "> {log} 2>&1"
+
+
 rule detectron2_weights:
     input:
         rules.pretrain.output.backbone,

@@ -5,6 +5,7 @@ rule aggregate:
     input:
         runs=expand(f"{OUT}/pretrain/{{run}}/run.json", run=RUNS),
         evals=expand(f"{OUT}/eval/linear/{{run}}.json", run=RUNS),
+        transfer=expand(f"{OUT}/eval/transfer/{{run}}/{{dataset}}.json", run=TRANSFER_RUNS, dataset=TRANSFER["datasets"]),
         dense=expand(f"{OUT}/eval/dense/{{run}}/{{task}}.json", run=DENSE_RUNS, task=DENSE_TASKS),
     output:
         f"{OUT}/metrics.csv",
@@ -13,7 +14,8 @@ rule aggregate:
     resources:
         **resources("report"),
     shell:
-        "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} {input.dense} --out {output} > {log} 2>&1"
+        "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} {input.transfer} {input.dense} "
+        "--out {output} > {log} 2>&1"
 
 
 rule fig2_linear:
@@ -21,7 +23,11 @@ rule fig2_linear:
         metrics=rules.aggregate.output[0],
         paper="results/paper/fig2_linear.csv",
     output:
-        table=multiext(f"{OUT}/tables/fig2_linear", ".tex", ".csv"),
+        table=report(
+            multiext(f"{OUT}/tables/fig2_linear", ".tex", ".csv"),
+            caption="../report/fig2_table.rst",
+            category="Fig. 2 linear probe",
+        ),
         figure=report(
             multiext(f"{OUT}/figures/fig2_params_vs_top1", ".pdf", ".png"),
             caption="../report/fig2.rst",
@@ -124,3 +130,43 @@ rule table2_dense:
     shell:
         "python -m evaluations table2 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
         "--status {params.status:q} --table {params.stem} > {log} 2>&1"
+
+
+rule table1_transfer:
+    input:
+        metrics=rules.aggregate.output[0],
+        paper="results/paper/table1_transfer.csv",
+    output:
+        multiext(f"{OUT}/tables/table1_transfer", ".tex", ".csv"),
+    params:
+        profile=PROFILE,
+        table=lambda w, output: output[0].removesuffix(".tex"),
+    log:
+        f"{OUT}/logs/table1_transfer.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations table1 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
+        "--table {params.table} > {log} 2>&1"
+
+
+rule fig4_radar:
+    input:
+        metrics=rules.aggregate.output[0],
+        paper="results/paper/table1_transfer.csv",
+    output:
+        report(
+            multiext(f"{OUT}/figures/fig4_radar_{{method}}", ".pdf", ".png"),
+            caption="../report/fig4.rst",
+            category="Fig. 4 transfer",
+        ),
+    params:
+        profile=PROFILE,
+        stem=lambda w, output: output[0].removesuffix(".pdf"),
+    log:
+        f"{OUT}/logs/fig4_radar_{{method}}.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations fig4 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
+        "--method {wildcards.method} --figure {params.stem} > {log} 2>&1"

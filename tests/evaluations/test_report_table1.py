@@ -1,0 +1,124 @@
+"""Table 1 / Fig. 4 from metrics.csv-shaped frames: matching, deltas, bold/underline, radar scale."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from evaluations import report as R
+from evaluations.transfer.datasets import REGISTRY, STANDINS
+from evaluations.transfer.logistic import DEFAULT_C_GRID, log_grid
+from tests.conftest import ROOT
+
+
+def _row(method, arch, variant, dataset, metric, value, run=None):
+    return {"run": run or f"{method}-{arch}-{variant}", "method": method, "arch": arch, "variant": variant,
+            "s": float("nan"), "k": float("nan"), "seed": 0, "task": "transfer_linear", "dataset": dataset,
+            "metric": metric, "value": value}
+
+
+@pytest.fixture
+def paper():
+    values = {  # (method, arch, variant): (dtd top-1, pets mean per-class)
+        ("simclr", "resnet50", "baseline"): (60.0, 80.0),
+        ("simclr", "resnet50", "rescued"): (61.0, 79.0),
+        ("mocov3", "vit_base", "baseline"): (70.0, 85.0),
+        ("mocov3", "vit_base", "rescued"): (70.0, 90.0),  # a tie on dtd
+    }
+    return pd.DataFrame([_row(m, a, v, d, metric, x, run=f"paper-{m}-{a}-{v}")
+                         for (m, a, v), xs in values.items()
+                         for (d, metric), x in zip((("dtd", "top1"), ("pets", "mean_per_class")), xs)])
+
+
+def test_scaled_down_profile_keeps_both_apart(paper):
+    ours = pd.DataFrame([_row("simclr", "resnet_tiny", "baseline", "shapes_top1", "top1", 40.0),
+                         _row("simclr", "resnet_tiny", "rescued", "shapes_top1", "top1", 50.0, run="r0"),
+                         _row("simclr", "resnet_tiny", "rescued", "shapes_top1", "top1", 52.0, run="r1")])
+    table = R.table1_table(ours, paper, "tiny")
+    assert list(dict.fromkeys(table.dataset)) == ["dtd", "pets", "shapes_top1"]
+    assert len(table) == 4 * 3 and table.delta.isna().all()  # other datasets: nothing to subtract
+    mine = table.dropna(subset=["ours"])
+    assert set(mine.dataset) == {"shapes_top1"} and mine.published.isna().all()
+    rescued = mine[mine.variant == "rescued"].iloc[0]
+    assert (rescued.ours, rescued.n_seeds, rescued.ours_arch) == (51.0, 2, "resnet_tiny")
+    assert rescued.ours_std == pytest.approx(math.sqrt(2))
+    assert (mine.status == "scaled-down stand-in").all()
+    assert (table[table.method == "mocov3"].status == "not run in profile tiny").all()
+    assert table.loc[(table.method == "simclr") & (table.dataset == "dtd"), "published"].tolist() == [60.0, 61.0]
+
+    tex = R.table1_latex(table, "tiny")
+    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 1 and "$\\Delta$" not in tex
+    published, ours_block = tex.split(r"\emph{Ours, profile tiny}")
+    assert "shapes" not in published and r"shapes\_top1" in ours_block and "DTD" not in ours_block
+    lines = {line.split(" & ")[0]: line for line in ours_block.splitlines() if " & " in line}
+    assert r"\textbf{\underline{51.00}}" in lines["Ours(SimCLR)"] and "40.00" in lines["SimCLR"]
+    assert r"\textbf" not in lines["SimCLR"]
+    assert "not run in profile tiny" in lines["MoCo v3"] and "not run in profile tiny" in lines["Ours(MoCo v3)"]
+
+
+def test_bold_is_better_of_pair_underline_best_overall(paper):
+    table = R.table1_table(paper.iloc[:0], paper, "x")
+    lines = [line for line in R.table1_latex(table, "x").split(r"\emph{Ours")[0].splitlines() if " & " in line]
+    cells = {line.split(" & ")[0]: line.removesuffix(r" \\").split(" & ")[2:] for line in lines[2:]}
+    assert cells["SimCLR"] == ["60.00", r"\textbf{80.00}"]
+    assert cells["Ours(SimCLR)"] == [r"\textbf{61.00}", "79.00"]
+    # a tie: both bold, both underlined (70 is the best DTD value of the table)
+    assert cells["MoCo v3"] == [r"\textbf{\underline{70.00}}", "85.00"]
+    assert cells["Ours(MoCo v3)"] == [r"\textbf{\underline{70.00}}", r"\textbf{\underline{90.00}}"]
+    assert lines[1].split(" & ")[2:] == ["top-1", r"mean p.c. \\"]
+
+
+def test_same_architecture_gets_a_delta_block(paper):
+    ours = paper[paper.method == "simclr"].assign(value=lambda d: d.value + 0.5, run=lambda d: d.run.str[6:])
+    table = R.table1_table(ours, paper, "paper")
+    simclr = table[table.method == "simclr"]
+    assert (simclr.status == "same architecture").all() and simclr.delta.tolist() == [0.5] * 4
+    assert table[table.method == "mocov3"].delta.isna().all()
+    delta_block = R.table1_latex(table, "paper").split(r"$\Delta$ = ours $-$ published")[1]
+    rows = [line for line in delta_block.splitlines() if line.startswith(("SimCLR", "Ours(SimCLR)", "MoCo"))]
+    assert rows == [r"SimCLR & ResNet-50 & +0.50 & +0.50 \\", r"Ours(SimCLR) & ResNet-50 & +0.50 & +0.50 \\"]
+
+
+def test_radar_scale_brackets_values_with_equal_rings():
+    values = pd.DataFrame({"a": [80.0, 82.0], "b": [50.0, 50.0], "c": [99.0, 99.9]}, index=["baseline", "rescued"])
+    low, high = R.radar_scale(values)
+    assert (low < values.min()).all() and (high > values.max()).all() and (high <= 100).all() and (low >= 0).all()
+    assert (low["a"], high["a"]) == (78.0, 82.5)  # range 2 widened by 2 below, 0.5 above
+    assert (low["b"], high["b"]) == (49.5, 50.2)  # equal values: at least 0.5 points of scale
+    assert list(R.RADAR_RINGS) == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+
+
+def test_fig4_draws_published_alone_when_not_run(paper, tmp_path):
+    table = R.table1_table(paper.iloc[:0], paper, "tiny")
+    for method in ("simclr", "dinov2"):  # dinov2: neither published here nor run
+        R.fig4_radar(table, method, "tiny", tmp_path / method)
+        assert (tmp_path / f"{method}.png").stat().st_size > 1000 and (tmp_path / f"{method}.pdf").exists()
+    first = (tmp_path / "simclr.pdf").read_bytes()
+    R.fig4_radar(table, "simclr", "tiny", tmp_path / "simclr")
+    assert (tmp_path / "simclr.pdf").read_bytes() == first  # byte-stable
+
+
+def test_configs_transfer_sections():
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["eval"]["transfer"]
+    tiny = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["eval"]["transfer"]
+    assert paper["datasets"] == list(REGISTRY) and (paper["image_size"], paper["resize"]) == (224, 224)
+    grid = paper["c_grid"]
+    assert log_grid(grid["min"], grid["max"], grid["num"]) == DEFAULT_C_GRID  # 45 values in [1e-6, 1e5]
+    assert tiny["datasets"] == list(STANDINS) and tiny["data_root"].startswith("results/tiny/")
+    # workflow/rules/common.smk tells generated stand-ins from real datasets by this prefix
+    assert all(n.startswith("shapes_") for n in STANDINS) and not any(n.startswith("shapes_") for n in REGISTRY)
+
+
+def test_transfer_config_typo_is_named():
+    from ssl_core.config import ConfigError, validate_config
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["eval"]["transfer"]["c_grid"]["nums"] = 5
+    with pytest.raises(ConfigError, match=r"eval\.transfer\.c_grid: unknown key\(s\) 'nums'"):
+        validate_config(cfg)
+    del cfg["eval"]["transfer"]["c_grid"]["nums"]
+    cfg["eval"]["transfer"]["datasets"] = ["cifar10", "imagenet"]
+    with pytest.raises(ConfigError, match=r"eval\.transfer\.datasets\.1"):
+        validate_config(cfg)

@@ -1,0 +1,54 @@
+"""Every benchmark script runs at minimal sizes and prints one JSON line with its keys."""
+import json
+
+import pytest
+
+from benchmarks import dag, data_pipeline, rescue_overhead, throughput
+
+COMMON = {"benchmark", "device", "cores", "torch_threads", "torch", "clock"}
+
+
+def _line(capsys) -> dict:
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1, lines
+    return json.loads(lines[0])
+
+
+def test_rescue_overhead(capsys):
+    rescue_overhead.main(["--profiles", "tiny", "--tiny-batches", "8", "--repeats", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and out["benchmark"] == "rescue_overhead"
+    assert {"simclr", "mocov3"} <= set(out["methods"])
+    assert {(c["profile"], c["method"]) for c in out["cases"]} >= {("tiny", "simclr"), ("tiny", "mocov3")}
+    for case in out["cases"]:
+        assert case.keys() >= {"arch", "batch_size", "k", "baseline_step_s", "rescued_step_s", "measured", "ideal",
+                               "measured_over_ideal", "extra_forwards", "measured_over_extra_forwards"}
+        assert case["extra_forwards"] > 1
+        if len(case["views"]) == 2:  # two views of the strong views' size: (2N + k) / 2N
+            assert case["ideal"] == pytest.approx((2 * case["batch_size"] + case["k"]) / (2 * case["batch_size"]))
+        assert case["baseline_step_s"] > 0 and case["measured_over_ideal"] == pytest.approx(
+            case["measured"] / case["ideal"])
+    assert out["max_measured_over_ideal"] == max(c["measured_over_ideal"] for c in out["cases"])
+
+
+def test_throughput(capsys):
+    throughput.main(["--arch", "resnet_tiny", "--batch", "8", "--image-size", "16", "--repeats", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and [c["method"] for c in out["cases"]] == ["simclr", "mocov3"]
+    for case in out["cases"]:
+        assert case["ours_img_per_s"] > 0 and case["reference_img_per_s"] > 0
+        assert case["ours_over_reference"] == pytest.approx(case["ours_img_per_s"] / case["reference_img_per_s"])
+
+
+def test_data_pipeline(capsys):
+    data_pipeline.main(["--n-images", "2", "--image-size", "32", "--source-size", "40", "--rounds", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and out["strong_images_per_s_per_worker"] > 0
+    assert {"simclr", "mocov3"} <= out["common_images_per_s_per_worker"].keys()
+    assert all(v["images_per_s"] > 0 and v["views_per_image"] >= 2 for v in out["common_images_per_s_per_worker"].values())
+
+
+def test_dag(capsys):
+    dag.main(["--configfile", "config/config.yaml", "--repeats", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and out["best_s"] > 0 and out["jobs"] > 0
