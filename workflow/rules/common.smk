@@ -70,7 +70,10 @@ def sweep_param(param):
 # Dense prediction (Table 2): the main runs of each backbone family with a schedule under
 # eval.dense, one job per (run, task); none where Detectron2 is not installed (said once here).
 DENSE_TASKS = ("voc", "coco")
-DENSE_RUNS = sorted(r for r, s in RUNS.items() if not s["sweep"]
+# Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
+DENSE_DATA = config["data"].get("dense", {}).get("name")
+DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
+DENSE_RUNS = sorted(r for r, s in RUNS.items() if DENSE_DATA and not s["sweep"]
                     and ("vit" if s["arch"].startswith("vit") else "resnet") in config["eval"].get("dense", {}))
 DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
 if DENSE_RUNS and not detectron2_available():
@@ -86,14 +89,14 @@ def dense_spec(wildcards):
 
 def dense_data_spec():
     data = dict(config["data"].get("dense", {}))
-    if data.get("name") == "shapes":
+    if DENSE_DATA == "shapes":
         data["shapes_root"] = config["data"]["pretrain"]["root"]
     return json.dumps(data, sort_keys=True)
 
 
 def dense_data(wildcards):
     """The generated dense data is an input of the dense jobs; VOC/COCO on disk are not DAG products."""
-    return config["data"]["dense"]["root"] if config["data"].get("dense", {}).get("name") == "shapes" else []
+    return config["data"]["dense"]["root"] if DENSE_DATA == "shapes" else []
 
 
 # Table 1 / Fig. 4: the transfer jobs, one per (run, dataset).
