@@ -4,7 +4,9 @@
 #   snakemake -c all results/tiny/tables/fig2_linear.tex   # one artifact and what it needs
 import json
 import os
+import sys
 
+from evaluations.dense import DETECTRON2_MISSING, detectron2_available
 from ssl_core.config import run_matrix, sweep_runs, validate_config
 from ssl_core.datasets import downloaded_marker
 
@@ -37,6 +39,7 @@ rule all:
         rules.fig2_linear.output,
         rules.fig3_augmentations.output,
         rules.cosine_study.output,
+        rules.table2_dense.output,
         expand(f"{OUT}/figures/fig{{fig}}.{{ext}}", fig=[f"{n}_sensitivity_{p}_{m}" for m in SWEEPS for n, p in ((5, "s"), (6, "k"))],
                ext=("pdf", "png")),
         rules.table1_transfer.output,

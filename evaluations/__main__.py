@@ -6,6 +6,10 @@
   python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv --out CSV
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
+  python -m evaluations dense-data    --shapes ROOT --out DIR --n-train N --n-test N
+  python -m evaluations dense-convert --backbone B --out WEIGHTS.pkl
+  python -m evaluations dense     --task voc|coco --backbone B --weights PKL --spec JSON --config-json JSON --data-json JSON --workdir DIR --out OUT.json
+  python -m evaluations table2    --metrics metrics.csv --paper results/paper/table2_dense.csv --profile P --status TEXT --table STEM
   python -m evaluations transfer-data --config-json JSON --out ROOT
   python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
@@ -82,6 +86,42 @@ def _cosine(args: argparse.Namespace) -> None:
         "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"],
     } for views in ("common", "strong")])
     report.write_csv(table, args.out)
+
+
+def _dense_data(args: argparse.Namespace) -> None:
+    from evaluations.dense.data import write_dense_shapes
+
+    write_dense_shapes(args.shapes, args.out, n_train=args.n_train, n_test=args.n_test)
+
+
+def _dense_convert(args: argparse.Namespace) -> None:
+    from evaluations.dense.convert import convert_backbone
+
+    print(json.dumps(convert_backbone(args.backbone, args.out)))
+
+
+def _dense(args: argparse.Namespace) -> None:
+    from evaluations.dense import DETECTRON2_MISSING, detectron2_available
+    from evaluations.dense.convert import describe
+    from ssl_core.io import load_torch
+
+    if not detectron2_available():
+        sys.exit(DETECTRON2_MISSING)
+    import torch
+
+    from evaluations.dense.detectron import launch_dense
+
+    torch.set_num_threads(args.threads)
+    spec, state = json.loads(args.spec), load_torch(args.backbone)
+    info = describe(state["arch"], state.get("kwargs", {}), state["state_dict"])
+    launch_dense(spec["run"], args.task, info, json.loads(args.config_json), json.loads(args.data_json),
+                 args.weights, args.workdir, spec["seed"], args.out)
+
+
+def _table2(args: argparse.Namespace) -> None:
+    ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
+    table = report.table2_table(ours, paper, args.profile, args.status)
+    report.write_table(table, report.table2_latex(table, args.profile), args.table)
 
 
 def _transfer_data(args: argparse.Namespace) -> None:
@@ -163,6 +203,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paper", required=True, help="results/paper/cosine_study.csv")
     p.add_argument("--out", required=True)
     p.set_defaults(fn=_cosine)
+    p = sub.add_parser("dense-data", help="the shapes dataset as a COCO subset and a Pascal VOC tree")
+    p.add_argument("--shapes", required=True, help="a shapes dataset (ssl_core.datasets.shapes)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n-train", type=int, required=True)
+    p.add_argument("--n-test", type=int, required=True)
+    p.set_defaults(fn=_dense_data)
+    p = sub.add_parser("dense-convert", help="backbone.pt -> Detectron2 weights (pickle)")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_dense_convert)
+    p = sub.add_parser("dense", help="Detectron2 fine-tuning + evaluation of one (run, task)")
+    p.add_argument("--task", choices=["voc", "coco"], required=True)
+    p.add_argument("--backbone", required=True, help="backbone.pt (its architecture)")
+    p.add_argument("--weights", required=True, help="the converted weights (dense-convert)")
+    p.add_argument("--spec", required=True, help="the pretraining run spec (JSON)")
+    p.add_argument("--config-json", required=True, help="eval.dense.<family>.<task> of the config (JSON)")
+    p.add_argument("--data-json", required=True, help="data.dense of the config (JSON)")
+    p.add_argument("--workdir", required=True, help="Detectron2's OUTPUT_DIR (checkpoints; resumed)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads of this process")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=_dense)
+    p = sub.add_parser("table2", help="Table 2 (tex, csv): published dense results beside ours")
+    for name in ("--metrics", "--paper", "--profile", "--status", "--table"):
+        p.add_argument(name, required=True)
+    p.set_defaults(fn=_table2)
     p = sub.add_parser("transfer-data", help="generate the transfer stand-ins named in eval.transfer.datasets")
     p.add_argument("--config-json", required=True, help="eval.transfer of the config (JSON)")
     p.add_argument("--out", required=True, help="the data root")

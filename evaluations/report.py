@@ -50,8 +50,10 @@ def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path]) -> pd.D
     for path in eval_jsons:
         result = json.loads(Path(path).read_text())
         meta = runs[result["run"]]
-        rows.append({**meta, "task": result["task"], "dataset": result["dataset"],
-                     "metric": result["metric"], "value": result["value"]})
+        # one metric per file, or several under "metrics" (a dense job: det_coco and seg_coco)
+        for row in result.get("metrics", [result]):
+            rows.append({**meta, "task": row["task"], "dataset": row["dataset"], "metric": row["metric"],
+                         "value": row["value"]})
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["run", "task", "dataset", "metric"], ignore_index=True)
 
 
@@ -240,6 +242,71 @@ def sensitivity_figure(table: pd.DataFrame, param: str, method: str, fixed: str,
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     save_figure(fig, out_stem)
+
+
+TABLE2_COLUMNS = [(task, metric) for task in ("det_voc", "det_coco", "seg_coco") for metric in ("AP", "AP50", "AP75")]
+TABLE2_HEADER = {"det_voc": ("VOC07+12 det", "all"), "det_coco": ("COCO det", "bb"), "seg_coco": ("COCO instance seg", "mk")}
+
+
+def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing: str) -> pd.DataFrame:
+    """Table 2: per published row (method, variant), the published values and ours (mean over
+    seeds) in the 9 columns ``<task>_<metric>``. Ours is matched as in :func:`fig2_table` (same arch,
+    else a stand-in of the same family); rows without ours say why (``missing``)."""
+    cols = [f"{t}_{m}" for t, m in TABLE2_COLUMNS]
+    tasks = {t for t, _ in TABLE2_COLUMNS}
+    pub = paper[paper.task.isin(tasks)]
+    mine = ours[ours.task.isin(tasks)].groupby(["method", "arch", "variant", "task", "metric"])["value"]
+    mine = mine.agg(["mean", "count"]).reset_index()
+    rows = []
+    for (method, variant, arch), group in pub.groupby(["method", "variant", "arch"], sort=False):
+        values = {f"{r.task}_{r.metric}": r.value for r in group.itertuples()}
+        rows.append({"method": method, "variant": variant, "arch": arch, "source": "published", "ours_arch": "",
+                     "n_seeds": float("nan"), "status": "paper Table 2", **values})
+        cand = mine[(mine.method == method) & (mine.variant == variant)]
+        exact = cand[cand.arch == arch]
+        cand = exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(arch)]
+        if cand.empty:
+            rows.append({"method": method, "variant": variant, "arch": arch, "source": "ours", "ours_arch": "",
+                         "n_seeds": 0, "status": f"not run: {missing}", **{c: float("nan") for c in cols}})
+        for ours_arch, g in cand.groupby("arch"):
+            values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
+            rows.append({"method": method, "variant": variant, "arch": arch, "source": "ours", "ours_arch": ours_arch,
+                         "n_seeds": int(g["count"].max()),
+                         "status": "same architecture" if ours_arch == arch else f"scaled-down stand-in ({profile})",
+                         **{c: values.get(c, float("nan")) for c in cols}})
+    order = {"published": 0, "ours": 1}
+    table = pd.DataFrame(rows)
+    return table.sort_values("source", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def table2_latex(table: pd.DataFrame, profile: str) -> str:
+    """The paper's layout, published block then ours: bold = better of each baseline/rescued pair,
+    underline = best of the column within the block (the paper's marks)."""
+    cols = [f"{t}_{m}" for t, m in TABLE2_COLUMNS]
+    lines = [r"\begin{tabular}{ll" + "r" * len(cols) + "}", r"\toprule",
+             " & & " + " & ".join(rf"\multicolumn{{3}}{{c}}{{{TABLE2_HEADER[t][0]}}}" for t in TABLE2_HEADER) + r" \\",
+             "Method & Arch. & " + " & ".join(
+                 rf"AP$^{{{TABLE2_HEADER[t][1]}}}_{{{m[2:]}}}$" if m != "AP" else rf"AP$^{{{TABLE2_HEADER[t][1]}}}$"
+                 for t, m in TABLE2_COLUMNS) + r" \\"]
+    for source, block in table.groupby("source", sort=False):
+        block = block.reset_index(drop=True)
+        title = "Published (paper Table 2)" if source == "published" else f"Ours (profile {profile})"
+        lines += [r"\midrule", rf"\multicolumn{{{2 + len(cols)}}}{{l}}{{\emph{{{title}}}}} \\"]
+        arch_col = "arch" if source == "published" else "ours_arch"
+        bold = {c: _better_of_pair(block, c, ["method", arch_col]) for c in cols}
+        for i, r in block.iterrows():
+            name = METHOD_LABEL.get(r.method, r.method)
+            name = f"Ours({name})" if r.variant == "rescued" else name
+            cells = []
+            for c in cols:
+                text = _fmt(r[c], bold=bold[c][i])
+                if pd.notna(r[c]) and r[c] == block[c].max():
+                    text = rf"\underline{{{text}}}"
+                cells.append(text)
+            arch = ARCH_LABEL.get(r[arch_col], r[arch_col]) or r.status
+            lines.append(" & ".join([name, arch, *cells]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- Table 1 / Fig. 4

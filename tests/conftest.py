@@ -37,3 +37,25 @@ def _few_threads():
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     yield
+
+
+HIDE_DETECTRON2 = '''import sys
+
+
+class _NoDetectron2:
+    """Tests: behave as if Detectron2 were not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "detectron2" or name.startswith("detectron2."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NoDetectron2())
+'''
+
+
+def env_without_detectron2(tmp: Path) -> dict[str, str]:
+    """An environment whose Python processes cannot import detectron2 (a sitecustomize hook)."""
+    (tmp / "sitecustomize.py").write_text(HIDE_DETECTRON2)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT), os.environ.get("PYTHONPATH", "")])}

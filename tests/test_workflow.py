@@ -12,15 +12,16 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluations.dense import DETECTRON2_MISSING, detectron2_available
 from ssl_core.config import load_config, run_matrix
 from ssl_core.methods import METHODS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, env_without_detectron2
 
 BIN = str(Path(sys.executable).parent)
 
 
-def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+def snakemake(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**(env or os.environ), "PATH": BIN + os.pathsep + os.environ["PATH"]}
     proc = subprocess.run([f"{BIN}/snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -52,6 +53,13 @@ def n_runs(config: str) -> int:
     return len(run_matrix(load_config(ROOT / "config" / config)))
 
 
+def dense_runs(config: dict) -> list[str]:
+    """The main runs of a backbone family with a Detectron2 schedule (workflow/rules/common.smk)."""
+    families = config["eval"].get("dense", {})
+    return [r for r, s in run_matrix(config).items()
+            if not s["sweep"] and ("vit" if s["arch"].startswith("vit") else "resnet") in families]
+
+
 def test_dry_run_tiny_profile(tmp_path):
     jobs = jobs_of(snakemake("-n", "-c1", cwd=copy_workflow(tmp_path)).stdout)
     n = n_runs("config.yaml")
@@ -59,16 +67,29 @@ def test_dry_run_tiny_profile(tmp_path):
     assert len(main) == 2 * len(METHODS.names())  # every method, baseline and rescued
     n_sweeps = len(load_config(ROOT / "config" / "config.yaml")["sweeps"])
     n_transfer = len(load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]["datasets"])
+    n_dense = len(dense_runs(load_config(ROOT / "config" / "config.yaml"))) if detectron2_available() else 0
+    dense = {"dense_data": 1, "detectron2_weights": n_dense, "dense": 2 * n_dense} if n_dense else {}
     assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
                     "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
                     "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main) * n_transfer,
-                    "table1_transfer": 1, "fig4_radar": 3}
+                    "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, **dense}
+
+
+def test_without_detectron2_dense_jobs_are_left_out_with_one_message(tmp_path):
+    (tmp_path / "wf").mkdir()
+    proc = snakemake("-n", "-c1", cwd=copy_workflow(tmp_path / "wf"), env=env_without_detectron2(tmp_path))
+    jobs = jobs_of(proc.stdout)
+    assert "table2_dense" in jobs and not {"dense", "detectron2_weights", "dense_data"} & set(jobs)
+    assert (proc.stdout + proc.stderr).count(DETECTRON2_MISSING) == 1
 
 
 def test_dry_run_paper_profile(tmp_path):
     out = snakemake("-n", "-c1", "--configfile", "config/paper.yaml", cwd=copy_workflow(tmp_path)).stdout
     jobs = jobs_of(out)
     assert jobs["pretrain"] == jobs["linear_probe"] == n_runs("paper.yaml") and "shapes_data" not in jobs
+    if detectron2_available():  # VOC and COCO per main run, on the data on disk
+        assert jobs["dense"] == 2 * len(dense_runs(load_config(ROOT / "config" / "paper.yaml")))
+        assert "dense_data" not in jobs
     main = [r for r in run_matrix(load_config(ROOT / "config" / "paper.yaml")).values() if not r["sweep"]]
     assert jobs["transfer_linear"] == len(main) * 10 and "transfer_standins" not in jobs  # Table 1: ten datasets
     assert "results/paper/eval/transfer/mocov3-vit_base-rescued-s0.05-k64-seed0/voc2007.json" in out
@@ -134,6 +155,20 @@ def test_tiny_dag_end_to_end(tiny_run):
     for ext in ("pdf", "png"):
         assert (out / "figures" / f"fig2_params_vs_top1.{ext}").stat().st_size > 1000
     assert (out / "figures" / "fig3_augmentations.png").stat().st_size > 1000
+    table2 = pd.read_csv(out / "tables" / "table2_dense.csv")
+    published = table2[table2.source == "published"]
+    assert len(published) == 6 and published.det_voc_AP.tolist()[:2] == [43.9, 46.4]
+    ours = table2[table2.source == "ours"]
+    dense = metrics[metrics.task.isin(["det_voc", "det_coco", "seg_coco"])]
+    if detectron2_available():  # the ResNet runs were fine-tuned and evaluated by Detectron2
+        assert sorted(dense.run.unique()) == sorted(dense_runs(load_config(tiny_run / "small.yaml")))
+        assert len(dense) == 9 * dense.run.nunique() and dense.value.between(0, 100).all()
+        simclr = ours[ours.method == "simclr"]
+        assert (simclr.ours_arch == "resnet_tiny").all() and simclr[table2.columns[-9:]].notna().all().all()
+    else:
+        assert dense.empty and ours.status.eq("not run: Detectron2 not installed").all()
+    assert ours[ours.method == "dinov2"].status.str.startswith("not run").all()
+    assert r"\underline" in (out / "tables" / "table2_dense.tex").read_text()
     cosine = pd.read_csv(out / "tables" / "cosine_study.csv")
     assert list(cosine.views) == ["common", "strong"] and list(cosine.published) == [0.7069, 0.669]
     assert cosine.ours.between(-1, 1).all()

@@ -67,6 +67,38 @@ def sweep_param(param):
     return spec
 
 
+# Dense prediction (Table 2): the main runs of each backbone family with a schedule under
+# eval.dense, one job per (run, task); none where Detectron2 is not installed (said once here).
+DENSE_TASKS = ("voc", "coco")
+# Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
+DENSE_DATA = config["data"].get("dense", {}).get("name")
+DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
+DENSE_RUNS = sorted(r for r, s in RUNS.items() if DENSE_DATA and not s["sweep"]
+                    and ("vit" if s["arch"].startswith("vit") else "resnet") in config["eval"].get("dense", {}))
+DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
+if DENSE_RUNS and not detectron2_available():
+    print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)
+    DENSE_RUNS, DENSE_STATUS = [], "Detectron2 not installed"
+
+
+def dense_spec(wildcards):
+    """The dense job's schedule: eval.dense.<family>.<task> of the config."""
+    family = "vit" if RUNS[wildcards.run]["arch"].startswith("vit") else "resnet"
+    return json.dumps(config["eval"]["dense"][family][wildcards.task], sort_keys=True)
+
+
+def dense_data_spec():
+    data = dict(config["data"].get("dense", {}))
+    if DENSE_DATA == "shapes":
+        data["shapes_root"] = config["data"]["pretrain"]["root"]
+    return json.dumps(data, sort_keys=True)
+
+
+def dense_data(wildcards):
+    """The generated dense data is an input of the dense jobs; VOC/COCO on disk are not DAG products."""
+    return config["data"]["dense"]["root"] if DENSE_DATA == "shapes" else []
+
+
 # Table 1 / Fig. 4: the transfer jobs, one per (run, dataset).
 TRANSFER = config["eval"]["transfer"]
 TRANSFER_RUNS = [r for r, s in RUNS.items() if TRANSFER["runs"] == "all" or not s["sweep"]]

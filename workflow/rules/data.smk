@@ -36,3 +36,22 @@ rule transfer_standins:
         f"{OUT}/logs/transfer_standins.log",
     shell:
         "python -m evaluations transfer-data --config-json {params.cfg:q} --out {output} > {log} 2>&1"
+
+
+
+if DENSE_DATA == "shapes":
+
+    rule dense_data:
+        """The shapes as a COCO subset and a Pascal VOC tree, for Table 2 (tiny profile)."""
+        input:
+            config["data"]["pretrain"]["root"],
+        output:
+            directory(config["data"]["dense"]["root"]),
+        params:
+            n_train=config["data"]["dense"]["n_train"],
+            n_test=config["data"]["dense"]["n_test"],
+        log:
+            f"{OUT}/logs/dense_data.log",
+        shell:
+            "python -m evaluations dense-data --shapes {input} --out {output} --n-train {params.n_train} "
+            "--n-test {params.n_test} > {log} 2>&1"

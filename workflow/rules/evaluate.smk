@@ -41,3 +41,41 @@ rule transfer_linear:
         "python -m evaluations transfer --backbone {input.backbone} --run {wildcards.run} --dataset {wildcards.dataset} "
         "--config-json {params.cfg:q} --device {params.device} --cache-dir {params.cache} --threads {threads} --out {output} "
         "> {log} 2>&1"
+
+
+rule detectron2_weights:
+    input:
+        rules.pretrain.output.backbone,
+    output:
+        f"{OUT}/dense/{{run}}/backbone_detectron2.pkl",
+    log:
+        f"{OUT}/logs/detectron2_weights/{{run}}.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations dense-convert --backbone {input} --out {output} > {log} 2>&1"
+
+
+rule dense:
+    input:
+        backbone=rules.pretrain.output.backbone,
+        weights=rules.detectron2_weights.output[0],
+        data=dense_data,
+    output:
+        f"{OUT}/eval/dense/{{run}}/{{task}}.json",
+    wildcard_constraints:
+        task="|".join(DENSE_TASKS),
+    params:
+        spec=run_spec,
+        cfg=dense_spec,
+        data=dense_data_spec(),
+        workdir=lambda w: f"{OUT}/dense/{w.run}/{w.task}",  # Detectron2's checkpoints (undeclared: resumed)
+    log:
+        f"{OUT}/logs/dense/{{run}}/{{task}}.log",
+    threads: 1
+    resources:
+        **resources("evaluate"),
+    shell:
+        "python -m evaluations dense --task {wildcards.task} --backbone {input.backbone} --weights {input.weights} "
+        "--spec {params.spec:q} --config-json {params.cfg:q} --data-json {params.data:q} --workdir {params.workdir} "
+        "--threads {threads} --out {output} > {log} 2>&1"

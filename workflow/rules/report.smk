@@ -6,6 +6,7 @@ rule aggregate:
         runs=expand(f"{OUT}/pretrain/{{run}}/run.json", run=RUNS),
         evals=expand(f"{OUT}/eval/linear/{{run}}.json", run=RUNS),
         transfer=expand(f"{OUT}/eval/transfer/{{run}}/{{dataset}}.json", run=TRANSFER_RUNS, dataset=TRANSFER["datasets"]),
+        dense=expand(f"{OUT}/eval/dense/{{run}}/{{task}}.json", run=DENSE_RUNS, task=DENSE_TASKS),
     output:
         f"{OUT}/metrics.csv",
     log:
@@ -13,7 +14,8 @@ rule aggregate:
     resources:
         **resources("report"),
     shell:
-        "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} {input.transfer} --out {output} > {log} 2>&1"
+        "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} {input.transfer} {input.dense} "
+        "--out {output} > {log} 2>&1"
 
 
 rule fig2_linear:
@@ -108,6 +110,26 @@ rule cosine_study:
     shell:
         "python -m evaluations cosine --backbone {input.backbone} --spec {params.spec:q} --paper {input.paper} "
         "--out {output} > {log} 2>&1"
+
+
+rule table2_dense:
+    input:
+        metrics=rules.aggregate.output[0],
+        paper="results/paper/table2_dense.csv",
+    output:
+        report(multiext(f"{OUT}/tables/table2_dense", ".tex", ".csv"), caption="../report/table2.rst",
+               category="Table 2 dense prediction"),
+    params:
+        profile=PROFILE,
+        status=DENSE_STATUS,
+        stem=lambda w, output: output[0].removesuffix(".tex"),
+    log:
+        f"{OUT}/logs/table2_dense.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations table2 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
+        "--status {params.status:q} --table {params.stem} > {log} 2>&1"
 
 
 rule table1_transfer:
