@@ -262,9 +262,7 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
         values = {f"{r.task}_{r.metric}": r.value for r in group.itertuples()}
         rows.append({"method": method, "variant": variant, "arch": arch, "source": "published", "ours_arch": "",
                      "n_seeds": float("nan"), "status": "paper Table 2", **values})
-        cand = mine[(mine.method == method) & (mine.variant == variant)]
-        exact = cand[cand.arch == arch]
-        cand = exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(arch)]
+        cand = _ours_for(mine, method, variant, arch)
         if cand.empty:
             rows.append({"method": method, "variant": variant, "arch": arch, "source": "ours", "ours_arch": "",
                          "n_seeds": 0, "status": f"not run: {missing}", **{c: float("nan") for c in cols}})
@@ -294,17 +292,11 @@ def table2_latex(table: pd.DataFrame, profile: str) -> str:
         lines += [r"\midrule", rf"\multicolumn{{{2 + len(cols)}}}{{l}}{{\emph{{{title}}}}} \\"]
         arch_col = "arch" if source == "published" else "ours_arch"
         bold = {c: _better_of_pair(block, c, ["method", arch_col]) for c in cols}
+        best = {c: block[c] == block[c].max() for c in cols}
         for i, r in block.iterrows():
-            name = METHOD_LABEL.get(r.method, r.method)
-            name = f"Ours({name})" if r.variant == "rescued" else name
-            cells = []
-            for c in cols:
-                text = _fmt(r[c], bold=bold[c][i])
-                if pd.notna(r[c]) and r[c] == block[c].max():
-                    text = rf"\underline{{{text}}}"
-                cells.append(text)
+            cells = [_fmt(r[c], bold=bold[c][i], underline=best[c][i]) for c in cols]
             arch = ARCH_LABEL.get(r[arch_col], r[arch_col]) or r.status
-            lines.append(" & ".join([name, arch, *cells]) + r" \\")
+            lines.append(" & ".join([row_label(r.method, r.variant), arch, *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
