@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ssl_core.io import atomic_path, write_text  # noqa: E402
@@ -359,7 +360,7 @@ def _table1_block(table: pd.DataFrame, column: str, arch_col: str, datasets: lis
     for (method, variant, arch), rows in table.groupby(["method", "variant", arch_col], sort=False):
         head = [row_label(method, variant), _tex(ARCH_LABEL.get(arch, arch)) or "--"]
         if rows[column].isna().all():
-            lines.append(" & ".join([*head, rf"\multicolumn{{{len(datasets)}}}{{c}}{{{rows.status.iloc[0]}}}"]) + r" \\")
+            lines.append(" & ".join([*head, rf"\multicolumn{{{len(datasets)}}}{{c}}{{{_tex(rows.status.iloc[0])}}}"]) + r" \\")
             continue
         cells = {r.dataset: (_fmt(getattr(r, column), bold=bold[i], underline=best[i], digits=2) if marks else
                              "--" if pd.isna(getattr(r, column)) else f"{getattr(r, column):+.2f}")
@@ -391,12 +392,11 @@ def table1_latex(table: pd.DataFrame, profile: str) -> str:
     return "\n".join(lines)
 
 
-def radar_factory(num_vars: int) -> "np.ndarray":
+def radar_factory(num_vars: int) -> np.ndarray:
     """Register a ``radar<num_vars>`` projection and return the spoke angles: matplotlib's radar
     chart example (gallery/specialty_plots/radar_chart.py, frame="polygon"): polygon gridlines,
     ``plot`` closes its lines, ``fill`` its polygons, the first spoke points up (and, unlike the
     example, the spokes run clockwise)."""
-    import numpy as np
     from matplotlib.patches import RegularPolygon
     from matplotlib.path import Path as MplPath
     from matplotlib.projections import register_projection
@@ -454,8 +454,6 @@ def radar_scale(values: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Per spoke (column) the value at the centre and at the outer ring: the values' range widened
     by its size below and a quarter above (at least 0.5 points), within [0, 100], to 0.1. Rings are
     equally spaced in between (paper Fig. 4: "radii are equally spaced")."""
-    import numpy as np
-
     low, high = values.min(), values.max()
     span = (high - low).clip(lower=0.5)
     return (np.floor((low - span).clip(lower=0) * 10) / 10, np.ceil((high + span / 4).clip(upper=100) * 10) / 10)
