@@ -2,6 +2,7 @@
 processes on CPU must train exactly like 1 process with the same global batch."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -62,8 +63,10 @@ def test_two_gloo_processes_match_one_process(tiny_folder, tmp_path, method):
 def test_rescued_run_splits_k_over_processes(tiny_folder, tmp_path):
     spec = make_spec(tiny_folder, "rescued", epochs=1)
     two = _run(spec, tmp_path / "two", tmp_path / "ckpt", 2, max_steps=2)
-    # Time-boxed: every process stopped resumably with exit code 3 (torchrun reports it and fails).
-    assert two.returncode != 0 and two.stderr.count("exitcode  : 3") == 2, two.stderr[-3000:]
+    # Time-boxed: the processes stop resumably with exit code 3, which torchrun reports as a failure;
+    # once one has exited, torchrun may SIGTERM (-15) the other before it exits by itself.
+    codes = re.findall(r"exitcode\s*:\s*(-?\d+)", two.stderr)
+    assert two.returncode != 0 and "3" in codes and set(codes) <= {"3", "-15"}, two.stderr[-3000:]
     assert load_torch(tmp_path / "ckpt" / "last.pt")["step"] == 2
     spec["k"] = 3
     odd = _run(spec, tmp_path / "odd", tmp_path / "ckpt_odd", 2)
