@@ -252,7 +252,8 @@ TABLE2_HEADER = {"det_voc": ("VOC07+12 det", "all"), "det_coco": ("COCO det", "b
 def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing: str) -> pd.DataFrame:
     """Table 2: per published row (method, variant), the published values and ours (mean over
     seeds) in the 9 columns ``<task>_<metric>``. Ours is matched as in :func:`fig2_table` (same arch,
-    else a stand-in of the same family); rows without ours say why (``missing``)."""
+    else a stand-in of the same family); rows without ours say why (``missing``, e.g. "not run in
+    profile tiny")."""
     cols = [f"{t}_{m}" for t, m in TABLE2_COLUMNS]
     tasks = {t for t, _ in TABLE2_COLUMNS}
     pub = paper[paper.task.isin(tasks)]
@@ -266,7 +267,7 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
         cand = _ours_for(mine, method, variant, arch)
         if cand.empty:
             rows.append({"method": method, "variant": variant, "arch": arch, "source": "ours", "ours_arch": "",
-                         "n_seeds": 0, "status": f"not run: {missing}", **{c: float("nan") for c in cols}})
+                         "n_seeds": 0, "status": missing, **{c: float("nan") for c in cols}})
         for ours_arch, g in cand.groupby("arch"):
             values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
             rows.append({"method": method, "variant": variant, "arch": arch, "source": "ours", "ours_arch": ours_arch,

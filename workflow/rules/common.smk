@@ -78,7 +78,7 @@ DENSE_RUNS = sorted(r for r, s in RUNS.items() if DENSE_DATA and not s["sweep"]
 DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
 if DENSE_RUNS and not detectron2_available():
     print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)
-    DENSE_RUNS, DENSE_STATUS = [], "Detectron2 not installed"
+    DENSE_RUNS, DENSE_STATUS = [], "not run: Detectron2 not installed"
 
 
 def dense_spec(wildcards):

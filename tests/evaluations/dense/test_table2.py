@@ -20,7 +20,8 @@ def _ours(values: dict[str, float]) -> pd.DataFrame:
 
 def test_not_run_rows_keep_published_values():
     paper = report.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
-    table = report.table2_table(pd.DataFrame(columns=report.COLUMNS), paper, "tiny", "Detectron2 not installed")
+    table = report.table2_table(pd.DataFrame(columns=report.COLUMNS), paper, "tiny",
+                                "not run: Detectron2 not installed")
     assert len(table) == 12
     pub = table[table.source == "published"].set_index(["method", "variant"])
     assert pub.loc[("simclr", "baseline"), "det_voc_AP"] == 43.9
