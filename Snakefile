@@ -10,7 +10,11 @@ from evaluations.dense import DETECTRON2_MISSING, detectron2_available
 from ssl_core.config import run_matrix, sweep_runs, validate_config
 from ssl_core.datasets import downloaded_marker
 
-configfile: "config/config.yaml"
+# The tiny profile is the default config only: a --configfile given on the command line replaces it
+# rather than being merged over it (a merge would hand tiny values to any key a profile leaves out).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

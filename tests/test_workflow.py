@@ -84,8 +84,11 @@ def test_without_detectron2_dense_jobs_are_left_out_with_one_message(tmp_path):
 
 
 def test_dry_run_paper_profile(tmp_path):
-    out = snakemake("-n", "-c1", "--configfile", "config/paper.yaml", cwd=copy_workflow(tmp_path)).stdout
+    out = snakemake("-n", "-p", "-c1", "--configfile", "config/paper.yaml", cwd=copy_workflow(tmp_path)).stdout
     jobs = jobs_of(out)
+    # paper.yaml replaces the default (tiny) config rather than being merged over it: no job sees a
+    # tiny value, e.g. the tiny ViT's 32 px / patch 8 backbone options or the 32 px crops.
+    assert '"patch_size": 8' not in out and '"image_size": 32' not in out and "shapes" not in out
     assert jobs["pretrain"] == jobs["linear_probe"] == n_runs("paper.yaml") and "shapes_data" not in jobs
     if detectron2_available():  # VOC and COCO per main run, on the data on disk
         assert jobs["dense"] == 2 * len(dense_runs(load_config(ROOT / "config" / "paper.yaml")))
