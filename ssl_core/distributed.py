@@ -10,7 +10,8 @@ Batch-size-dependent pieces:
 - SimCLR negatives and MoCo v3 keys are gathered across processes inside the losses.
 - BatchNorm is synchronised (the official SimCLR/MoCo v3 use global BN): torch's SyncBatchNorm on
   GPU, and on CPU, where torch's has no kernel, ``CPUSyncBatchNorm`` below.
-- DINOv2's Sinkhorn-Knopp centering all-reduces its sums inside the loss.
+- DINOv2's teacher centre and Sinkhorn-Knopp sums are all-reduced inside its losses; its iBOT
+  masks and KoLeo term are per process, as in the official code.
 - The rescue term's top-k is taken per *local* batch with k / N per process, so every process
   forwards the same number of strong views (no straggler) and N processes rescue k images in
   total, as one process would; the selection is then the top-k/N of each slice rather than the

@@ -219,7 +219,7 @@ def test_table1_and_fig4(tiny_run):
 
 def test_sensitivity_figures(tiny_run):
     out = tiny_run / "results" / "tiny" / "figures"
-    for method in ("simclr", "mocov3"):
+    for method in METHODS.names():
         for name in (f"fig5_sensitivity_s_{method}", f"fig6_sensitivity_k_{method}"):
             assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").exists()
             table = pd.read_csv(out / f"{name}.csv")
