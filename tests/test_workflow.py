@@ -128,7 +128,7 @@ def tiny_run(tmp_path_factory):
     for sweep in cfg["sweeps"]:  # one seed, two values each, 2 steps: the mechanics only
         sweep.update(seeds=[0], recipe={"epochs": 1, "epoch_length": 2, "warmup_epochs": 0})
         sweep["s"]["values"] = sweep["s"]["values"][:2]
-        sweep["k"]["values"] = sweep["k"]["values"][1:]
+        sweep["k"]["values"] = sweep["k"]["values"][:2]
     cfg["eval"]["linear"]["epochs"] = 5
     cfg["eval"]["transfer"]["standins"].update(n_train=160, n_val=48, n_test=96)
     (wf / "small.yaml").write_text(yaml.safe_dump(cfg))
