@@ -249,11 +249,11 @@ class DINOv2(nn.Module):
         loss_dino = self.dino_loss(student, t_logits[:n_cls], temp)
         loss_koleo = sum(koleo_loss(c) for c in s_cls.chunk(2))  # not across the 2 crops of an image
         loss = loss_dino + self.koleo_loss_weight * loss_koleo
-        logs = {"loss_dino": loss_dino.item(), "loss_koleo": loss_koleo.item(), "teacher_temp": temp}
+        logs = {"loss_dino": loss_dino.detach(), "loss_koleo": loss_koleo.detach(), "teacher_temp": temp}
         if do_ibot:
             loss_ibot = self.ibot_loss(s_masked, t_logits[n_cls:], masks, temp)
             loss = loss + self.ibot_loss_weight * loss_ibot
-            logs["loss_ibot"] = loss_ibot.item()
+            logs["loss_ibot"] = loss_ibot.detach()  # to the host with the step's other logs, in one copy
         z_a, z_b = bottleneck[:n_cls].chunk(2)
         return MethodOutput(loss, z_a, z_b, logs)
 

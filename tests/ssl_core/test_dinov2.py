@@ -240,7 +240,7 @@ def test_forward_losses_gradients_and_teacher_mode():
     assert model.backbone.training and not model.teacher_backbone.training and not model.teacher_head.training
     out = model(views(4), StepInfo(0, 10, 5))
     assert torch.isfinite(out.loss) and set(out.logs) == {"loss_dino", "loss_koleo", "loss_ibot", "teacher_temp"}
-    expected = out.logs["loss_dino"] + 0.1 * out.logs["loss_koleo"] + out.logs["loss_ibot"]
+    expected = float(out.logs["loss_dino"] + 0.1 * out.logs["loss_koleo"] + out.logs["loss_ibot"])
     assert out.loss.item() == pytest.approx(expected, rel=1e-5)
     out.loss.backward()
     assert model.backbone.mask_token.grad is not None and model.backbone.mask_token.grad.abs().sum() > 0
