@@ -11,8 +11,8 @@ import json
 import math
 import platform
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -69,6 +69,7 @@ class TrainStep:
     rescue: RescueRegularizer | None
     s: float | None
     device: torch.device
+    peak_lr: float  # the recipe's scaled lr, the top of the trainer's schedule
     amp: bool = True
     clip_grad: float | None = None
 
@@ -131,7 +132,7 @@ def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1)
     rescue = None
     if spec["variant"] == "rescued":
         rescue = RescueRegularizer(spec["k"] // world, StrongAugment(size=recipe["image_size"]))
-    return TrainStep(model, optimizer, rescue, spec["s"], device, spec["train"].get("amp", True),
+    return TrainStep(model, optimizer, rescue, spec["s"], device, peak_lr, spec["train"].get("amp", True),
                      recipe.get("clip_grad"))
 
 
@@ -167,7 +168,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     total_steps = recipe["epochs"] * steps_per_epoch
     warmup_steps = recipe["warmup_epochs"] * steps_per_epoch
     freeze_last_steps = recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch
-    peak_lr = scaled_lr(recipe["base_lr"], batch_size, recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
+    peak_lr = train_step.peak_lr
     wd_end = recipe.get("weight_decay_end", recipe["weight_decay"])
 
     step, collapse, emb_dim = 0, None, 1
