@@ -70,11 +70,18 @@ def sweep_param(param):
 # Dense prediction (Table 2): the main runs of each backbone family with a schedule under
 # eval.dense, one job per (run, task); none where Detectron2 is not installed (said once here).
 DENSE_TASKS = ("voc", "coco")
+
+
+def arch_family(arch):
+    """The key of a backbone family's schedules under eval.dense (evaluations.report.arch_family)."""
+    return "vit" if arch.startswith("vit") else "resnet"
+
+
 # Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
 DENSE_DATA = config["data"].get("dense", {}).get("name")
 DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
 DENSE_RUNS = sorted(r for r, s in RUNS.items() if DENSE_DATA and not s["sweep"]
-                    and ("vit" if s["arch"].startswith("vit") else "resnet") in config["eval"].get("dense", {}))
+                    and arch_family(s["arch"]) in config["eval"].get("dense", {}))
 DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
 if DENSE_RUNS and not detectron2_available():
     print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)
@@ -83,8 +90,7 @@ if DENSE_RUNS and not detectron2_available():
 
 def dense_spec(wildcards):
     """The dense job's schedule: eval.dense.<family>.<task> of the config."""
-    family = "vit" if RUNS[wildcards.run]["arch"].startswith("vit") else "resnet"
-    return json.dumps(config["eval"]["dense"][family][wildcards.task], sort_keys=True)
+    return json.dumps(config["eval"]["dense"][arch_family(RUNS[wildcards.run]["arch"])][wildcards.task], sort_keys=True)
 
 
 def dense_data_spec():
