@@ -45,23 +45,23 @@ class LARS(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         # The same update as moco-v3's per-parameter loop, on lists of tensors (torch._foreach_*):
-        # one fused kernel per operation instead of ~10 small ops per parameter.
+        # one kernel per operation instead of ~10 small ops per parameter. The update is built in
+        # place in the gradients (as apex's LARC): a fresh u = g + wd p would allocate the
+        # model's size in new memory every step, which on CPU costs more than the arithmetic.
         for g in self.param_groups:
             params = [p for p in g["params"] if p.grad is not None]
             if not params:
                 continue
             updates = [p.grad for p in params]
-            adapt = [i for i, p in enumerate(params) if p.ndim > 1]
-            if adapt:
-                matrices = [params[i] for i in adapt]
-                decayed = torch._foreach_add([updates[i] for i in adapt], matrices, alpha=g["weight_decay"])
+            matrices = [p for p in params if p.ndim > 1]
+            if matrices:
+                decayed = [p.grad for p in matrices]
+                torch._foreach_add_(decayed, matrices, alpha=g["weight_decay"])
                 param_norm = torch.stack(torch._foreach_norm(matrices))
                 update_norm = torch.stack(torch._foreach_norm(decayed))
                 q = torch.where((param_norm > 0) & (update_norm > 0),
                                 g["trust_coefficient"] * param_norm / update_norm, torch.ones_like(param_norm))
                 torch._foreach_mul_(decayed, list(q.unbind()))
-                for i, u in zip(adapt, decayed):
-                    updates[i] = u
             for p in params:
                 if "mu" not in self.state[p]:
                     self.state[p]["mu"] = torch.zeros_like(p)

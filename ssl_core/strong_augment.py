@@ -19,8 +19,13 @@ Solarize                [0, 1]           threshold as a fraction of 256: pixels 
 TranslateX, TranslateY  [-0.3, 0.3]      fraction of the image side
 ======================  ===============  ==============================================
 
-Everything is drawn from the caller's ``torch.Generator`` so a step is reproducible, and every op
-runs on the uint8 tensor where it lies (CPU or GPU): only the k selected originals are augmented.
+Batched: only the k selected originals are augmented, on the device where they lie, and the work
+is a fixed number of batched kernels per step, not a loop over images. Every image's crop, flip,
+ops, magnitudes and Cutout are drawn at once from the caller's ``torch.Generator`` (on the CPU, so
+a step is reproducible on any device); each op then runs once on the images that drew it, with
+their own magnitudes. Each op computes exactly what torchvision's per-image tensor kernel
+(``torchvision.transforms.v2.functional``) computes for that image and magnitude, which
+``tests/ssl_core/test_strong_augment.py`` checks op by op.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,106 +58,215 @@ FIXMATCH_OPS: dict[str, tuple[float, float] | None] = {
     "TranslateY": (-0.3, 0.3),
 }
 OP_NAMES = tuple(FIXMATCH_OPS)
+GEOMETRIC = ("Rotate", "ShearX", "ShearY", "TranslateX", "TranslateY")  # one affine resampling each
 
 
-def _uniform(low: float, high: float, generator: torch.Generator) -> float:
-    return low + (high - low) * torch.rand((), generator=generator).item()
+@dataclass
+class StrongParams:
+    """What is drawn for a batch of k images, one row per image (CPU tensors)."""
+
+    boxes: torch.Tensor  # [k, 4] long: top, left, height, width of the crop
+    flips: torch.Tensor  # [k] bool: horizontal flip
+    ops: torch.Tensor  # [k, n_ops] long: indices into OP_NAMES, applied left to right
+    magnitudes: torch.Tensor  # [k, n_ops] float64: each op's magnitude (Posterize: bits; NaN if none)
+    cutouts: torch.Tensor  # [k, 3] long: side, centre row, centre column of the grey square
+
+    def op_lists(self) -> list[list[tuple[str, float | None]]]:
+        """Per image, its ops as (name, magnitude or None), for tests and the Fig. 3 grid."""
+        return [[(OP_NAMES[o], None if FIXMATCH_OPS[OP_NAMES[o]] is None else m)
+                 for o, m in zip(ops, mags)] for ops, mags in zip(self.ops.tolist(), self.magnitudes.tolist())]
 
 
-def sample_ops(n_ops: int, generator: torch.Generator) -> list[tuple[str, float | None]]:
-    """``n_ops`` ops drawn uniformly with replacement, each with its magnitude (as FixMatch)."""
-    picks = torch.randint(len(OP_NAMES), (n_ops,), generator=generator).tolist()
-    ops = []
-    for i in picks:
-        name = OP_NAMES[i]
-        rng = FIXMATCH_OPS[name]
-        if rng is None:
-            ops.append((name, None))
-        elif name == "Posterize":
-            ops.append((name, float(torch.randint(int(rng[0]), int(rng[1]) + 1, (), generator=generator))))
+def sample_params(k: int, height: int, width: int, generator: torch.Generator, n_ops: int = 2,
+                  crop_scale: tuple[float, float] = (0.08, 1.0), cutout_max: float = 0.5,
+                  ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> StrongParams:
+    """Every random choice of k strong views of [height, width] originals, drawn from ``generator``.
+
+    The crop is torchvision's ``RandomResizedCrop.get_params`` for each image (10 tries at a random
+    area and log-uniform aspect ratio, else the central crop), vectorised over the batch."""
+    def u(*shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=generator, dtype=torch.float64)
+
+    area = height * width
+    target = area * (crop_scale[0] + (crop_scale[1] - crop_scale[0]) * u(k, 10))
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u(k, 10))
+    cw = torch.round(torch.sqrt(target * aspect)).long()
+    ch = torch.round(torch.sqrt(target / aspect)).long()
+    fits = (cw > 0) & (cw <= width) & (ch > 0) & (ch <= height)
+    first = fits.long().argmax(1, keepdim=True)  # the first try that fits
+    cw, ch = cw.gather(1, first).squeeze(1), ch.gather(1, first).squeeze(1)
+    top = torch.floor(u(k) * (height - ch + 1)).long()
+    left = torch.floor(u(k) * (width - cw + 1)).long()
+    none_fit = ~fits.any(1)
+    if none_fit.any():  # torchvision's fallback: the central crop at the closest allowed aspect ratio
+        in_ratio = width / height
+        if in_ratio < ratio[0]:
+            fw, fh = width, int(round(width / ratio[0]))
+        elif in_ratio > ratio[1]:
+            fw, fh = int(round(height * ratio[1])), height
         else:
-            ops.append((name, _uniform(*rng, generator)))
-    return ops
+            fw, fh = width, height
+        cw[none_fit], ch[none_fit] = fw, fh
+        top[none_fit], left[none_fit] = (height - fh) // 2, (width - fw) // 2
+    flips = u(k) < 0.5
+    ops = torch.randint(len(OP_NAMES), (k, n_ops), generator=generator)
+    low = torch.tensor([r[0] if r else math.nan for r in FIXMATCH_OPS.values()], dtype=torch.float64)[ops]
+    high = torch.tensor([r[1] if r else math.nan for r in FIXMATCH_OPS.values()], dtype=torch.float64)[ops]
+    draw = u(k, n_ops)
+    magnitudes = torch.where(ops == OP_NAMES.index("Posterize"),
+                             torch.floor(low + (high - low + 1) * draw),  # integer bits, uniform on {4..8}
+                             low + (high - low) * draw)
+    side = torch.floor(u(k) * cutout_max * width).long()
+    centre = torch.stack([torch.floor(u(k) * height), torch.floor(u(k) * width)], 1).long()
+    return StrongParams(torch.stack([top, left, ch, cw], 1), flips, ops, magnitudes, torch.cat([side[:, None], centre], 1))
 
 
-def apply_op(img: torch.Tensor, name: str, v: float | None) -> torch.Tensor:
-    """One op on a uint8 image [3, H, W]."""
-    fill = [float(GREY)] * 3
+def resized_crops(images: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image's box, resized to ``size`` x ``size`` (bilinear) and flipped where drawn, in one
+    ``grid_sample``: per image what ``TF.resized_crop`` then ``TF.horizontal_flip`` give (source
+    coordinates as ``F.interpolate(align_corners=False)``, clamped to the box). The originals are at
+    the crop resolution, so a box is only ever enlarged and antialiasing has nothing to do."""
+    n, _, h, w = images.shape
+    device = images.device
+    top, left, ch, cw = (c[:, None] for c in boxes.to(device, torch.float32).unbind(1))
+    centres = torch.arange(size, device=device, dtype=torch.float32) + 0.5
+    xs = left + (centres * cw / size - 0.5).clamp(min=0).minimum(cw - 1)
+    ys = top + (centres * ch / size - 0.5).clamp(min=0).minimum(ch - 1)
+    xs = torch.where(flips.to(device)[:, None], xs.flip(1), xs)
+    grid = torch.stack([((2 * xs + 1) / w - 1)[:, None, :].expand(n, size, size),
+                        ((2 * ys + 1) / h - 1)[:, :, None].expand(n, size, size)], dim=-1)
+    out = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _per_image(v: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return v.to(device=device, dtype=torch.float32).view(-1, 1, 1, 1)
+
+
+def _blend(images: torch.Tensor, degenerate: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``_blend`` with one factor per image: factor x image + (1 - factor) x degenerate."""
+    return images.mul(factor).add_(degenerate * (1 - factor)).clamp_(0, 255).to(torch.uint8)
+
+
+def _grey(images: torch.Tensor) -> torch.Tensor:
+    """torchvision's luma (ITU-R 601-2), floored as its uint8 kernels do: float [n, 1, H, W]."""
+    r, g, b = images.unbind(1)
+    return r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).floor_().unsqueeze(1)
+
+
+def _sharpness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``adjust_sharpness_image`` with one factor per image: the interior blends with a 3 x 3 smoothed
+    copy (1s around a 5, /13, rounded); the border rows and columns are kept."""
+    if images.shape[-1] <= 2 or images.shape[-2] <= 2:
+        return images
+    a, b = 1.0 / 13.0, 5.0 / 13.0
+    kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], device=images.device).expand(3, 1, 3, 3)
+    out = images.float()
+    blurred = F.conv2d(out, kernel, groups=3).round_()
+    view = out[..., 1:-1, 1:-1]
+    view.add_(blurred.sub_(view).mul_(1 - factor))
+    return out.clamp_(0, 255).to(torch.uint8)
+
+
+def _affine_theta(names: list[str], v: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """torchvision's inverse affine matrix (``_get_inverse_affine_matrix``, centre [0, 0], scale 1)
+    of each image's geometric op: Rotate v (torchvision rotates by -angle), ShearX/Y by atan(v)
+    (PIL's shear coefficient as an angle), TranslateX/Y by round(v x side) pixels. [n, 2, 3]."""
+    zero = torch.zeros_like(v)
+    is_ = {name: torch.tensor([n == name for n in names]) for name in GEOMETRIC}
+    rot = torch.where(is_["Rotate"], torch.deg2rad(-v), zero)
+    sx = torch.where(is_["ShearX"], torch.atan(v), zero)
+    sy = torch.where(is_["ShearY"], torch.atan(v), zero)
+    tx = torch.where(is_["TranslateX"], torch.round(v * width), zero)
+    ty = torch.where(is_["TranslateY"], torch.round(v * height), zero)
+    a = torch.cos(rot - sy) / torch.cos(sy)
+    b = -(a * torch.tan(sx) + torch.sin(rot))
+    c = torch.sin(rot - sy) / torch.cos(sy)
+    d = torch.cos(rot) - c * torch.tan(sx)
+    m0, m1, m3, m4 = d, -b, -c, a
+    return torch.stack([m0, m1, -m0 * tx - m1 * ty, m3, m4, -m3 * tx - m4 * ty], 1).view(-1, 2, 3)
+
+
+def _affine(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``_affine_grid`` + ``_apply_grid_transform`` (nearest, grey fill) with one
+    matrix per image."""
+    n, c, h, w = images.shape
+    device = images.device
+    theta = theta.to(device=device, dtype=torch.float32)
+    base = torch.empty(1, h, w, 3, device=device)
+    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w, device=device))
+    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, device=device).unsqueeze_(-1))
+    base[..., 2].fill_(1)
+    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], device=device))
+    grid = base.view(1, h * w, 3).expand(n, -1, -1).bmm(scaled).view(n, h, w, 2)
+    x = torch.cat([images.float(), torch.ones(n, 1, h, w, device=device)], 1)
+    x = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    x, inside = x[:, :c], x[:, c:]
+    x = torch.where(inside < 0.5, torch.full_like(x, float(GREY)), x)
+    return x.round_().to(torch.uint8)
+
+
+def apply_op(images: torch.Tensor, name: str, v: torch.Tensor) -> torch.Tensor:
+    """One non-geometric op on uint8 images [n, 3, H, W], image i with magnitude ``v[i]`` (CPU)."""
+    device = images.device
     if name == "Identity":
-        return img
+        return images
     if name == "AutoContrast":
-        return TF.autocontrast(img)
+        return TF.autocontrast(images)
     if name == "Equalize":
-        return TF.equalize(img)
+        return TF.equalize(images)
     if name == "Brightness":
-        return TF.adjust_brightness(img, v)
+        return images.mul(_per_image(v, device)).clamp_(0, 255).to(torch.uint8)
     if name == "Color":
-        return TF.adjust_saturation(img, v)
+        return _blend(images, _grey(images), _per_image(v, device))
     if name == "Contrast":
-        return TF.adjust_contrast(img, v)
+        return _blend(images, _grey(images).mean(dim=(-3, -2, -1), keepdim=True), _per_image(v, device))
     if name == "Sharpness":
-        return TF.adjust_sharpness(img, v)
+        return _sharpness(images, _per_image(v, device))
     if name == "Posterize":
-        return TF.posterize(img, int(v))
-    if name == "Solarize":
-        threshold = 256.0 * v  # PIL inverts pixels >= threshold; 256 inverts none
-        return img if threshold > 255 else TF.solarize(img, threshold=threshold)
-    if name == "Rotate":
-        return TF.rotate(img, v, fill=fill)
-    if name in ("ShearX", "ShearY"):
-        # PIL's affine shear coefficient v is a shear angle of atan(v); torchvision takes degrees.
-        deg = math.degrees(math.atan(v))
-        shear = [deg, 0.0] if name == "ShearX" else [0.0, deg]
-        return TF.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=shear, fill=fill)
-    if name in ("TranslateX", "TranslateY"):
-        pixels = round(v * img.shape[-1 if name == "TranslateX" else -2])
-        shift = [pixels, 0] if name == "TranslateX" else [0, pixels]
-        return TF.affine(img, angle=0.0, translate=shift, scale=1.0, shear=[0.0, 0.0], fill=fill)
+        bits = v.long()
+        mask = (((1 << bits) - 1) << (8 - bits)).to(device=device, dtype=torch.uint8).view(-1, 1, 1, 1)
+        return images & mask
+    if name == "Solarize":  # PIL inverts pixels >= 256 v; v = 1 inverts none
+        threshold = _per_image(256.0 * v, device)
+        return torch.where(images >= threshold, 255 - images, images)
+    if name in GEOMETRIC:
+        return _affine(images, _affine_theta([name] * len(v), v, *images.shape[-2:]))
     raise KeyError(f"unknown op {name!r}; expected one of {OP_NAMES}")
 
 
-def cutout(img: torch.Tensor, max_frac: float, generator: torch.Generator) -> torch.Tensor:
-    """Grey square of side ``L * width`` (L ~ U[0, max_frac]) centred at a uniform pixel, clipped."""
-    h, w = img.shape[-2:]
-    side = int(_uniform(0.0, max_frac, generator) * w)
-    if side == 0:
-        return img
-    cy = int(torch.randint(h, (), generator=generator))
-    cx = int(torch.randint(w, (), generator=generator))
-    y0, y1 = max(0, cy - side // 2), min(h, cy - side // 2 + side)
-    x0, x1 = max(0, cx - side // 2), min(w, cx - side // 2 + side)
-    out = img.clone()
-    out[..., y0:y1, x0:x1] = GREY
+def apply_ops(images: torch.Tensor, ops: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
+    """Image i gets op ``ops[i]`` with magnitude ``magnitudes[i]``: each op runs once, on the images
+    that drew it; the five geometric ops share one affine resampling (index bookkeeping on CPU)."""
+    out = images.clone()
+    names = [OP_NAMES[o] for o in ops.tolist()]
+    for name in sorted(set(names) - {"Identity"} - set(GEOMETRIC)):
+        rows = torch.tensor([i for i, n in enumerate(names) if n == name])
+        out[rows.to(images.device)] = apply_op(images[rows.to(images.device)], name, magnitudes[rows])
+    geometric = [i for i, n in enumerate(names) if n in GEOMETRIC]
+    if geometric:
+        rows = torch.tensor(geometric)
+        theta = _affine_theta([names[i] for i in geometric], magnitudes[rows], *images.shape[-2:])
+        out[rows.to(images.device)] = _affine(images[rows.to(images.device)], theta)
     return out
 
 
-def crop_params(h: int, w: int, scale: tuple[float, float], generator: torch.Generator,
-                ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
-    """torchvision's RandomResizedCrop.get_params, drawing from ``generator``."""
-    area = h * w
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = area * _uniform(*scale, generator)
-        aspect = math.exp(_uniform(*log_ratio, generator))
-        cw = int(round(math.sqrt(target * aspect)))
-        ch = int(round(math.sqrt(target / aspect)))
-        if 0 < cw <= w and 0 < ch <= h:
-            top = int(torch.randint(h - ch + 1, (), generator=generator))
-            left = int(torch.randint(w - cw + 1, (), generator=generator))
-            return top, left, ch, cw
-    in_ratio = w / h  # fallback: central crop at the closest allowed aspect ratio
-    if in_ratio < ratio[0]:
-        cw, ch = w, int(round(w / ratio[0]))
-    elif in_ratio > ratio[1]:
-        ch, cw = h, int(round(h * ratio[1]))
-    else:
-        cw, ch = w, h
-    return (h - ch) // 2, (w - cw) // 2, ch, cw
+def cutout(images: torch.Tensor, cutouts: torch.Tensor) -> torch.Tensor:
+    """A grey square of side ``cutouts[i, 0]`` centred at (``cutouts[i, 1]``, ``cutouts[i, 2]``) on
+    image i, clipped at the border (none where the side is 0)."""
+    n, _, h, w = images.shape
+    side, cy, cx = (c[:, None] for c in cutouts.to(images.device).unbind(1))
+    y0, x0 = cy - side // 2, cx - side // 2
+    rows = torch.arange(h, device=images.device)[None]
+    cols = torch.arange(w, device=images.device)[None]
+    inside = (((rows >= y0) & (rows < y0 + side))[:, :, None] & ((cols >= x0) & (cols < x0 + side))[:, None, :])
+    return images.masked_fill(inside[:, None], GREY)
 
 
 @dataclass
 class StrongAugment:
-    """``StrongAugment(size)(originals uint8 [k, 3, H, W], generator) -> float [k, 3, size, size]``,
+    """``StrongAugment(size)(originals uint8 [k, 3, size, size], generator) -> float [k, 3, size, size]``,
     normalised with the ImageNet statistics like the common views. Each image gets its own crop,
     flip, ops and Cutout. ``return_ops=True`` also returns the ops drawn per image (for tests and
     the Fig. 3 grid)."""
@@ -161,24 +276,23 @@ class StrongAugment:
     n_ops: int = 2
     cutout_max: float = 0.5
 
-    def augment_one(self, img: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, list]:
-        top, left, ch, cw = crop_params(img.shape[-2], img.shape[-1], self.crop_scale, generator)
-        img = TF.resized_crop(img, top, left, ch, cw, [self.size, self.size], antialias=True)
-        if torch.rand((), generator=generator).item() < 0.5:
-            img = TF.horizontal_flip(img)
-        ops = sample_ops(self.n_ops, generator)
-        for name, v in ops:
-            img = apply_op(img, name, v)
-        return cutout(img, self.cutout_max, generator), ops
+    def sample(self, k: int, generator: torch.Generator) -> StrongParams:
+        return sample_params(k, self.size, self.size, generator, self.n_ops, self.crop_scale, self.cutout_max)
+
+    def apply(self, originals: torch.Tensor, params: StrongParams) -> torch.Tensor:
+        """uint8 strong views [k, 3, size, size] of the originals under the drawn ``params``."""
+        images = resized_crops(originals, params.boxes, params.flips, self.size)
+        for slot in range(params.ops.shape[1]):
+            images = apply_ops(images, params.ops[:, slot], params.magnitudes[:, slot])
+        return cutout(images, params.cutouts)
 
     def __call__(self, originals: torch.Tensor, generator: torch.Generator, return_ops: bool = False):
         if originals.dtype != torch.uint8 or originals.ndim != 4 or originals.shape[1] != 3:
             raise ValueError(f"expected uint8 images [k, 3, H, W], got {originals.dtype} {tuple(originals.shape)}")
-        outs, all_ops = [], []
-        for img in originals:
-            out, ops = self.augment_one(img, generator)
-            outs.append(out)
-            all_ops.append(ops)
-        batch = torch.stack(outs) if outs else originals.new_zeros(0, 3, self.size, self.size)
+        if tuple(originals.shape[-2:]) != (self.size, self.size):
+            raise ValueError(f"expected originals at the crop resolution {self.size} x {self.size} "
+                             f"(ssl_core.augment.original_transform), got {tuple(originals.shape[-2:])}")
+        params = self.sample(originals.shape[0], generator)
+        batch = self.apply(originals, params)
         batch = TF.normalize(batch.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)
-        return (batch, all_ops) if return_ops else batch
+        return (batch, params.op_lists()) if return_ops else batch

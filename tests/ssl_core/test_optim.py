@@ -32,3 +32,38 @@ def test_lr_schedule_and_scaling():
     assert lr_at(99, 100, 10, 1.0) < 1e-3
     with pytest.raises(ValueError, match="unknown lr scaling"):
         scaled_lr(1.0, 256, "cubic")
+
+
+def _moco_v3_lars_step(params, state, lr, wd, momentum=0.9, eta=0.001):
+    """facebookresearch/moco-v3 moco/optimizer.py LARS.step, transcribed (one group)."""
+    for p in params:
+        dp = p.grad
+        if p.ndim > 1:
+            dp = dp.add(p, alpha=wd)
+            param_norm, update_norm = torch.norm(p), torch.norm(dp)
+            one = torch.ones_like(param_norm)
+            q = torch.where(param_norm > 0.0, torch.where(update_norm > 0, eta * param_norm / update_norm, one), one)
+            dp = dp.mul(q)
+        mu = state.setdefault(p, torch.zeros_like(p))
+        mu.mul_(momentum).add_(dp)
+        p.add_(mu, alpha=-lr)
+
+
+def test_lars_matches_moco_v3_over_steps():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 3, bias=False))
+    with torch.no_grad():
+        net[2].weight.zero_()  # a zero matrix: q = 1 there
+    ref = [p.detach().clone() for p in net.parameters()]
+    opt = LARS([{"params": list(net.parameters()), "weight_decay": 0.1}], lr=0.5, momentum=0.9)
+    state: dict = {}
+    for _ in range(3):
+        grads = [torch.randn_like(p) for p in ref]
+        for p, g in zip(net.parameters(), grads):
+            p.grad = g.clone()
+        opt.step()
+        for p, g in zip(ref, grads):
+            p.grad = g.clone()
+        _moco_v3_lars_step(ref, state, lr=0.5, wd=0.1)
+        for p, r in zip(net.parameters(), ref):
+            torch.testing.assert_close(p.detach(), r)

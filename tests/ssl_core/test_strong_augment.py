@@ -5,8 +5,10 @@ from collections import Counter
 import pytest
 import torch
 
-from ssl_core.strong_augment import (FIXMATCH_OPS, GREY, IMAGENET_MEAN, IMAGENET_STD, OP_NAMES, StrongAugment,
-                                     apply_op, crop_params, cutout, sample_ops)
+from torchvision.transforms.v2 import functional as TF
+
+from ssl_core.strong_augment import (FIXMATCH_OPS, GEOMETRIC, GREY, IMAGENET_MEAN, IMAGENET_STD, OP_NAMES, StrongAugment,
+                                     apply_op, apply_ops, cutout, resized_crops, sample_params)
 
 
 def _images(n=4, size=24, seed=0):
@@ -19,9 +21,38 @@ def test_pool_is_fixmatch_table_12():
                              "Rotate", "Sharpness", "ShearX", "ShearY", "Solarize", "TranslateX", "TranslateY"}
 
 
+def _reference_op(img: torch.Tensor, name: str, v: float | None) -> torch.Tensor:
+    """The op on one image with torchvision's per-image tensor kernels (what the batched ops must give)."""
+    fill = [float(GREY)] * 3
+    if name == "Identity":
+        return img
+    if name in ("AutoContrast", "Equalize"):
+        return {"AutoContrast": TF.autocontrast, "Equalize": TF.equalize}[name](img)
+    if name in ("Brightness", "Color", "Contrast", "Sharpness"):
+        fn = {"Brightness": TF.adjust_brightness, "Color": TF.adjust_saturation, "Contrast": TF.adjust_contrast,
+              "Sharpness": TF.adjust_sharpness}[name]
+        return fn(img, v)
+    if name == "Posterize":
+        return TF.posterize(img, int(v))
+    if name == "Solarize":
+        return img if 256.0 * v > 255 else TF.solarize(img, threshold=256.0 * v)
+    if name == "Rotate":
+        return TF.rotate(img, v, fill=fill)
+    if name in ("ShearX", "ShearY"):
+        deg = math.degrees(math.atan(v))
+        return TF.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=[deg, 0.0] if name == "ShearX" else [0.0, deg],
+                         fill=fill)
+    pixels = round(v * img.shape[-1 if name == "TranslateX" else -2])
+    return TF.affine(img, angle=0.0, translate=[pixels, 0] if name == "TranslateX" else [0, pixels], scale=1.0,
+                     shear=[0.0, 0.0], fill=fill)
+
+
+def _draws(n=7000, seed=0):
+    return sample_params(n, 32, 32, torch.Generator().manual_seed(seed)).op_lists()
+
+
 def test_op_choice_is_uniform_and_magnitudes_fill_their_ranges():
-    g = torch.Generator().manual_seed(0)
-    draws = [op for _ in range(7000) for op in sample_ops(2, g)]
+    draws = [op for ops in _draws() for op in ops]
     counts = Counter(name for name, _ in draws)
     expected = len(draws) / 14
     chi2 = sum((counts[name] - expected) ** 2 / expected for name in OP_NAMES)
@@ -35,39 +66,82 @@ def test_op_choice_is_uniform_and_magnitudes_fill_their_ranges():
         assert all(lo <= v <= hi for v in values)
         if name == "Posterize":
             assert set(values) == {4, 5, 6, 7, 8}
+            assert max(Counter(values).values()) / min(Counter(values).values()) < 1.4  # uniform over the 5
         else:  # uniform: mean at the centre, both ends reached
             assert sum(values) / len(values) == pytest.approx((lo + hi) / 2, abs=0.04 * (hi - lo))
             assert min(values) < lo + 0.05 * (hi - lo) and max(values) > hi - 0.05 * (hi - lo)
 
 
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_each_batched_op_is_torchvisions_per_image_op(name):
+    """Every image of a batch with its own magnitude gives what torchvision's kernel gives for that
+    image alone (the float factors of the blends may round one level apart; nearest-neighbour
+    resampling may pick the other neighbour at an exact tie)."""
+    images = _images(12, 24, seed=1)
+    rng = FIXMATCH_OPS[name]
+    g = torch.Generator().manual_seed(2)
+    if rng is None:
+        v = torch.full((12,), float("nan"), dtype=torch.float64)
+    elif name == "Posterize":
+        v = torch.randint(4, 9, (12,), generator=g).double()
+    else:
+        v = rng[0] + (rng[1] - rng[0]) * torch.rand(12, generator=g, dtype=torch.float64)
+    out = apply_op(images, name, v)
+    assert out.dtype == torch.uint8 and out.shape == images.shape
+    ref = torch.stack([_reference_op(images[i], name, None if rng is None else float(v[i])) for i in range(12)])
+    diff = (out.int() - ref.int()).abs()
+    if name not in GEOMETRIC:
+        assert diff.max() <= 1
+    assert (diff == 0).float().mean() > 0.999
+
+
+def test_mixed_ops_in_one_batch_match_each_op_applied_alone():
+    images = _images(40, 16, seed=3)
+    params = sample_params(40, 16, 16, torch.Generator().manual_seed(4))
+    out = apply_ops(images, params.ops[:, 0], params.magnitudes[:, 0])
+    assert len(set(params.ops[:, 0].tolist())) > 8  # many different ops in the one batch
+    for i in range(40):
+        alone = apply_op(images[i:i + 1], OP_NAMES[int(params.ops[i, 0])], params.magnitudes[i:i + 1, 0])
+        assert torch.equal(out[i], alone[0])
+
+
+def test_resized_crops_are_torchvisions_crop_resize_and_flip():
+    images = _images(30, 20, seed=5)
+    params = sample_params(30, 20, 20, torch.Generator().manual_seed(6))
+    out = resized_crops(images, params.boxes, params.flips, 20)
+    assert params.flips.any() and not params.flips.all()
+    for i in range(30):
+        top, left, h, w = params.boxes[i].tolist()
+        ref = TF.resized_crop(images[i], top, left, h, w, [20, 20], antialias=True)
+        if params.flips[i]:
+            ref = TF.horizontal_flip(ref)
+        assert (out[i].int() - ref.int()).abs().max() <= 1
+
+
 def test_ops_do_what_their_names_say():
-    img = _images(1)[0]
-    assert torch.equal(apply_op(img, "Identity", None), img)
-    half = apply_op(img, "Brightness", 0.5).int()
+    img = _images(1)
+    one = torch.ones(1, dtype=torch.float64)
+    assert torch.equal(apply_op(img, "Identity", one), img)
+    half = apply_op(img, "Brightness", 0.5 * one).int()
     assert (half - (img.float() * 0.5).round().int()).abs().max() <= 1
-    assert torch.equal(apply_op(img, "Solarize", 0.0), 255 - img)  # threshold 0: every pixel inverts
-    assert torch.equal(apply_op(img, "Solarize", 1.0), img)  # threshold 256: none does
-    assert torch.equal(apply_op(img, "Posterize", 4), img & 0xF0)
-    grey = apply_op(img, "Color", 0.05).float()  # near-greyscale: channels close together
-    assert (grey.max(0).values - grey.min(0).values).mean() < (img.float().max(0).values - img.float().min(0).values).mean()
-    shifted = apply_op(img, "TranslateX", 0.25)  # 6 pixels right, grey fill on the left
-    assert torch.equal(shifted[:, :, 6:], img[:, :, :-6]) and (shifted[:, :, :6] == GREY).all()
-    shifted = apply_op(img, "TranslateY", -0.25)
-    assert torch.equal(shifted[:, :-6], img[:, 6:]) and (shifted[:, -6:] == GREY).all()
-    for name in ("Rotate", "ShearX", "ShearY", "AutoContrast", "Equalize", "Contrast", "Sharpness"):
-        v = FIXMATCH_OPS[name][1] if FIXMATCH_OPS[name] else None
-        out = apply_op(img, name, v)
-        assert out.dtype == torch.uint8 and out.shape == img.shape
+    assert torch.equal(apply_op(img, "Solarize", 0 * one), 255 - img)  # threshold 0: every pixel inverts
+    assert torch.equal(apply_op(img, "Solarize", one), img)  # threshold 256: none does
+    assert torch.equal(apply_op(img, "Posterize", 4 * one), img & 0xF0)
+    grey = apply_op(img, "Color", 0.05 * one)[0].float()  # near-greyscale: channels close together
+    assert (grey.max(0).values - grey.min(0).values).mean() < (img[0].float().max(0).values - img[0].float().min(0).values).mean()
+    shifted = apply_op(img, "TranslateX", 0.25 * one)[0]  # 6 pixels right, grey fill on the left
+    assert torch.equal(shifted[:, :, 6:], img[0, :, :, :-6]) and (shifted[:, :, :6] == GREY).all()
+    shifted = apply_op(img, "TranslateY", -0.25 * one)[0]
+    assert torch.equal(shifted[:, :-6], img[0, :, 6:]) and (shifted[:, -6:] == GREY).all()
     with pytest.raises(KeyError, match="unknown op"):
-        apply_op(img, "Invert", None)
+        apply_op(img, "Invert", one)
 
 
 def test_cutout_is_a_grey_square_of_at_most_half_the_side():
-    img = torch.zeros(3, 32, 32, dtype=torch.uint8)
-    g = torch.Generator().manual_seed(1)
+    params = sample_params(300, 32, 32, torch.Generator().manual_seed(1))
+    masks = (cutout(torch.zeros(300, 3, 32, 32, dtype=torch.uint8), params.cutouts) == GREY).all(1)
     sides = []
-    for _ in range(300):
-        mask = (cutout(img, 0.5, g) == GREY).all(0)
+    for mask in masks:
         if mask.any():
             rows, cols = mask.any(1).nonzero(), mask.any(0).nonzero()
             h, w = int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
@@ -76,19 +150,22 @@ def test_cutout_is_a_grey_square_of_at_most_half_the_side():
         else:
             sides.append(0)
     assert max(sides) <= 16 and max(sides) >= 14
+    assert sides.count(0) < 30  # L ~ U[0, 0.5]: side 0 only for L < 1/32
 
 
 def test_crop_params_stay_inside_and_respect_the_scale():
-    g = torch.Generator().manual_seed(0)
-    for _ in range(200):
-        top, left, h, w = crop_params(40, 30, (0.25, 1.0), g)
-        assert 0 <= top and top + h <= 40 and 0 <= left and left + w <= 30
-        assert h * w >= 0.2 * 1200  # rounding aside, at least the minimum area
+    boxes = sample_params(2000, 40, 30, torch.Generator().manual_seed(0), crop_scale=(0.25, 1.0)).boxes
+    top, left, h, w = boxes.unbind(1)
+    assert (top >= 0).all() and (top + h <= 40).all() and (left >= 0).all() and (left + w <= 30).all()
+    assert (h * w >= 0.2 * 1200).all()  # rounding aside, at least the minimum area
+    ratio = w / h
+    assert ratio.min() >= 0.7 and ratio.max() <= 1.4  # torchvision's 3/4 .. 4/3 (rounding aside)
+    assert len(set(top.tolist())) > 5 and len(set(left.tolist())) > 5
 
 
 def test_strong_views_shape_normalisation_and_reproducibility():
     aug = StrongAugment(size=16)
-    x = _images(5, 24)
+    x = _images(5, 16)
     a = aug(x, torch.Generator().manual_seed(7))
     b = aug(x, torch.Generator().manual_seed(7))
     c = aug(x, torch.Generator().manual_seed(8))
@@ -102,16 +179,18 @@ def test_strong_views_shape_normalisation_and_reproducibility():
 
 def test_every_image_gets_its_own_ops():
     aug = StrongAugment(size=16)
-    same = _images(1).repeat(6, 1, 1, 1)
+    same = _images(1, 16).repeat(6, 1, 1, 1)
     out, ops = aug(same, torch.Generator().manual_seed(3), return_ops=True)
     assert len(ops) == 6 and all(len(o) == 2 for o in ops)
     assert len({tuple(o) for o in ops}) > 1
     assert len({out[i].sum().item() for i in range(6)}) > 1
 
 
-def test_rejects_float_images():
+def test_rejects_float_images_and_originals_not_at_the_crop_size():
     with pytest.raises(ValueError, match="uint8"):
         StrongAugment(size=8)(torch.rand(2, 3, 8, 8), torch.Generator())
+    with pytest.raises(ValueError, match="crop resolution 8 x 8"):
+        StrongAugment(size=8)(_images(2, 12), torch.Generator())
 
 
 def test_batched_call_draws_ops_and_magnitudes_per_image_uniformly():
