@@ -3,9 +3,11 @@ rescue term keeps) and the strong views of the rescue term.
 
 Common: ``MultiViewDataset.__getitem__`` over a synthetic ImageFolder tree of JPEGs on disk (decode,
 the method's views from the paper profile's recipe at ``--image-size``, the original), in this
-process, as one DataLoader worker runs it. Strong: ``StrongAugment`` on batches of originals
-(crop + flip, 2 RandAugment ops, Cutout per image). A worker's rate times the number of workers
-bounds the loader; the strong views run in the training process on only k images per step.
+process, as one DataLoader worker runs it. Strong: ``StrongAugment`` on a batch of originals
+(crop + flip, 2 RandAugment ops, Cutout, batched: one kernel per op for the whole batch), as the
+training process runs it on the k selected images of a step, on the device. A worker's rate times
+the number of workers bounds the loader. ``strong_tensor_ops_per_call``: the tensor operations of one strong-view call
+on k images (32 px), a device-independent count of the kernels a GPU would launch per step.
 
     python -m benchmarks.data_pipeline                               # 224 px, ~30 s
     python -m benchmarks.data_pipeline --n-images 4 --image-size 32 --source-size 40   # smoke
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from benchmarks.common import add_thread_option, bench_spec, emit, load_profile, random_images, set_threads
 from ssl_core.augment import original_transform
@@ -43,12 +46,35 @@ def rate(fn, n: int, rounds: int) -> float:
     return n / best
 
 
+class OpCounter(TorchDispatchMode):
+    """Counts the tensor operations (ATen calls, each at least one kernel launch on a GPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def strong_ops(strong: StrongAugment, k: int) -> int:
+    """Tensor operations of one call on k originals: what a GPU launches per step for the strong
+    views (a per-image loop grows with k; the batched ops do not)."""
+    originals = torch.randint(0, 256, (k, 3, strong.size, strong.size), dtype=torch.uint8)
+    with OpCounter() as counter:
+        strong(originals, torch.Generator().manual_seed(0))
+    return counter.calls
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.data_pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--n-images", type=int, default=32)
     p.add_argument("--image-size", type=int, default=224, help="crop side")
     p.add_argument("--source-size", type=int, default=320, help="side of the JPEGs on disk")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--strong-k", type=int, nargs="+", default=[2, 16, 128],
+                   help="batch sizes k at which to count the strong views' tensor operations")
     add_thread_option(p)
     args = p.parse_args(argv)
     set_threads(args.threads)
@@ -71,8 +97,10 @@ def main(argv: list[str] | None = None) -> None:
                                  for img in random_images(args.n_images, args.source_size)])
     strong = StrongAugment(size=args.image_size)
     strong_rate = rate(lambda: strong(originals, torch.Generator().manual_seed(0)), args.n_images, args.rounds)
+    ops = {k: strong_ops(StrongAugment(size=32), k) for k in args.strong_k}
     emit("data_pipeline", image_size=args.image_size, source_size=args.source_size, n_images=args.n_images,
-         common_images_per_s_per_worker=common, strong_images_per_s_per_worker=strong_rate)
+         common_images_per_s_per_worker=common, strong_images_per_s_per_worker=strong_rate,
+         strong_tensor_ops_per_call=ops)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ runs at a lower per-image efficiency than one of 2N, on CPU and on GPU), and
 ``measured_over_extra_forwards`` what the rescue term costs beyond them (selection, strong
 augmentation, the loss).
 
-    python -m benchmarks.rescue_overhead                      # ~2 min on 2 cores
+    python -m benchmarks.rescue_overhead                      # ~9 min on one core
     python -m benchmarks.rescue_overhead --profiles tiny --tiny-batches 8 --repeats 1   # smoke
+    python -m benchmarks.rescue_overhead --profiles paper --methods simclr mocov3 --paper-batches 64 128 --repeats 3
 """
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tiny-batches", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--paper-batches", type=int, nargs="+", default=[16, 32])
     p.add_argument("--profiles", nargs="+", default=["tiny", "paper"], choices=["tiny", "paper"])
+    p.add_argument("--methods", nargs="+", default=None, help="only these methods (default: all registered)")
     p.add_argument("--paper-size", type=int, default=64, help="crop side of the paper archs on CPU (224 on GPU)")
     p.add_argument("--repeats", type=int, default=5, help="timed (baseline, rescued) step pairs per case")
     add_thread_option(p)
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         if profile not in args.profiles:
             continue
         for method, arch, recipe in cases(profile):
+            if args.methods and method not in args.methods:
+                continue
             for n in batches:
                 results.append(measure(profile, method, arch, n, size, args.repeats, recipe))
     emit("rescue_overhead", repeats=args.repeats, paper_image_size=args.paper_size,

@@ -21,13 +21,12 @@ import argparse
 import json
 import sys
 
-from evaluations import report
-
 
 def _linear(args: argparse.Namespace) -> None:
     from evaluations.linear_probe import train_linear_probe
+    from ssl_core.backbones import load_backbone
+    from ssl_core.distributed import resolve_device
     from ssl_core.io import write_json
-    from ssl_core.trainer import load_backbone, resolve_device
 
     spec, cfg = json.loads(args.spec), json.loads(args.config_json)
     result = train_linear_probe(
@@ -38,10 +37,14 @@ def _linear(args: argparse.Namespace) -> None:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
+    from evaluations import report
+
     report.write_csv(report.aggregate(args.runs, args.evals), args.out)
 
 
 def _fig2(args: argparse.Namespace) -> None:
+    from evaluations import report
+
     ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
     table = report.fig2_table(ours, paper, args.profile)
     report.write_table(table, report.fig2_latex(table, args.profile), args.table)
@@ -60,6 +63,8 @@ def _fig3(args: argparse.Namespace) -> None:
 
 
 def _sensitivity(args: argparse.Namespace) -> None:
+    from evaluations import report
+
     sweep = json.loads(args.sweep)
     ours = report.read_metrics(args.metrics)
     table = report.sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
@@ -71,9 +76,11 @@ def _sensitivity(args: argparse.Namespace) -> None:
 def _cosine(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from evaluations import report
     from evaluations.cosine_study import cosine_study
+    from ssl_core.backbones import load_backbone
     from ssl_core.datasets import pretrain_split
-    from ssl_core.trainer import load_backbone, resolve_device
+    from ssl_core.distributed import resolve_device
 
     spec = json.loads(args.spec)
     ours = cosine_study(load_backbone(args.backbone), pretrain_split(spec["data"], "val"), spec["recipe"], seed=spec["seed"],
@@ -119,6 +126,8 @@ def _dense(args: argparse.Namespace) -> None:
 
 
 def _table2(args: argparse.Namespace) -> None:
+    from evaluations import report
+
     ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
     table = report.table2_table(ours, paper, args.profile, args.status)
     report.write_table(table, report.table2_latex(table, args.profile), args.table)
@@ -133,15 +142,16 @@ def _transfer_data(args: argparse.Namespace) -> None:
 
 
 def _transfer(args: argparse.Namespace) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
     from evaluations.transfer.datasets import DEFAULT_SEED
     from evaluations.transfer.evaluate import evaluate_transfer
     from evaluations.transfer.features import Preprocessing
     from evaluations.transfer.logistic import DEFAULT_MAX_ITER, log_grid
+    from ssl_core.backbones import load_backbone
+    from ssl_core.distributed import resolve_device
     from ssl_core.io import write_json
-    from ssl_core.trainer import load_backbone, resolve_device
-
-    import torch
-    from threadpoolctl import threadpool_limits
 
     # The rule's threads for torch and for the BLAS under scikit-learn's L-BFGS: unlimited, BLAS
     # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
@@ -159,11 +169,15 @@ def _transfer(args: argparse.Namespace) -> None:
 
 
 def _table1(args: argparse.Namespace) -> None:
+    from evaluations import report
+
     table = report.table1_table(report.read_metrics(args.metrics), report.read_metrics(args.paper), args.profile)
     report.write_table(table, report.table1_latex(table, args.profile), args.table)
 
 
 def _fig4(args: argparse.Namespace) -> None:
+    from evaluations import report
+
     table = report.table1_table(report.read_metrics(args.metrics), report.read_metrics(args.paper), args.profile)
     report.fig4_radar(table, args.method, args.profile, args.figure)
 

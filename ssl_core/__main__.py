@@ -60,7 +60,7 @@ def _budget(args: argparse.Namespace) -> int:
     from ssl_core.budget import compute_budget, to_csv
     from ssl_core.config import load_config, validate_config
     from ssl_core.io import write_text
-    from ssl_core.trainer import resolve_device
+    from ssl_core.distributed import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -2,6 +2,8 @@
 and exposes ``feature_dim``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 from torchvision.models import resnet
 from torchvision.models.resnet import BasicBlock
@@ -89,3 +91,13 @@ def build_backbone(name: str, **kwargs) -> nn.Module:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def load_backbone(path: str | Path) -> nn.Module:
+    """Rebuild a pretrained backbone from ``backbone.pt`` (safe deserialisation)."""
+    from ssl_core.io import load_torch
+
+    state = load_torch(path)
+    backbone = build_backbone(state["arch"], **state.get("kwargs", {}))
+    backbone.load_state_dict(state["state_dict"])
+    return backbone

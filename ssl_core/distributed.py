@@ -136,3 +136,9 @@ def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
 def barrier() -> None:
     if world_size() > 1:
         dist.barrier()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -157,14 +157,15 @@ def _grey(images: torch.Tensor) -> torch.Tensor:
 
 def _sharpness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """``adjust_sharpness_image`` with one factor per image: the interior blends with a 3 x 3 smoothed
-    copy (1s around a 5, /13, rounded); the border rows and columns are kept."""
+    copy (1s around a 5, /13, rounded); the border rows and columns are kept. The 3 x 3 sum is
+    separable (a row then a column of three), cheaper than torchvision's depthwise convolution."""
     if images.shape[-1] <= 2 or images.shape[-2] <= 2:
         return images
-    a, b = 1.0 / 13.0, 5.0 / 13.0
-    kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], device=images.device).expand(3, 1, 3, 3)
     out = images.float()
-    blurred = F.conv2d(out, kernel, groups=3).round_()
+    rows = out[..., :, :-2] + out[..., :, 1:-1] + out[..., :, 2:]
+    box = rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
     view = out[..., 1:-1, 1:-1]
+    blurred = box.mul_(1.0 / 13.0).add_(view, alpha=4.0 / 13.0).round_()  # 1/13 x 9-sum + (5-1)/13 x centre
     view.add_(blurred.sub_(view).mul_(1 - factor))
     return out.clamp_(0, 255).to(torch.uint8)
 
@@ -241,14 +242,18 @@ def apply_ops(images: torch.Tensor, ops: torch.Tensor, magnitudes: torch.Tensor)
     that drew it; the five geometric ops share one affine resampling (index bookkeeping on CPU)."""
     out = images.clone()
     names = [OP_NAMES[o] for o in ops.tolist()]
-    for name in sorted(set(names) - {"Identity"} - set(GEOMETRIC)):
-        rows = torch.tensor([i for i, n in enumerate(names) if n == name])
-        out[rows.to(images.device)] = apply_op(images[rows.to(images.device)], name, magnitudes[rows])
+    groups = {name: [i for i, n in enumerate(names) if n == name] for name in sorted(set(names) - {"Identity"} - set(GEOMETRIC))}
     geometric = [i for i, n in enumerate(names) if n in GEOMETRIC]
-    if geometric:
-        rows = torch.tensor(geometric)
-        theta = _affine_theta([names[i] for i in geometric], magnitudes[rows], *images.shape[-2:])
-        out[rows.to(images.device)] = _affine(images[rows.to(images.device)], theta)
+    for name, rows in list(groups.items()) + [("geometric", geometric)]:
+        if not rows:
+            continue
+        index = torch.tensor(rows)
+        on_device = index.to(images.device, non_blocking=True)
+        if name == "geometric":
+            theta = _affine_theta([names[i] for i in rows], magnitudes[index], *images.shape[-2:])
+            out[on_device] = _affine(images[on_device], theta)
+        else:
+            out[on_device] = apply_op(images[on_device], name, magnitudes[index])
     return out
 
 

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core import distributed as dist
+from ssl_core.distributed import resolve_device
 from ssl_core.augment import original_transform
 from ssl_core.backbones import build_backbone, count_parameters
 from ssl_core.datasets import pretrain_images
@@ -45,12 +46,6 @@ def build_method(spec: dict[str, Any]) -> torch.nn.Module:
     recipe = spec["recipe"]
     backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
     return METHODS.get(spec["method"]).from_recipe(backbone, recipe)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -298,10 +293,3 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
         "world_size": world,
     })
 
-
-def load_backbone(path: str | Path) -> torch.nn.Module:
-    """Rebuild a pretrained backbone from ``backbone.pt`` (safe deserialisation)."""
-    state = load_torch(path)
-    backbone = build_backbone(state["arch"], **state.get("kwargs", {}))
-    backbone.load_state_dict(state["state_dict"])
-    return backbone

@@ -36,8 +36,10 @@ def test_throughput(capsys):
     out = _line(capsys)
     assert COMMON <= out.keys() and [c["method"] for c in out["cases"]] == ["simclr", "mocov3"]
     for case in out["cases"]:
-        assert case["ours_img_per_s"] > 0 and case["reference_img_per_s"] > 0
-        assert case["ours_over_reference"] == pytest.approx(case["ours_img_per_s"] / case["reference_img_per_s"])
+        assert case["ours_memory_format"] == "channels_last"  # a ResNet
+        for ref in ("reference", "reference_same_layout"):
+            assert case["ours_img_per_s"] > 0 and case[f"{ref}_img_per_s"] > 0
+            assert case[f"ours_over_{ref}"] == pytest.approx(case["ours_img_per_s"] / case[f"{ref}_img_per_s"])
 
 
 def test_data_pipeline(capsys):

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ssl_core.io import load_torch
-from ssl_core.trainer import load_backbone, pretrain
+from ssl_core.backbones import load_backbone
+from ssl_core.trainer import pretrain
 
 
 def make_spec(root, variant="rescued", epochs=2):

@@ -10,6 +10,8 @@ rule linear_probe:
     params:
         spec=run_spec,
         cfg=json.dumps(config["eval"]["linear"], sort_keys=True),
+    benchmark:
+        f"{OUT}/benchmarks/linear_probe/{{run}}.tsv"
     log:
         f"{OUT}/logs/linear/{{run}}.log",
     threads: 1
@@ -32,6 +34,8 @@ rule transfer_linear:
         cfg=TRANSFER_JOB,
         device=config["train"]["device"],
         cache=lambda w: f"{OUT}/features/{w.run}",
+    benchmark:
+        f"{OUT}/benchmarks/transfer_linear/{{run}}/{{dataset}}.tsv"
     log:
         f"{OUT}/logs/transfer/{{run}}/{{dataset}}.log",
     threads: 1
@@ -70,6 +74,8 @@ rule dense:
         cfg=dense_spec,
         data=dense_data_spec(),
         workdir=lambda w: f"{OUT}/dense/{w.run}/{w.task}",  # Detectron2's checkpoints (undeclared: resumed)
+    benchmark:
+        f"{OUT}/benchmarks/dense/{{run}}/{{task}}.tsv"
     log:
         f"{OUT}/logs/dense/{{run}}/{{task}}.log",
     threads: 1

@@ -14,6 +14,8 @@ rule pretrain:
         out=lambda w, output: os.path.dirname(output.backbone),
         ckpt=lambda w: f"{OUT}/ckpt/{w.run}",
         launch=launcher("pretrain"),
+    benchmark:
+        f"{OUT}/benchmarks/pretrain/{{run}}.tsv"
     log:
         f"{OUT}/logs/pretrain/{{run}}.log",
     threads: 1
