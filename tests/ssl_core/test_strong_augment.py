@@ -230,3 +230,25 @@ def test_magnitudes_are_uniform_per_image_in_a_batch():
     d = max(max((i + 1) / len(xs) - x, x - i / len(xs)) for i, x in enumerate(xs))
     assert d < 1.95 / math.sqrt(len(xs))
     assert len(set(rotations)) == len(rotations)  # a fresh magnitude per draw, not one per batch
+
+
+def test_crop_boxes_follow_torchvisions_random_resized_crop():
+    """Area fractions and aspect ratios of the vectorised draw against torchvision's own
+    ``RandomResizedCrop.get_params`` (two-sample Kolmogorov-Smirnov, alpha = 0.001)."""
+    from torchvision.transforms import v2
+
+    n = 3000
+    ours = sample_params(n, 32, 32, torch.Generator().manual_seed(0)).boxes
+    torch.manual_seed(0)
+    ref = torch.tensor([v2.RandomResizedCrop.get_params(torch.zeros(3, 32, 32), (0.08, 1.0), (3 / 4, 4 / 3))
+                        for _ in range(n)])  # top, left, h, w
+
+    def ks(a: torch.Tensor, b: torch.Tensor) -> float:
+        grid = torch.cat([a, b]).unique()
+        cdf = lambda x: torch.searchsorted(x.sort().values, grid, right=True).double() / len(x)  # noqa: E731
+        return float((cdf(a) - cdf(b)).abs().max())
+
+    critical = 1.95 * math.sqrt(2 / n)
+    for stat in (lambda b: (b[:, 2] * b[:, 3]).double() / 1024, lambda b: b[:, 3].double() / b[:, 2]):
+        assert ks(stat(ours), stat(ref)) < critical
+    assert ks(ours[:, 0].double() / (33 - ours[:, 2]), ref[:, 0].double() / (33 - ref[:, 2])) < critical  # position
