@@ -21,11 +21,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core import distributed as dist
-from ssl_core.distributed import resolve_device
 from ssl_core.augment import original_transform
 from ssl_core.backbones import build_backbone, count_parameters
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
+from ssl_core.distributed import resolve_device
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, param_groups, scaled_lr
@@ -292,4 +292,3 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
         "python": platform.python_version(),
         "world_size": world,
     })
-

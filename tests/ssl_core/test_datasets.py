@@ -77,3 +77,34 @@ def test_registry_names():
     assert {"shapes", "imagenet", "cifar10", "cifar100"} <= set(DATASETS.names())
     with pytest.raises(ValueError, match="only cifar10, cifar100"):
         downloaded_marker({"name": "imagenet", "root": "x", "download": True})
+
+
+def test_multiview_items_are_seeded_per_item_and_leave_the_callers_rng_alone(tiny_folder):
+    """An item depends on (seed, epoch, index) only: the same in any order and whatever the global
+    RNG holds (so any number of loader workers and a resume see the same data), the global RNG is
+    handed back untouched, and the draws are torch.manual_seed(item_seed)'s."""
+    import torch
+
+    from ssl_core.augment import CommonViewConfig, common_view_transform, original_transform
+    from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
+
+    view = common_view_transform(CommonViewConfig(size=16, blur_prob=0.0))
+    ds = MultiViewDataset(pretrain_images({"name": "shapes", "root": str(tiny_folder)}),
+                          lambda img: [view(img), view(img)], original_transform(16), seed=3)
+    ds.set_epoch(1)
+    torch.manual_seed(123)
+    first = ds[5]
+    after = torch.rand(3)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), after)  # the caller's stream went on as if no item was drawn
+    torch.manual_seed(999)
+    _ = ds[2]
+    again = ds[5]
+    assert all(torch.equal(a, b) for a, b in zip(first[0] + [first[1]], again[0] + [again[1]]))
+    assert not torch.equal(first[0][0], first[0][1])  # the two views differ
+    ds.set_epoch(2)
+    assert not torch.equal(ds[5][0][0], first[0][0])  # a new epoch draws new views
+    ds.set_epoch(1)
+    torch.manual_seed(item_seed(3, 1, 5))
+    img = ds.source[5][0]
+    assert torch.equal(view(img), first[0][0])

@@ -3,9 +3,10 @@ import json
 import pytest
 import torch
 
-from ssl_core.io import load_torch
 from ssl_core.backbones import load_backbone
-from ssl_core.trainer import pretrain
+from ssl_core.io import load_torch
+from ssl_core.methods import StepInfo
+from ssl_core.trainer import build_train_step, pretrain
 
 
 def make_spec(root, variant="rescued", epochs=2):
@@ -134,3 +135,33 @@ def test_step_logs_leave_the_device_in_one_copy(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("a per-value .item() sync"))
     out = _to_floats({"loss": torch.tensor(1.5), "sim": torch.tensor([0.25]), "momentum": 0.99})
     assert out == {"loss": 1.5, "sim": 0.25, "momentum": 0.99} and len(calls) == 1
+
+
+def test_resnets_train_channels_last_with_the_same_result():
+    """The channels-last layout of a ResNet step changes speed, not values: one rescued SimCLR step
+    in each layout from the same weights gives the same loss, rescue logs and updated weights."""
+    spec = make_spec("unused")
+    torch.manual_seed(0)
+    fast = build_train_step(spec, torch.device("cpu"))
+    assert fast.memory_format == torch.channels_last
+    assert fast.model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    plain = build_train_step(spec, torch.device("cpu"))
+    plain.model.to(memory_format=torch.contiguous_format)
+    plain.memory_format = torch.contiguous_format
+    g = torch.Generator().manual_seed(0)
+    views = [torch.randn(8, 3, 16, 16, generator=g) for _ in range(2)]
+    originals = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g)
+    logs = [step(views, originals, StepInfo(0, 10, 5), torch.Generator().manual_seed(1))[0] for step in (fast, plain)]
+    assert logs[0].keys() == logs[1].keys() and "loss_topk" in logs[0]
+    for key in logs[0]:
+        assert logs[0][key] == pytest.approx(logs[1][key], rel=1e-4, abs=1e-5), key
+    for a, b in zip(fast.model.state_dict().values(), plain.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_vits_keep_the_default_layout():
+    from benchmarks.common import bench_spec, load_profile
+
+    step = build_train_step(bench_spec(load_profile("tiny"), "mocov3", "vit_tiny_test", "baseline", 8), torch.device("cpu"))
+    assert step.memory_format == torch.contiguous_format
