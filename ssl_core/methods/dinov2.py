@@ -108,15 +108,16 @@ def lr_decay_rate(name: str, rate: float, num_layers: int) -> float:
 def _dinov2_crop(size: int, scale: tuple[float, float], blur_prob: float, solarize_prob: float) -> v2.Compose:
     """augmentations.py ``DataAugmentationDINO``: bicubic random resized crop + flip, colour jitter
     (0.4, 0.4, 0.2, 0.1) with p 0.8, greyscale p 0.2, Gaussian blur (kernel 9, sigma 0.1-2),
-    solarisation, ImageNet normalisation."""
+    solarisation, ImageNet normalisation. On the PIL image up to the tensor conversion, as the
+    official pipeline (``ToTensor`` last; PIL's resize and colour ops are also the faster kernels)."""
     return v2.Compose([
-        v2.ToImage(),
         v2.RandomResizedCrop(size, scale=tuple(scale), interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
         v2.RandomHorizontalFlip(p=0.5),
         v2.RandomApply([v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)], p=0.8),
         v2.RandomGrayscale(p=0.2),
         v2.RandomApply([v2.GaussianBlur(kernel_size=9, sigma=(0.1, 2.0))], p=blur_prob),
         v2.RandomSolarize(threshold=128, p=solarize_prob),
+        v2.ToImage(),
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
     ])
