@@ -5,9 +5,10 @@ Common: ``MultiViewDataset.__getitem__`` over a synthetic ImageFolder tree of JP
 the method's views from the paper profile's recipe at ``--image-size``, the original), in this
 process, as one DataLoader worker runs it. Strong: ``StrongAugment`` on a batch of originals
 (crop + flip, 2 RandAugment ops, Cutout, batched: one kernel per op for the whole batch), as the
-training process runs it on the k selected images of a step, on the device. A worker's rate times
-the number of workers bounds the loader. ``strong_tensor_ops_per_call``: the tensor operations of one strong-view call
-on k images (32 px), a device-independent count of the kernels a GPU would launch per step.
+training process runs it on the k selected images of a step, on the device. A worker's rate
+times the number of workers bounds the loader. ``strong_tensor_ops_per_call``: the tensor
+operations of one strong-view call on k images (32 px), a device-independent count of the
+kernels a GPU would launch per step for them.
 
     python -m benchmarks.data_pipeline                               # 224 px, ~30 s
     python -m benchmarks.data_pipeline --n-images 4 --image-size 32 --source-size 40   # smoke

@@ -97,8 +97,8 @@ def measure(method: str, arch: str, batch: int, image_size: int, repeats: int) -
     views, originals = synthetic_batch(spec)
     info = StepInfo(0, 1000, 100)
     snapshot = Snapshot(*states)
-    t_ours, *t_refs = paired_times([lambda: ours(views, originals, info)] + [lambda r=r: r(views) for r in refs.values()],
-                                   repeats, setup=snapshot.restore)
+    fns = [lambda: ours(views, originals, info)] + [lambda r=r: r(views) for r in refs.values()]
+    t_ours, *t_refs = paired_times(fns, repeats, setup=snapshot.restore)
     out = {"method": method, "arch": arch, "batch_size": batch, "image_size": image_size,
            "ours_memory_format": str(ours.memory_format).removeprefix("torch."), "ours_img_per_s": batch / min(t_ours)}
     for name, t_ref in zip(refs, t_refs):

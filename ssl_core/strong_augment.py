@@ -119,7 +119,8 @@ def sample_params(k: int, height: int, width: int, generator: torch.Generator, n
                              low + (high - low) * draw)
     side = torch.floor(u(k) * cutout_max * width).long()
     centre = torch.stack([torch.floor(u(k) * height), torch.floor(u(k) * width)], 1).long()
-    return StrongParams(torch.stack([top, left, ch, cw], 1), flips, ops, magnitudes, torch.cat([side[:, None], centre], 1))
+    boxes = torch.stack([top, left, ch, cw], 1)
+    return StrongParams(boxes, flips, ops, magnitudes, torch.cat([side[:, None], centre], 1))
 
 
 def resized_crops(images: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor, size: int) -> torch.Tensor:
@@ -209,7 +210,7 @@ def _affine(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def apply_op(images: torch.Tensor, name: str, v: torch.Tensor) -> torch.Tensor:
-    """One non-geometric op on uint8 images [n, 3, H, W], image i with magnitude ``v[i]`` (CPU)."""
+    """One op on uint8 images [n, 3, H, W], image i with magnitude ``v[i]`` (a CPU tensor)."""
     device = images.device
     if name == "Identity":
         return images
@@ -242,7 +243,8 @@ def apply_ops(images: torch.Tensor, ops: torch.Tensor, magnitudes: torch.Tensor)
     that drew it; the five geometric ops share one affine resampling (index bookkeeping on CPU)."""
     out = images.clone()
     names = [OP_NAMES[o] for o in ops.tolist()]
-    groups = {name: [i for i, n in enumerate(names) if n == name] for name in sorted(set(names) - {"Identity"} - set(GEOMETRIC))}
+    pointwise = sorted(set(names) - {"Identity"} - set(GEOMETRIC))
+    groups = {name: [i for i, n in enumerate(names) if n == name] for name in pointwise}
     geometric = [i for i, n in enumerate(names) if n in GEOMETRIC]
     for name, rows in list(groups.items()) + [("geometric", geometric)]:
         if not rows:

@@ -163,5 +163,6 @@ def test_resnets_train_channels_last_with_the_same_result():
 def test_vits_keep_the_default_layout():
     from benchmarks.common import bench_spec, load_profile
 
-    step = build_train_step(bench_spec(load_profile("tiny"), "mocov3", "vit_tiny_test", "baseline", 8), torch.device("cpu"))
+    spec = bench_spec(load_profile("tiny"), "mocov3", "vit_tiny_test", "baseline", 8)
+    step = build_train_step(spec, torch.device("cpu"))
     assert step.memory_format == torch.contiguous_format
