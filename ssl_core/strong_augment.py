@@ -300,6 +300,9 @@ class StrongAugment:
             raise ValueError(f"expected originals at the crop resolution {self.size} x {self.size} "
                              f"(ssl_core.augment.original_transform), got {tuple(originals.shape[-2:])}")
         params = self.sample(originals.shape[0], generator)
-        batch = self.apply(originals, params)
+        # Pixel arithmetic in full precision even inside a training step's autocast (whose bf16
+        # matmuls would put the affine ops' sampling grids half a pixel off at 224 px).
+        with torch.autocast(originals.device.type, enabled=False):
+            batch = self.apply(originals, params)
         batch = TF.normalize(batch.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)
         return (batch, params.op_lists()) if return_ops else batch

@@ -253,3 +253,14 @@ def test_crop_boxes_follow_torchvisions_random_resized_crop():
     for stat in (lambda b: (b[:, 2] * b[:, 3]).double() / 1024, lambda b: b[:, 3].double() / b[:, 2]):
         assert ks(stat(ours), stat(ref)) < critical
     assert ks(ours[:, 0].double() / (33 - ours[:, 2]), ref[:, 0].double() / (33 - ref[:, 2])) < critical  # position
+
+
+def test_strong_views_are_computed_in_full_precision_under_autocast():
+    """The trainer calls the rescue term inside bf16 autocast (on GPU; CPU autocast casts the same
+    ops): the strong views must not change."""
+    aug = StrongAugment(size=32)
+    x = _images(64, 32, seed=9)
+    plain = aug(x, torch.Generator().manual_seed(4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = aug(x, torch.Generator().manual_seed(4))
+    assert mixed.dtype == torch.float32 and torch.equal(plain, mixed)
