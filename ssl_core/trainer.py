@@ -26,6 +26,7 @@ from ssl_core.backbones import build_backbone, count_parameters
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.distributed import resolve_device
+from ssl_core.host import retain_freed_memory
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, param_groups, scaled_lr
@@ -129,7 +130,9 @@ def _to_floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
 
 
 def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1) -> TrainStep:
-    """The model, optimizer (at the recipe's peak lr) and rescue term of a run spec, on ``device``."""
+    """The model, optimizer (at the recipe's peak lr) and rescue term of a run spec, on ``device``.
+    Also keeps the process's freed host memory (``ssl_core.host``), as every training step wants."""
+    retain_freed_memory()
     recipe = spec["recipe"]
     model = dist.convert_sync_batchnorm(build_method(spec), device).to(device)
     peak_lr = scaled_lr(recipe["base_lr"], recipe["batch_size"], recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
