@@ -89,6 +89,11 @@ def build_backbone(name: str, **kwargs) -> nn.Module:
     return BACKBONES.build(name, **kwargs)
 
 
+def is_vit(backbone: nn.Module) -> bool:
+    """A ViT of the registry (timm's, with a patch projection), as opposed to a ResNet."""
+    return hasattr(backbone, "patch_embed")
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ssl_core import distributed as dist
 from ssl_core.augment import original_transform
-from ssl_core.backbones import build_backbone, count_parameters
+from ssl_core.backbones import build_backbone, count_parameters, is_vit
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.distributed import resolve_device
@@ -119,7 +119,7 @@ def uses_convolutions(model: nn.Module) -> bool:
     """A convolutional backbone (ResNet), as opposed to a ViT whose only convolution is the patch
     projection."""
     backbone = model.eval_backbone
-    return not hasattr(backbone, "patch_embed") and any(isinstance(m, nn.Conv2d) for m in backbone.modules())
+    return not is_vit(backbone) and any(isinstance(m, nn.Conv2d) for m in backbone.modules())
 
 
 def _to_floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:

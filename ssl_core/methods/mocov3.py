@@ -68,6 +68,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.transforms import v2
 
 from ssl_core import distributed
+from ssl_core.backbones import is_vit
 from ssl_core.methods import METHODS, MethodOutput, StepInfo
 from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
 
@@ -114,10 +115,6 @@ def contrastive_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> to
     n = logits.shape[0]
     labels = torch.arange(n, dtype=torch.long, device=logits.device) + n * distributed.rank()
     return F.cross_entropy(logits, labels) * (2 * temperature)
-
-
-def _is_vit(backbone: nn.Module) -> bool:
-    return hasattr(backbone, "patch_embed")
 
 
 def _zero_init_residual(backbone: nn.Module) -> None:
@@ -173,7 +170,7 @@ class MoCoV3(nn.Module):
                  proj_layers: int | None = None, pred_last_bn: bool | None = None,
                  momentum_cosine: bool = True, optimizer: str = "lars", zero_init_residual: bool = True) -> None:
         super().__init__()
-        vit = _is_vit(backbone)
+        vit = is_vit(backbone)
         if proj_layers is None:
             proj_layers = 3 if vit else 2  # builder.py MoCo_ViT / MoCo_ResNet
         if pred_last_bn is None:
