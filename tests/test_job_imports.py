@@ -1,0 +1,33 @@
+"""What each kind of DAG job imports at start-up. Every job is a fresh interpreter, so a heavy import
+is paid once per job (115 jobs in the tiny DAG): torch ~2 s, torchvision ~1.5 s, lightly with timm
+~0.5 s on this project's development machine (README, "How long")."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imported(module: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after ``import module``."""
+    code = f"import sys, {module}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("module, absent", [
+    # tables and figures from metrics.csv (aggregate, fig2, fig4-6, table1, table2) and the generators
+    ("evaluations.report", {"torch", "torchvision", "lightly", "timm"}),
+    ("evaluations.__main__", {"torch", "matplotlib", "pandas"}),
+    ("ssl_core.datasets.shapes", {"torch", "torchvision"}),
+    # evaluations load a backbone, not the pretraining methods
+    ("evaluations.linear_probe", {"lightly", "timm", "matplotlib"}),
+    ("ssl_core.backbones", {"lightly", "timm"}),
+    ("evaluations.transfer.evaluate", {"lightly", "timm", "matplotlib"}),
+])
+def test_jobs_import_only_what_they_use(module, absent):
+    assert not imported(module) & absent, f"{module} imports {sorted(imported(module) & absent)}"
