@@ -240,7 +240,7 @@ def sensitivity_figure(table: pd.DataFrame, param: str, method: str, fixed: str,
     ax.set_ylabel("linear top-1 (%)")
     ax.set_title(f"{METHOD_LABEL.get(method, method)}: sensitivity to {param} ({profile})", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="best")  # where it hides the fewest points
     fig.tight_layout()
     save_figure(fig, out_stem)
 
