@@ -3,9 +3,7 @@ the command lines the plugin builds from the config's `cluster` section, per rul
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
