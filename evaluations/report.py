@@ -13,6 +13,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ssl_core.config import arch_family  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
 
 COLUMNS = ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
@@ -26,10 +27,6 @@ def row_label(method: str, variant: str) -> str:
     """The paper's row name: "SimCLR", "Ours(SimCLR)", ..."""
     name = METHOD_LABEL.get(method, method)
     return f"Ours({name})" if variant == "rescued" else name
-
-
-def arch_family(arch: str) -> str:
-    return "vit" if arch.startswith("vit") else "resnet"
 
 
 def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path]) -> pd.DataFrame:

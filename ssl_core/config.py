@@ -106,6 +106,12 @@ def _spec(config: dict[str, Any], method: str, arch: str, variant: str, seed: in
             "sweep": tag, "recipe": recipe, "data": config["data"]["pretrain"], "train": config["train"]}
 
 
+def arch_family(arch: str) -> str:
+    """A backbone's family by its registry name: "vit" or "resnet" (the key of its dense
+    schedules under eval.dense, and what a table matches a stand-in architecture by)."""
+    return "vit" if arch.startswith("vit") else "resnet"
+
+
 def run_matrix(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every pretraining run of the config: run id -> the complete spec its job needs. Main
     experiments first, then the sensitivity sweeps (whose s- and k-sweeps share their centre)."""

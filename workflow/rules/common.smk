@@ -71,12 +71,6 @@ def sweep_param(param):
 # eval.dense, one job per (run, task); none where Detectron2 is not installed (said once here).
 DENSE_TASKS = ("voc", "coco")
 
-
-def arch_family(arch):
-    """The key of a backbone family's schedules under eval.dense (evaluations.report.arch_family)."""
-    return "vit" if arch.startswith("vit") else "resnet"
-
-
 # Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
 DENSE_DATA = config["data"].get("dense", {}).get("name")
 DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
