@@ -10,9 +10,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from evaluations import stats  # noqa: E402
 from ssl_core.config import arch_family  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
 
@@ -23,10 +25,46 @@ ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "
               "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
 
 
+FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows (INTERFACE.md)
+LEVEL_STATUS = {FLOOR: "floor: random init", CEILING: "ceiling: supervised"}
+
+
 def row_label(method: str, variant: str) -> str:
-    """The paper's row name: "SimCLR", "Ours(SimCLR)", ..."""
+    """The paper's row name: "SimCLR", "Ours(SimCLR)", ..., "SimCLR random init", "Supervised"."""
     name = METHOD_LABEL.get(method, method)
-    return f"Ours({name})" if variant == "rescued" else name
+    return {"rescued": f"Ours({name})", FLOOR: f"{name} random init", CEILING: "Supervised"}.get(variant, name)
+
+
+def main_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the main experiments (group "main"), which Fig. 2, Tables 1-2, the radars and the
+    claims read; a table without a ``group`` column (written before it existed) is all main."""
+    return df[df["group"] == "main"] if "group" in df.columns else df
+
+
+def sweep_runs(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of sweep ``name`` (Figs. 5-6); all rows of a table without a ``group`` column."""
+    return df[df["group"] == name] if "group" in df.columns else df
+
+
+def paired_gains(ours: pd.DataFrame) -> pd.DataFrame:
+    """rescued - baseline of the main runs per (method, arch, task, dataset, metric), paired by seed,
+    with its 95 % interval (evaluations.stats), indexed by those keys."""
+    return stats.paired_differences(main_runs(ours)).set_index(stats.KEYS)
+
+
+def _gain_columns(gains: pd.DataFrame, key: tuple | None) -> dict[str, float]:
+    """The paired gain of one comparison as table columns (NaN where not both variants ran)."""
+    g = gains.loc[key] if key is not None and key in gains.index else {}
+    nan = float("nan")
+    return {"gain": g.get("mean", nan), "gain_low": g.get("ci_low", nan), "gain_high": g.get("ci_high", nan),
+            "gain_n": int(g.get("n", 0))}
+
+
+def _significant(df: pd.DataFrame) -> pd.Series:
+    """Bold on our side: the row's variant is the one its paired interval shows to be better (never
+    where the interval contains 0 or is undefined, n < 2)."""
+    better = [stats.better_variant(r.gain_low, r.gain_high) for r in df.itertuples()]
+    return pd.Series([b is not None and b == v for b, v in zip(better, df.variant)], index=df.index)
 
 
 def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path]) -> pd.DataFrame:
@@ -77,35 +115,62 @@ def _ours_for(mine: pd.DataFrame, method: str, variant: str, arch: str) -> pd.Da
     return exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(arch)]
 
 
+def _linear_top1(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df.task == "linear") & (df.metric == "top1")]
+
+
 def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.DataFrame:
-    """Fig. 2's table: every published row with our linear top-1 (mean, std over seeds) beside it.
+    """Fig. 2's table: every published row with our linear top-1 of the main runs beside it (mean,
+    std, n over seeds, ``ours_ci`` the half-width of the mean's 95 % interval) and the paired gain
+    rescued - baseline of that method and architecture (``gain``, ``gain_low``/``gain_high``, n).
     Ours is matched on (method, variant, arch); a scaled-down profile has no paper architecture, so
-    there ours is its stand-in of the same family (ResNet / ViT) and no delta is computed."""
-    pub = paper[(paper.task == "linear") & (paper.metric == "top1")]
+    there ours is its stand-in of the same family (ResNet / ViT) and no delta is computed. Then our
+    floor (random init) and ceiling (supervised) rows, without a published value."""
+    pub = _linear_top1(paper)
     pub_std = paper[(paper.task == "linear") & (paper.metric == "top1_std")].set_index("run")["value"]
-    mine = ours[(ours.task == "linear") & (ours.metric == "top1")]
-    mine = mine.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std", "count"]).reset_index()
+    main = _linear_top1(main_runs(ours))
+    mine = stats.variant_summary(main, keys=["method", "arch"])
+    gains = stats.paired_differences(main, keys=["method", "arch"]).set_index(["method", "arch"])
+    nan = float("nan")
     rows = []
     for r in pub.itertuples():
         cand = _ours_for(mine, r.method, r.variant, r.arch)
         base = {"method": r.method, "variant": r.variant, "arch": r.arch, "published_top1": r.value,
-                "published_std": pub_std.get(r.run, float("nan"))}
+                "published_std": pub_std.get(r.run, nan)}
         if cand.empty:
-            rows.append({**base, "ours_arch": "", "ours_top1": float("nan"), "ours_std": float("nan"),
-                         "n_seeds": 0, "delta": float("nan"), "status": f"not run in profile {profile}"})
+            rows.append({**base, "ours_arch": "", "ours_top1": nan, "ours_std": nan, "ours_ci": nan,
+                         "n_seeds": 0, "delta": nan, **_gain_columns(gains, None),
+                         "status": f"not run in profile {profile}"})
         for c in cand.itertuples():
-            rows.append({**base, "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "n_seeds": int(c.count),
-                         "delta": c.mean - r.value if c.arch == r.arch else float("nan"),
+            rows.append({**base, "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "ours_ci": c.half_width,
+                         "n_seeds": int(c.n), "delta": c.mean - r.value if c.arch == r.arch else nan,
+                         **_gain_columns(gains, (c.method, c.arch)),
                          "status": "same architecture" if c.arch == r.arch else "scaled-down stand-in"})
+    for c in mine[mine.variant.isin(LEVEL_STATUS)].itertuples():
+        rows.append({"method": c.method, "variant": c.variant, "arch": "", "published_top1": nan, "published_std": nan,
+                     "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "ours_ci": c.half_width,
+                     "n_seeds": int(c.n), "delta": nan, **_gain_columns(gains, None), "status": LEVEL_STATUS[c.variant]})
     return pd.DataFrame(rows)
 
 
-def _fmt(mean: float, std: float = float("nan"), bold: bool = False, underline: bool = False, digits: int = 1) -> str:
+def _fmt(mean: float, half: float = float("nan"), bold: bool = False, underline: bool = False, digits: int = 1,
+         n: int | None = None) -> str:
+    """A cell: mean ± the half-width of its 95 % interval; "(n = 1)" where one seed leaves it
+    undefined (``n`` given), "--" where nothing was measured."""
     if pd.isna(mean):
         return "--"
-    text = f"{mean:.{digits}f}" + (rf" $\pm$ {std:.2f}" if pd.notna(std) else "")
+    text = f"{mean:.{digits}f}" + (rf" $\pm$ {half:.2f}" if pd.notna(half) else
+                                   f" (n = {n})" if n is not None and n < 2 else "")
     text = rf"\underline{{{text}}}" if underline else text
     return rf"\textbf{{{text}}}" if bold else text
+
+
+def _fmt_gain(r) -> str:
+    """The paired gain rescued - baseline of a row: "+0.9 ± 1.3 (n = 5)", "+0.9 (n = 1)", "--"."""
+    if pd.isna(r.gain):
+        return "--"
+    half = (r.gain_high - r.gain_low) / 2
+    return f"{r.gain:+.1f}" + (rf" $\pm$ {half:.1f}" if pd.notna(half) else "") + f" (n = {r.gain_n})"
 
 
 def _is_max(df: pd.DataFrame, column: str, keys: list[str]) -> pd.Series:
@@ -120,67 +185,113 @@ def _better_of_pair(df: pd.DataFrame, column: str, keys: list[str]) -> pd.Series
 
 
 def fig2_latex(table: pd.DataFrame, profile: str) -> str:
+    """Published (the paper's bold: better of each pair) beside ours (mean ± 95 % interval; bold
+    only where the paired interval of rescued - baseline excludes 0), the paired gain on each
+    rescued row, and Δ = ours - published on the paper's architecture."""
     table = table.reset_index(drop=True)
     bold_pub = _better_of_pair(table, "published_top1", ["method", "arch"])
-    bold_ours = _better_of_pair(table, "ours_top1", ["method", "ours_arch"])
-    lines = [r"\begin{tabular}{lllrlrr}", r"\toprule",
-             rf"Method & Arch. & Variant & Published & Ours arch. & Ours ({profile}) & $\Delta$ \\", r"\midrule"]
+    bold_ours = _significant(table)
+    lines = [r"\begin{tabular}{lllrlrrr}", r"\toprule",
+             rf"Method & Arch. & Variant & Published & Ours arch. & Ours ({_tex(profile)}) & Rescued $-$ baseline & $\Delta$ \\",
+             r"\midrule"]
     for i, r in table.iterrows():
         lines.append(" & ".join([
-            row_label(r.method, r.variant), ARCH_LABEL.get(r.arch, r.arch), r.variant, _fmt(r.published_top1, r.published_std, bold_pub[i]),
-            ARCH_LABEL.get(r.ours_arch, r.ours_arch) or "not run", _fmt(r.ours_top1, r.ours_std, bold_ours[i]),
+            row_label(r.method, r.variant), ARCH_LABEL.get(r.arch, r.arch) or "--", _tex(r.variant),
+            _fmt(r.published_top1, r.published_std, bold_pub[i]),
+            ARCH_LABEL.get(r.ours_arch, r.ours_arch) or "not run",
+            _fmt(r.ours_top1, r.ours_ci, bold_ours[i], n=r.n_seeds),
+            _fmt_gain(r) if r.variant == "rescued" else "",
             "--" if pd.isna(r.delta) else f"{r.delta:+.1f}"]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
 
+def _fig2_points(df: pd.DataFrame, published: bool) -> pd.DataFrame:
+    """One point per (method, arch, variant): linear top-1 mean, its error bar (published: the
+    printed std; ours: the 95 % interval's half-width) and the backbone's parameters."""
+    top1 = stats.variant_summary(_linear_top1(df), keys=["method", "arch"])
+    if published:
+        std = df[df.metric == "top1_std"].groupby(["method", "arch", "variant"])["value"].first()
+        top1["err"] = [std.get((r.method, r.arch, r.variant), float("nan")) for r in top1.itertuples()]
+    else:
+        top1["err"] = top1["half_width"]
+    params = df[df.metric == "params_M"].groupby(["method", "arch", "variant"])["value"].first()
+    top1["params"] = [params.get((r.method, r.arch, r.variant), float("nan")) for r in top1.itertuples()]
+    return top1.dropna(subset=["params", "mean"])
+
+
+LEVEL_STYLE = {FLOOR: dict(color="0.4", linestyle="--"), CEILING: dict(color="tab:green", linestyle="-.")}
+
+
 def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem: str | Path) -> None:
-    """Fig. 2 (left): linear top-1 against backbone parameters; published beside this profile."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, df, title in ((axes[0], paper, "published (paper Fig. 2)"), (axes[1], ours, f"this suite, profile '{profile}'")):
-        top1 = df[(df.task == "linear") & (df.metric == "top1")]
-        top1 = top1.groupby(["method", "arch", "variant"])["value"].agg(["mean", "std"]).reset_index()
-        params = df[df.metric == "params_M"].groupby(["method", "arch", "variant"])["value"].first()
-        top1["params"] = [params.get((r.method, r.arch, r.variant), float("nan")) for r in top1.itertuples()]
-        for r in top1.itertuples():
+    """Fig. 2 (left): linear top-1 against backbone parameters; published beside this profile's main
+    runs (error bars: the 95 % interval of the mean over seeds), with each architecture's floor
+    (random init, dashed) and ceiling (supervised, dash-dot) as short levels at its size."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    # A fixed layout before the labels are placed: they are spaced in display coordinates.
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.2, top=0.92, wspace=0.18)
+    panels = ((axes[0], paper, True, "published (paper Fig. 2)"),
+              (axes[1], main_runs(ours), False, f"this suite, profile '{profile}'"))
+    for ax, df, published, title in panels:
+        points = _fig2_points(df, published)
+        levels = points[points.variant.isin(LEVEL_STYLE)]
+        points = points[~points.variant.isin(LEVEL_STYLE)]
+        for r in points.itertuples():
             main = r.method in ("simclr", "mocov3", "dinov2")
             style = dict(marker="^", color="tab:orange") if r.variant == "rescued" else \
                 dict(marker="o", color="tab:blue" if main else "grey")
-            ax.errorbar(r.params, r.mean, yerr=0 if pd.isna(r.std) else r.std, linestyle="none", markersize=8, **style)
-        _label_points(ax, top1)
+            ax.errorbar(r.params, r.mean, yerr=0 if pd.isna(r.err) else r.err, linestyle="none", markersize=8,
+                        capsize=3, **style)
+        for r in levels.itertuples():
+            ax.hlines(r.mean, r.params / 1.3, r.params * 1.3, lw=1.5, **LEVEL_STYLE[r.variant])
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        lo, hi = top1["params"].min(), top1["params"].max()
-        ax.set_xlim(lo / 1.6, hi * 4.0)  # room on the right for the labels
+        if not points.empty:
+            lo, hi = pd.concat([points, levels])["params"].agg(["min", "max"])
+            ax.set_xlim(lo / 1.6, hi * 6.0)  # room on the right for the labels
         ax.set_xlabel("backbone parameters (M, log scale)")
         ax.set_ylabel("linear top-1 (%)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.12 * (high - low))  # headroom for labels moved up
+        _label_points(ax, points)
     handles = [plt.Line2D([], [], marker="o", color="tab:blue", linestyle="none", label="SSL baseline"),
                plt.Line2D([], [], marker="^", color="tab:orange", linestyle="none", label="rescued (ours)"),
-               plt.Line2D([], [], marker="o", color="grey", linestyle="none", label="other SOTA")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+               plt.Line2D([], [], marker="o", color="grey", linestyle="none", label="other SOTA"),
+               plt.Line2D([], [], label="floor: random init", **LEVEL_STYLE[FLOOR]),
+               plt.Line2D([], [], label="ceiling: supervised", **LEVEL_STYLE[CEILING])]
+    fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False)
     save_figure(fig, out_stem)
 
 
 def _label_points(ax: plt.Axes, points: pd.DataFrame) -> None:
-    """Name each point to its right; labels of points at about one x (within 25 %) are stacked
-    apart (a minimum gap of 5 % of the axis height), with a thin line back to a moved label."""
-    low, high = ax.get_ylim()
-    gap = 0.05 * (high - low)
-    points = points.sort_values("params")
-    cluster = (points["params"] / points["params"].shift() > 1.25).cumsum()  # a new x cluster past +25 %
-    for _, group in points.groupby(cluster):
-        placed: list[float] = []
-        for r in group.sort_values("mean").itertuples():
-            y = max(r.mean, placed[-1] + gap) if placed else r.mean
-            placed.append(y)
-            ax.annotate(f"{row_label(r.method, r.variant)} {ARCH_LABEL.get(r.arch, r.arch)}", (r.params, r.mean), xytext=(r.params * 1.25, y),
-                        fontsize=7, va="center",
-                        arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5") if y != r.mean else None)
+    """Name each point to its right, bottom to top; a label that would overlap a marker or a label
+    placed before (their rendered boxes, in display coordinates) moves up just above it, with a thin line back to
+    its point. Call once the axes' limits and the figure's layout are final."""
+    renderer = ax.figure.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    marker = 6  # px, about the radius of a marker of size 8
+    placed = [Bbox.from_bounds(x - marker, y - marker, 2 * marker, 2 * marker)  # labels keep off the markers
+              for x, y in ax.transData.transform(points[["params", "mean"]].to_numpy(dtype=float))]
+    for r in points.sort_values(["mean", "params"]).itertuples():
+        x, y = ax.transData.transform((r.params, r.mean))
+        x += 14  # px right of the marker
+        text = ax.annotate(f"{row_label(r.method, r.variant)} {ARCH_LABEL.get(r.arch, r.arch)}", (r.params, r.mean),
+                           xytext=tuple(to_data.transform((x, y))), fontsize=7, va="center", annotation_clip=False)
+        while True:
+            box = text.get_window_extent(renderer)
+            hit = [b for b in placed if b.overlaps(box)]
+            if not hit:
+                break
+            y = max(b.y1 for b in hit) + box.height / 2 + 1
+            text.set_position(tuple(to_data.transform((x, y))))
+        if y != ax.transData.transform((r.params, r.mean))[1]:
+            ax.annotate("", (r.params, r.mean), xytext=tuple(to_data.transform((x, y))),
+                        arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5"), annotation_clip=False)
+        placed.append(box)
 
 
 def save_figure(fig: plt.Figure, out_stem: str | Path, formats: tuple[str, ...] = ("pdf", "png")) -> None:
