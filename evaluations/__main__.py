@@ -14,6 +14,8 @@
   python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
+  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM
+  python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X]
 """
 from __future__ import annotations
 
@@ -182,6 +184,32 @@ def _fig4(args: argparse.Namespace) -> None:
     report.fig4_radar(table, args.method, args.profile, args.figure)
 
 
+def _claims(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from evaluations import report
+    from evaluations.claims import claims_latex, claims_table
+
+    names = ("fig2_linear", "text_claims", "table1_transfer", "table2_dense", "sensitivity_best", "cosine_study")
+    paper = {name: report.read_metrics(Path(args.paper_dir) / f"{name}.csv") for name in names}
+    ours = report.read_metrics(args.metrics) if args.metrics else None
+    cosine = pd.read_csv(args.cosine) if args.cosine else None
+    table = claims_table(ours, paper, json.loads(args.sweeps), cosine)
+    report.write_table(table, claims_latex(table, args.profile), args.table)
+
+
+def _compare_reference(args: argparse.Namespace) -> int:
+    from evaluations import compare, report
+
+    ours, reference = report.read_metrics(args.ours), report.read_metrics(args.reference)
+    table = (compare.compare_exact(ours, reference, args.atol) if args.mode == "exact" else
+             compare.compare_intervals(ours, reference))
+    print(compare.report_differences(table))
+    return 0 if table.ok.all() else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -260,9 +288,23 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--metrics", "--paper", "--profile", "--method", "--figure"):
         p.add_argument(name, required=True)
     p.set_defaults(fn=_fig4)
+    p = sub.add_parser("claims", help="the claims table (tex, csv): each claim of the paper, ours and a verdict")
+    p.add_argument("--metrics", help="metrics.csv (none: the profile was not run)")
+    p.add_argument("--cosine", help="tables/cosine_study.csv of the profile")
+    p.add_argument("--paper-dir", required=True, help="results/paper")
+    p.add_argument("--sweeps", default="[]", help="the config's sweeps (JSON list)")
+    p.add_argument("--profile", required=True)
+    p.add_argument("--table", required=True, help="output stem")
+    p.set_defaults(fn=_claims)
+    p = sub.add_parser("compare-reference", help="a rerun against a reference run: which numbers differ, by how much")
+    p.add_argument("--ours", required=True, help="results/<profile>/metrics.csv")
+    p.add_argument("--reference", required=True, help="results/reference/<profile>/metrics.csv")
+    p.add_argument("--mode", choices=["exact", "interval"], default="exact",
+                   help="exact: run by run (same kind of machine); interval: within the reference's 95 %% intervals")
+    p.add_argument("--atol", type=float, default=0.0, help="exact mode: allowed absolute difference")
+    p.set_defaults(fn=_compare_reference)
     args = parser.parse_args(argv)
-    args.fn(args)
-    return 0
+    return args.fn(args) or 0
 
 
 if __name__ == "__main__":

@@ -431,8 +431,11 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
     stand-ins): their rows have no published value, the paper's datasets no value of ours."""
     nan = float("nan")
     pub = paper[paper.task == TRANSFER_TASK]
-    mine = (ours[ours.task == TRANSFER_TASK].groupby(["method", "arch", "variant", "dataset", "metric"])["value"]
-            .agg(["mean", "std", "count"]).reset_index())
+    main = main_runs(ours)
+    main = main[main.task == TRANSFER_TASK]
+    keys = ["method", "arch", "dataset", "metric"]
+    mine = stats.variant_summary(main, keys=keys).rename(columns={"n": "count"})
+    gains = stats.paired_differences(main, keys=keys).set_index(keys)
     metric = {**dict(zip(mine.dataset, mine.metric)), **dict(zip(pub.dataset, pub.metric))}
     extra = sorted(set(mine.dataset) - set(pub.dataset), key=lambda d: (list(METRIC_LABEL).index(metric[d]), d))
     datasets = [*dict.fromkeys(pub.dataset), *extra]  # the paper's order, then ours by metric as in the paper
@@ -445,23 +448,33 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
             status = (f"not run in profile {profile}" if not ours_arch else
                       "same architecture" if ours_arch == arch else "scaled-down stand-in")
             for d in datasets:
-                r = mean.loc[d] if d in mean.index else {"mean": nan, "std": nan, "count": 0}
+                r = mean.loc[d] if d in mean.index else {"mean": nan, "std": nan, "half_width": nan, "count": 0}
                 pub_value = published.get(d, nan)
                 rows.append({"method": method, "variant": variant, "arch": arch, "dataset": d, "metric": metric[d],
                              "published": pub_value, "ours_arch": ours_arch, "ours": r["mean"], "ours_std": r["std"],
-                             "n_seeds": int(r["count"]),
-                             "delta": r["mean"] - pub_value if ours_arch == arch else nan, "status": status})
+                             "ours_ci": r["half_width"], "n_seeds": int(r["count"]),
+                             "delta": r["mean"] - pub_value if ours_arch == arch else nan,
+                             **_gain_columns(gains, (method, ours_arch, d, metric[d]) if ours_arch else None),
+                             "status": status})
+    for r in mine[mine.variant.isin(LEVEL_STATUS)].itertuples():  # our floor and ceiling rows
+        rows.append({"method": r.method, "variant": r.variant, "arch": "", "dataset": r.dataset, "metric": r.metric,
+                     "published": nan, "ours_arch": r.arch, "ours": r.mean, "ours_std": r.std, "ours_ci": r.half_width,
+                     "n_seeds": int(r.count), "delta": nan, **_gain_columns(gains, None),
+                     "status": LEVEL_STATUS[r.variant]})
     return pd.DataFrame(rows)
 
 
 def _table1_block(table: pd.DataFrame, column: str, arch_col: str, datasets: list[str], title: str, width: int,
                   marks: bool) -> list[str]:
     """One block of Table 1's LaTeX: a title line, a header (datasets, metrics) and a row per
-    (method, variant, architecture). ``marks``: bold = better of the baseline/rescued pair,
-    underline = best of the column; else the values are signed differences."""
+    (method, variant, architecture). ``marks``: bold = better of the baseline/rescued pair (ours:
+    only where the paired interval excludes 0), underline = best baseline/rescued value of the
+    column; our cells carry their 95 % interval; without ``marks`` the values are signed differences."""
     table = table[table.dataset.isin(datasets)].reset_index(drop=True)
-    bold = _better_of_pair(table, column, ["method", arch_col, "dataset"])
-    best = _is_max(table, column, ["dataset"])
+    ours = column == "ours"  # bold where the paired interval excludes 0; cells with their interval
+    bold = _significant(table) if ours else _better_of_pair(table, column, ["method", arch_col, "dataset"])
+    pair = table.variant.isin(stats.PAIR)
+    best = pair & (table[column] == table[column].where(pair).groupby(table.dataset).transform("max"))
     lines = [rf"\multicolumn{{{width}}}{{l}}{{\emph{{{title}}}}} \\",
              " & ".join(["Method", "Arch.", *(_tex(DATASET_LABEL.get(d, d)) for d in datasets)]) + r" \\",
              " & ".join(["", "", *(METRIC_LABEL[table.metric[table.dataset == d].iloc[0]] for d in datasets)]) + r" \\",
@@ -471,7 +484,8 @@ def _table1_block(table: pd.DataFrame, column: str, arch_col: str, datasets: lis
         if rows[column].isna().all():
             lines.append(" & ".join([*head, rf"\multicolumn{{{len(datasets)}}}{{c}}{{{_tex(rows.status.iloc[0])}}}"]) + r" \\")
             continue
-        cells = {r.dataset: (_fmt(getattr(r, column), bold=bold[i], underline=best[i], digits=2) if marks else
+        cells = {r.dataset: (_fmt(getattr(r, column), r.ours_ci if ours else float("nan"), bold=bold[i],
+                                  underline=best[i], digits=2, n=r.n_seeds if ours else None) if marks else
                              "--" if pd.isna(getattr(r, column)) else f"{getattr(r, column):+.2f}")
                  for i, r in rows.iterrows()}
         lines.append(" & ".join([*head, *(cells[d] for d in datasets)]) + r" \\")
@@ -488,7 +502,7 @@ def table1_latex(table: pd.DataFrame, profile: str) -> str:
     pub_cols, our_cols, delta_cols = columns("published"), columns("ours"), columns("delta")
     our_cols = our_cols or pub_cols  # nothing run: the rows say so
     width = 2 + max(len(pub_cols), len(our_cols))
-    published = table.drop_duplicates(["method", "variant", "arch", "dataset"])
+    published = table[table.variant.isin(stats.PAIR)].drop_duplicates(["method", "variant", "arch", "dataset"])
     lines = [rf"\begin{{tabular}}{{ll{'r' * (width - 2)}}}", r"\toprule",
              *_table1_block(published, "published", "arch", pub_cols, "Published (paper Table 1)", width, True),
              r"\midrule",

@@ -22,6 +22,8 @@ def imported(module: str) -> set[str]:
 @pytest.mark.parametrize("module, absent", [
     # tables and figures from metrics.csv (aggregate, fig2, fig4-6, table1, table2) and the generators
     ("evaluations.report", {"torch", "torchvision", "lightly", "timm"}),
+    ("evaluations.claims", {"torch", "torchvision", "lightly", "timm"}),
+    ("evaluations.compare", {"torch", "torchvision", "lightly", "timm"}),
     ("evaluations.__main__", {"torch", "matplotlib", "pandas"}),
     ("ssl_core.datasets.shapes", {"torch", "torchvision"}),
     # evaluations load a backbone, not the pretraining methods

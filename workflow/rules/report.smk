@@ -170,3 +170,25 @@ rule fig4_radar:
     shell:
         "python -m evaluations fig4 --metrics {input.metrics} --paper {input.paper} --profile {params.profile} "
         "--method {wildcards.method} --figure {params.stem} > {log} 2>&1"
+
+
+rule claims:
+    input:
+        metrics=rules.aggregate.output[0],
+        cosine=rules.cosine_study.output[0],
+        paper=expand("results/paper/{name}.csv", name=("fig2_linear", "text_claims", "table1_transfer", "table2_dense",
+                                                       "sensitivity_best", "cosine_study")),
+    output:
+        report(multiext(f"{OUT}/tables/claims", ".csv", ".tex"), caption="../report/claims.rst",
+               category="0 Claims: verdicts"),
+    params:
+        profile=PROFILE,
+        sweeps=json.dumps(config.get("sweeps", []), sort_keys=True),
+        stem=lambda w, output: output[0].removesuffix(".csv"),
+    log:
+        f"{OUT}/logs/claims.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations claims --metrics {input.metrics} --cosine {input.cosine} --paper-dir results/paper "
+        "--sweeps {params.sweeps:q} --profile {params.profile} --table {params.stem} > {log} 2>&1"

@@ -1,0 +1,92 @@
+"""The claims table and compare-reference on synthetic metrics tables with known answers."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from evaluations import compare, report
+from evaluations.__main__ import main
+from evaluations.claims import claims_table
+from tests.conftest import ROOT
+from tests.evaluations.test_report_fig2 import metrics
+
+PAPER = {name: report.read_metrics(ROOT / "results" / "paper" / f"{name}.csv") for name in (
+    "fig2_linear", "text_claims", "table1_transfer", "table2_dense", "sensitivity_best", "cosine_study")}
+SWEEP = {"name": "sens", "method": "simclr", "arch": "resnet_tiny", "s": {"values": [0.25, 0.75], "k": 4},
+         "k": {"values": [4, 8], "s": 0.75}}
+
+
+def sweep(best: float, seeds=range(3)) -> pd.DataFrame:
+    """SimCLR s-sweep runs at k = 4: top-1 60 + seed, 3 points more at s = ``best``."""
+    return pd.DataFrame([{"run": f"sweep-{s}-{seed}", "group": "sens", "method": "simclr", "arch": "resnet_tiny",
+                          "variant": "rescued", "s": s, "k": 4.0, "seed": seed, "task": "linear", "dataset": "shapes",
+                          "metric": "top1", "value": 60 + seed + 3 * (s == best)}
+                         for s in SWEEP["s"]["values"] for seed in seeds])
+
+
+def claim(table, text, arch=None):
+    rows = table[table.claim.str.startswith(text)]
+    return rows[rows.ours_run.str.contains(arch)] if arch else rows
+
+
+def test_paper_profile_has_every_claim_not_run():
+    table = claims_table(None, PAPER, [])
+    assert len(table) == 5 + 30 + 3 + 27 + 8 + 1 and (table.verdict == "not run").all()
+    gains = claim(table, "SimCLR ResNet-50: linear top-1 gain")
+    assert gains.published.tolist() == [1.1]  # 70.2 - 69.1, as the text states
+
+
+def test_verdicts_of_stand_ins():
+    ours = pd.concat([metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8],     # +1 on every seed
+                               ("mocov3", "vit_tiny_test"): [-1, -1.1, -0.9],  # a loss on every seed
+                               ("dinov2", "vit_tiny_test"): [1, -1, 0.2]}),    # noise
+                      sweep(best=0.75)])
+    table = claims_table(ours, PAPER, [SWEEP])
+    simclr = claim(table, "SimCLR ResNet-50: linear top-1 gain").iloc[0]
+    assert (simclr.verdict, simclr.ours_n, simclr.ours_run) == ("reproduced", 3, "simclr resnet_tiny (main)")
+    assert simclr.ours_mean == pytest.approx(1.0) and simclr.resolution == pytest.approx(simclr.ours_high - 1.0)
+    assert claim(table, "MoCo v3 ViT-S: linear top-1 gain").verdict.tolist() == ["contradicted"]
+    assert claim(table, "MoCo v3 ResNet-50: linear top-1 gain").verdict.tolist() == ["not run"]  # no ResNet MoCo
+    assert claim(table, "DINOv2 ViT-L: linear top-1 gain").verdict.tolist() == ["inconclusive"]
+    best_s = claim(table, "SimCLR ResNet-50: best s").iloc[0]
+    assert best_s.verdict == "reproduced" and "best 0.75 vs 0.25" in best_s.ours_run and best_s.ours_mean == 3.0
+    assert claim(table, "SimCLR ResNet-50: best k").verdict.tolist() == ["not run"]  # k = 64 not in our grid
+    wrong = claims_table(pd.concat([metrics({("simclr", "resnet_tiny"): [1, 1, 1]}), sweep(best=0.25)]), PAPER, [SWEEP])
+    assert claim(wrong, "SimCLR ResNet-50: best s").verdict.tolist() == ["contradicted"]
+
+
+def test_sweep_runs_do_not_enter_the_main_claims():
+    ours = metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]})
+    polluted = pd.concat([ours, ours.assign(group="sens", value=ours.value * 0)])
+    assert claims_table(polluted, PAPER, []).equals(claims_table(ours, PAPER, []))
+
+
+def test_claims_command_writes_csv_and_tex(tmp_path):
+    path = tmp_path / "metrics.csv"
+    metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]}).to_csv(path, index=False)
+    main(["claims", "--metrics", str(path), "--paper-dir", str(ROOT / "results" / "paper"), "--profile", "tiny",
+          "--table", str(tmp_path / "claims")])
+    table = pd.read_csv(tmp_path / "claims.csv")
+    assert "reproduced" in set(table.verdict) and r"\end{longtable}" in (tmp_path / "claims.tex").read_text()
+
+
+def test_compare_reference_exact_and_interval(tmp_path, capsys):
+    reference = metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]})
+    ref, same, moved = tmp_path / "ref.csv", tmp_path / "same.csv", tmp_path / "moved.csv"
+    reference.to_csv(ref, index=False)
+    reference.to_csv(same, index=False)
+    shifted = reference.copy()
+    shifted.loc[(shifted.variant == "rescued") & (shifted.seed == 1) & (shifted.metric == "top1"), "value"] += 0.5
+    shifted.to_csv(moved, index=False)
+    assert main(["compare-reference", "--ours", str(same), "--reference", str(ref)]) == 0
+    assert main(["compare-reference", "--ours", str(moved), "--reference", str(ref)]) == 1
+    out = capsys.readouterr().out
+    assert "1 of" in out and "simclr-resnet_tiny-rescued-seed1" in out and "0.5000" in out
+    assert main(["compare-reference", "--ours", str(moved), "--reference", str(ref), "--atol", "0.6"]) == 0
+    # another machine: the mean moved by 0.17, inside the reference's interval (half-width > 0.17)
+    assert main(["compare-reference", "--ours", str(moved), "--reference", str(ref), "--mode", "interval"]) == 0
+    far = reference.assign(value=reference.value + 10 * (reference.variant == "baseline"))
+    table = compare.compare_intervals(far, reference)
+    assert set(table[~table.ok].variant) == {"baseline"}
+    missing = compare.compare_exact(reference[reference.variant != "supervised"], reference)
+    assert (missing[~missing.ok]["where"] == "only in reference").all() and (~missing.ok).sum() == 3 * 2  # 3 seeds x (top1, params_M)
