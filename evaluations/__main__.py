@@ -68,7 +68,7 @@ def _sensitivity(args: argparse.Namespace) -> None:
     from evaluations import report
 
     sweep = json.loads(args.sweep)
-    ours = report.read_metrics(args.metrics)
+    ours = report.sweep_runs(report.read_metrics(args.metrics), sweep["name"])  # this sweep's group only
     table = report.sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
     fixed = f"k = {sweep['fixed']}" if args.param == "s" else f"s = {sweep['fixed']:g}"
     report.sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure)

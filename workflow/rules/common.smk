@@ -59,7 +59,7 @@ def sweep_param(param):
         sweep = SWEEPS[wildcards.method]
         runs = sweep_runs(config, sweep, param).values()
         return json.dumps({
-            "method": sweep["method"], "fixed": sweep[param]["k" if param == "s" else "s"],
+            "name": sweep["name"], "method": sweep["method"], "fixed": sweep[param]["k" if param == "s" else "s"],
             "rescued": sorted(r["run"] for r in runs if r["variant"] == "rescued"),
             "baselines": sorted(r["run"] for r in runs if r["variant"] == "baseline"),
         }, sort_keys=True)
