@@ -582,10 +582,43 @@ def radar_scale(values: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return (np.floor((low - span).clip(lower=0) * 10) / 10, np.ceil((high + span / 4).clip(upper=100) * 10) / 10)
 
 
+def _radar_gain(fig: plt.Figure, slot: int, rows: pd.DataFrame, table: pd.DataFrame, title: str) -> None:
+    """Our side of Fig. 4 outside the paper profile: per spoke the paired gain rescued - baseline
+    with its 95 % interval (a radial bar), on one symmetric scale whose middle ring is 0; each
+    spoke's label gives the baseline, floor (random init) and ceiling (supervised) levels."""
+    rescued = rows[rows.variant == "rescued"].drop_duplicates("dataset").set_index("dataset")
+    ends = np.abs(rescued[["gain", "gain_low", "gain_high"]].to_numpy(dtype=float))
+    rim = max(np.nanmax(ends) if np.isfinite(ends).any() else 0.0, 0.5) * 1.15
+    to_r = lambda v: (np.asarray(v, dtype=float) + rim) / (2 * rim)  # noqa: E731
+    theta = radar_factory(len(rescued))
+    ax = fig.add_subplot(1, 2, slot, projection=f"radar{len(rescued)}")
+    ax.plot(theta, np.full(len(theta), 0.5), color="k", lw=1.0, label="no difference")
+    ax.plot(theta, to_r(rescued.gain), color="tab:orange", marker="^", label="rescued − baseline (95 % CI)")
+    for t, low, high in zip(theta, rescued.gain_low, rescued.gain_high):
+        if pd.notna(low):
+            ax.plot([t, t], to_r([low, high]), color="tab:orange", lw=3, alpha=0.5)
+    arch = rows.ours_arch.iloc[0]
+    method = rows.method.iloc[0]
+    levels = table[(table.ours_arch == arch) & (((table.variant == FLOOR) & (table.method == method))
+                                                | (table.variant == CEILING))]
+    level = {(v, d): x for v, d, x in zip(levels.variant, levels.dataset, levels.ours)}
+    base = rows[rows.variant == "baseline"].set_index("dataset")["ours"]
+    fmt = lambda v: "--" if pd.isna(v) else f"{v:.1f}"  # noqa: E731
+    ax.set_varlabels([f"{DATASET_LABEL.get(d, d)} (n = {r.gain_n})\nbase {fmt(base.get(d))} floor "
+                      f"{fmt(level.get((FLOOR, d)))} ceil {fmt(level.get((CEILING, d)))}"
+                      for d, r in rescued.iterrows()])
+    ax.set_ylim(0, 1)
+    ax.set_rgrids(RADAR_RINGS, labels=[])
+    ax.tick_params(axis="x", labelsize=7, pad=16)
+    ax.set_title(f"{title}: centre {-rim:+.1f}, rim {rim:+.1f} points", fontsize=10, pad=30)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.18), fontsize=8)
+
+
 def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | Path) -> None:
     """Fig. 4 panel of one method: baseline vs rescued, published (left) beside this profile
-    (right), each on its own datasets and scale. A method not run in the profile keeps the
-    published panel; the other says so."""
+    (right), each on its own datasets and scale; outside the paper profile our side is the paired
+    gain per spoke with its interval (:func:`_radar_gain`). A method not run in the profile keeps
+    the published panel; the other says so."""
     rows = table[table.method == method]
     label = METHOD_LABEL.get(method, method)
     fig = plt.figure(figsize=(11, 6.2))
@@ -600,6 +633,9 @@ def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | P
             ax.set_title(title, fontsize=10)
             continue
         arch = data[arch_col].iloc[0]  # the matched architecture (the paper's, else its stand-in)
+        if column == "ours" and profile != "paper":
+            _radar_gain(fig, i + 1, data[data[arch_col] == arch], table, f"{title}\n{ARCH_LABEL.get(arch, arch)}")
+            continue
         values = data[data[arch_col] == arch].pivot_table(index="variant", columns="dataset", values=column)
         values = values[list(dict.fromkeys(data.dataset))]
         low, high = radar_scale(values)
@@ -617,7 +653,9 @@ def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | P
         ax.set_title(f"{title}\n{ARCH_LABEL.get(arch, arch)}", fontsize=10, pad=30)
         ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.18), fontsize=8)
     fig.suptitle(f"Fig. 4: transfer, {label} vs Ours({label})", fontsize=12)
-    fig.text(0.5, 0.93, "Each spoke has its own linear scale, [value at the centre, value at the outer ring] "
-             "under its name; the rings are equally spaced in between.", ha="center", fontsize=8)
+    fig.text(0.5, 0.93, "Published: each spoke has its own linear scale, [value at the centre, value at the outer "
+             "ring] under its name; the rings are equally spaced in between." + (
+                 "" if profile == "paper" else " Ours: the paired gain, one scale, 0 on the black ring."),
+             ha="center", fontsize=8)
     fig.subplots_adjust(left=0.07, right=0.9, bottom=0.09, top=0.76, wspace=0.55)  # room for the spoke labels
     save_figure(fig, out_stem)

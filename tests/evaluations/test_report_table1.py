@@ -123,3 +123,25 @@ def test_transfer_config_typo_is_named():
     cfg["eval"]["transfer"]["datasets"] = ["cifar10", "imagenet"]
     with pytest.raises(ConfigError, match=r"eval\.transfer\.datasets\.1"):
         validate_config(cfg)
+
+
+def test_fig4_outside_the_paper_profile_draws_the_paired_gain(paper, tmp_path, monkeypatch):
+    """Ours: one spoke per dataset with the gain and its interval, the method's own floor level."""
+    rows = [_row("simclr", "resnet_tiny", variant, d, "top1", value + seed * (1 + (variant == "rescued")) + offset,
+                 run=f"{variant}-{seed}") | {"seed": seed}
+            for seed in range(3) for d, offset in (("a", 0), ("b", 1), ("c", 2))
+            for variant, value in (("baseline", 50.0), ("rescued", 52.0), ("random_init", 20.0))]
+    rows.append(_row("mocov3", "resnet_tiny", "random_init", "a", "top1", 5.0))  # another method's floor
+    table = R.table1_table(pd.DataFrame(rows), paper, "small")
+    figures = []
+    monkeypatch.setattr(R, "save_figure", lambda fig, stem: figures.append(fig))
+    R.fig4_radar(table, "simclr", "small", tmp_path / "simclr")
+    ax = figures[0].axes[-1]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == "a (n = 3)\nbase 51.0 floor 21.0 ceil --"
+    bars = [line for line in ax.get_lines() if len(line.get_xdata()) == 2]  # one interval per spoke
+    assert len(bars) == 3
+    rim = float(ax.get_title().rsplit("rim ", 1)[1].split()[0])
+    low, high = sorted(bars[0].get_ydata() * 2 * rim - rim)  # back from radius to points
+    gain = table[(table.variant == "rescued") & (table.dataset == "a")].iloc[0]
+    assert (low, high) == pytest.approx((gain.gain_low, gain.gain_high), abs=0.05)  # the title rounds the rim
