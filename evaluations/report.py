@@ -654,7 +654,7 @@ def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | P
         ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.18), fontsize=8)
     fig.suptitle(f"Fig. 4: transfer, {label} vs Ours({label})", fontsize=12)
     fig.text(0.5, 0.93, "Published: each spoke has its own linear scale, [value at the centre, value at the outer "
-             "ring] under its name; the rings are equally spaced in between." + (
+             "ring] under its name;\nthe rings are equally spaced in between." + (
                  "" if profile == "paper" else " Ours: the paired gain, one scale, 0 on the black ring."),
              ha="center", fontsize=8)
     fig.subplots_adjust(left=0.07, right=0.9, bottom=0.09, top=0.76, wspace=0.55)  # room for the spoke labels
