@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    done = pretrain(json.loads(args.spec), args.out, args.ckpt, max_steps=args.max_steps)
+    spec = json.loads(args.spec)
+    if spec["variant"] == "supervised":  # the ceiling: trained with labels (ssl_core.supervised)
+        from ssl_core.supervised import train_supervised
+
+        return 0 if train_supervised(spec, args.out, args.ckpt) else 3
+    done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)
     # A time-boxed, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
     return 0 if done else 3
 

@@ -91,6 +91,8 @@ def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None
            tag: str | None = None) -> str:
     """e.g. ``simclr-resnet50-rescued-s0.75-k128-seed0``, ``simclr-resnet50-baseline-seed0``, or
     with a sweep's tag (its recipe differs from the main run's) ``simclr-resnet50-sens-rescued-s0.5-k64-seed1``."""
+    if variant == "supervised":  # not a method's run: one per architecture (INTERFACE.md)
+        return f"supervised-{arch}-seed{seed}"
     rescue = f"-s{s:g}-k{k}" if variant == "rescued" else ""
     middle = f"-{tag}" if tag else ""
     return f"{method}-{arch}{middle}-{variant}{rescue}-seed{seed}"
@@ -127,6 +129,7 @@ def run_matrix(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 if spec["run"] in runs:
                     raise ConfigError(f"experiments: run {spec['run']} is listed twice")
                 runs[spec["run"]] = spec
+    runs.update(reference_runs(config))
     for sweep in config.get("sweeps", []):
         for spec in sweep_runs(config, sweep).values():
             runs.setdefault(spec["run"], spec)
@@ -151,3 +154,25 @@ def sweep_runs(config: dict[str, Any], sweep: dict[str, Any], part: str | None =
             spec = _spec(config, sweep["method"], sweep["arch"], "rescued", seed, recipe, k, s, sweep["name"])
             out[spec["run"]] = spec
     return out
+
+
+def reference_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The floor and ceiling of the main experiments (config ``references``): per (method, arch,
+    seed) a ``random_init`` run, the backbone as that seed's baseline starts (same recipe, no
+    step), and per arch a ``supervised`` run, the backbone trained with labels by the recipe
+    ``references.supervised`` (first seed of the arch's first experiment; the backbone options of
+    that experiment's recipe)."""
+    refs = config.get("references", {})
+    runs: dict[str, dict[str, Any]] = {}
+    for exp in config["experiments"]:
+        recipe = {**config["methods"][exp["method"]]["recipe"], **exp.get("recipe", {})}
+        if refs.get("random_init", False):
+            for seed in exp["seeds"]:
+                spec = _spec(config, exp["method"], exp["arch"], "random_init", seed, recipe, None, None)
+                runs.setdefault(spec["run"], spec)
+        if "supervised" in refs and not any(r["arch"] == exp["arch"] for r in runs.values()
+                                            if r["variant"] == "supervised"):
+            sup = {**refs["supervised"], "backbone": recipe.get("backbone", {})}
+            spec = _spec(config, "supervised", exp["arch"], "supervised", exp["seeds"][0], sup, None, None)
+            runs[spec["run"]] = spec
+    return runs

@@ -175,7 +175,8 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     # An "epoch" of the schedules is a pass over the data, or a fixed number of iterations where the
     # recipe says so (DINOv2's OFFICIAL_EPOCH_LENGTH).
     steps_per_epoch = recipe.get("epoch_length") or data_steps
-    total_steps = recipe["epochs"] * steps_per_epoch
+    # A random_init run (the floor) is its baseline's initial weights: no step at all.
+    total_steps = 0 if spec["variant"] == "random_init" else recipe["epochs"] * steps_per_epoch
     warmup_steps = recipe["warmup_epochs"] * steps_per_epoch
     freeze_last_steps = recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch
     peak_lr = train_step.peak_lr

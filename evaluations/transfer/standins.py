@@ -1,7 +1,8 @@
 """Builds the three transfer stand-ins of the tiny profile from the project's shapes renderer.
 
-Each image is drawn by :func:`ssl_core.datasets.shapes.render_sample` (a main object whose shape is
-the class, 0-2 smaller distractors of other shapes, textured background), from
+Each image is drawn by :func:`ssl_core.datasets.shapes.render_sample` as the pretraining images are
+(a light grey main object whose shape is the class on a dark textured background; the multi-label
+stand-in adds 0-2 smaller mid-grey distractors of other shapes), from
 ``numpy.random.default_rng([seed, 1729, standin, split, i])``: a stream disjoint from the
 pretraining shapes data (``[seed, split, i]``), so no stand-in image is a pretraining image.
 
@@ -30,7 +31,8 @@ from ssl_core.datasets.shapes import SHAPE_CLASSES, render_sample
 
 STANDIN_STREAM = 1729
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MULTILABEL_DISTRACTORS = 2  # the other stand-ins have none, as the pretraining images
 
 
 def long_tail_counts(n: int, n_classes: int, tail: float) -> list[int]:
@@ -61,7 +63,8 @@ def _write(out: Path, name: str, sizes: dict[str, int], image_size: int, n_class
         rows = []
         for i, category in enumerate(_categories(name, n, n_classes, tail)):
             rng = np.random.default_rng([seed, STANDIN_STREAM, standin, SPLIT_IDS[split], i])
-            image, objects = render_sample(rng, image_size, n_classes, category)
+            image, objects = render_sample(rng, image_size, n_classes, category,
+                                           MULTILABEL_DISTRACTORS if multilabel else 0)
             if multilabel:
                 rel = f"images/{i:05d}.png"
                 present = {o["category"] for o in objects}

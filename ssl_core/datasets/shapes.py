@@ -1,9 +1,14 @@
-"""Coloured shapes on textured backgrounds: the tiny profile's dataset, generated offline.
+"""Light grey shapes on dark textured backgrounds: the tiny profile's dataset, generated offline.
 
-Each image has a textured background (low-frequency noise, stripes or a rotated checker in two
-random colours), one main object whose shape is the class (random colour, position, rotation, and
-a circumscribed diameter of 35-75 % of the image), and 0-2 smaller distractors of other classes
-drawn on top of it. Colours are drawn the same way for every class, so colour carries no label.
+Each image has a dark grey textured background (low-frequency noise, stripes or a rotated checker
+between two grey levels in 0-70, plus pixel noise), one main object whose shape is the class
+(a light grey level in 170-255, random position, rotation, and a circumscribed diameter of 50-85 %
+of the image), and up to ``max_distractors`` (default 0) smaller objects of other classes drawn on
+top of it. Every nuisance is one the SSL augmentations cover or the class does not depend on:
+grey levels (colour jitter), position and size (random resized crops), texture; only rotation is
+left for the model to learn. Distractors are mid grey, visible on the background and on the main
+object alike. Objects have no hue: with random colours SimCLR tells instances apart
+by their colour (a shortcut colour jitter does not remove, measured) and learns no shape.
 
 Layout written by :func:`generate_shapes`::
 
@@ -37,12 +42,14 @@ SHAPE_CLASSES: tuple[str, ...] = (
     "circle", "cross", "diamond", "hexagon", "ring", "square", "star", "triangle",
 )
 SPLIT_IDS = {"train": 0, "val": 1}  # part of each image's RNG seed
-MAIN_SCALE = (0.35, 0.75)  # circumscribed diameter / image size
-DISTRACTOR_SCALE = (0.15, 0.25)  # always below MAIN_SCALE: distractors are smaller
+MAIN_SCALE = (0.5, 0.85)  # circumscribed diameter / image size
+DISTRACTOR_SCALE = (0.2, 0.3)  # always below MAIN_SCALE: distractors are smaller
 MIN_VISIBLE = 0.6  # an occluder may hide at most 40 % of any object beneath it
-MIN_CONTRAST = 90.0  # RGB distance an object keeps from the background and earlier objects
+BACKGROUND_GREY = (0.0, 70.0)  # the background's two grey levels are drawn in this range
+OBJECT_GREY = (170.0, 255.0)  # the main object's grey level: always well above the background
+DISTRACTOR_GREY = (105.0, 140.0)  # between the two, so a distractor stands out on either
 MIN_IMAGE_SIZE = 16  # below this the distractors are a pixel or two and shapes blur together
-FORMAT_VERSION = 1  # bump when the rendering changes, so old outputs are not reused
+FORMAT_VERSION = 2  # bump when the rendering changes, so old outputs are not reused
 
 
 def _regular(n: int, start: float) -> np.ndarray:
@@ -99,8 +106,8 @@ def _place(rng: np.random.Generator, name: str, size: int, scale: tuple[float, f
     return _shape_mask(name, size, cx, cy, r, rng.uniform(0, 2 * np.pi))
 
 
-def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A textured ``[size, size, 3]`` float background and its two colours."""
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A dark grey textured ``[size, size, 3]`` float background."""
     yy, xx = np.mgrid[0:size, 0:size] / size
     theta = rng.uniform(0, np.pi)
     u, v = xx * np.cos(theta) + yy * np.sin(theta), -xx * np.sin(theta) + yy * np.cos(theta)
@@ -113,29 +120,10 @@ def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nda
     else:  # rotated checkerboard
         cells = rng.uniform(2, 6)
         t = (np.floor(u * cells) + np.floor(v * cells)) % 2
-    c0 = rng.uniform(0, 255, 3)
-    c1 = np.clip(c0 + rng.uniform(-80, 80, 3), 0, 255)
+    g0, g1 = rng.uniform(*BACKGROUND_GREY, size=2)
     # Fine pixel noise keeps flat regions from being trivially separable from objects.
-    pixels = c0 + t[..., None] * (c1 - c0) + rng.normal(0, 6, (size, size, 3))
-    return pixels, c0, c1
-
-
-def _pick_colour(
-    rng: np.random.Generator, c0: np.ndarray, c1: np.ndarray, taken: list[np.ndarray]
-) -> np.ndarray:
-    """A random colour far from the background's colour segment [c0, c1] and from ``taken``.
-
-    Sixteen uniform candidates, the first that is far enough (else the farthest): no unbounded
-    rejection loop, and the same distribution for every class.
-    """
-    cands = rng.integers(0, 256, (16, 3)).astype(float)
-    seg = c1 - c0
-    t = np.clip((cands - c0) @ seg / max(seg @ seg, 1e-9), 0, 1)
-    dist = np.linalg.norm(cands - (c0 + t[:, None] * seg), axis=1)
-    for colour in taken:
-        dist = np.minimum(dist, np.linalg.norm(cands - colour, axis=1))
-    ok = np.flatnonzero(dist >= MIN_CONTRAST)
-    return cands[ok[0] if ok.size else dist.argmax()].astype(np.uint8)
+    grey = g0 + t * (g1 - g0) + rng.normal(0, 6, (size, size))
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def mask_bbox(mask: np.ndarray) -> list[int]:
@@ -162,23 +150,26 @@ def rle_to_mask(rle: dict) -> np.ndarray:
 
 
 def render_sample(
-    rng: np.random.Generator, image_size: int, n_classes: int, category: int | None = None
+    rng: np.random.Generator, image_size: int, n_classes: int, category: int | None = None,
+    max_distractors: int = 0,
 ) -> tuple[Image.Image, list[dict]]:
     """Draw one image and its objects.
 
     Returns the RGB image and, main object first, one dict per object: ``category`` (0-based),
     ``mask`` (bool ``[H, W]``, visible pixels only), ``bbox`` (tight ``[x, y, w, h]``), ``main``
     and ``colour`` (the object's RGB). ``category`` fixes the main object's class (default: drawn
-    from ``rng``); distractors are of other classes among the first ``n_classes``.
+    from ``rng``); 0 to ``max_distractors`` distractors are of other classes among the first
+    ``n_classes``.
     """
     _check_sizes(image_size, n_classes)
     if category is None:
         category = int(rng.integers(n_classes))
-    pixels, c0, c1 = _background(rng, image_size)
+    pixels = _background(rng, image_size)
     cats, visible, full, colours = [], [], [], []
 
     def paint(cat: int, mask: np.ndarray) -> None:
-        colour = _pick_colour(rng, c0, c1, colours)
+        grey = OBJECT_GREY if not cats else DISTRACTOR_GREY
+        colour = np.full(3, rng.uniform(*grey)).round().astype(np.uint8)
         pixels[mask] = colour
         for vis in visible:  # the new object hides what is beneath it
             vis &= ~mask
@@ -188,7 +179,7 @@ def render_sample(
         colours.append(colour)
 
     paint(category, _place(rng, SHAPE_CLASSES[category], image_size, MAIN_SCALE))
-    for _ in range(rng.integers(0, 3)):
+    for _ in range(rng.integers(0, max_distractors + 1)):
         other = int(rng.integers(n_classes - 1))
         other += other >= category  # uniform over the classes other than the main one
         for _try in range(5):  # a few positions; skip the distractor if all hide too much

@@ -48,6 +48,7 @@ def test_k_larger_than_batch_is_rejected(tiny):
 def test_run_matrix_ids_and_specs(tiny):
     tiny["experiments"] = tiny["experiments"][:1]
     tiny.pop("sweeps", None)
+    tiny.pop("references", None)  # floors and ceilings: test_reference_runs_per_experiment_and_arch
     tiny["experiments"][0]["seeds"] = [0, 1]
     tiny["methods"]["simclr"]["rescue"] = {"k": 8, "s": 0.75}
     runs = run_matrix(validate_config(tiny))
@@ -58,6 +59,24 @@ def test_run_matrix_ids_and_specs(tiny):
     rescued = runs["simclr-resnet_tiny-rescued-s0.75-k8-seed1"]
     assert (rescued["k"], rescued["s"], rescued["seed"]) == (8, 0.75, 1)
     assert runs["simclr-resnet_tiny-baseline-seed0"]["k"] is None
+
+
+def test_reference_runs_per_experiment_and_arch(tiny):
+    """random_init per (method, arch, seed) with the baseline's spec; supervised once per arch."""
+    tiny["experiments"][0]["seeds"] = [0, 1]
+    tiny["references"] = {"random_init": True, "supervised": {
+        "epochs": 2, "batch_size": 32, "optimizer": "adamw", "base_lr": 1e-3, "weight_decay": 0.0,
+        "warmup_epochs": 0, "min_scale": 0.5, "image_size": 32}}
+    runs = run_matrix(validate_config(tiny))
+    archs = {e["arch"] for e in tiny["experiments"]}
+    floors = {(r["method"], r["arch"], r["seed"]) for r in runs.values() if r["variant"] == "random_init"}
+    assert floors == {(e["method"], e["arch"], s) for e in tiny["experiments"] for s in e["seeds"]}
+    assert runs["simclr-resnet_tiny-random_init-seed1"]["recipe"] == runs["simclr-resnet_tiny-baseline-seed1"]["recipe"]
+    ceilings = [r for r in runs.values() if r["variant"] == "supervised"]
+    assert sorted(r["run"] for r in ceilings) == sorted(f"supervised-{a}-seed0" for a in archs)
+    assert all(r["method"] == "supervised" and r["recipe"]["epochs"] == 2 for r in ceilings)
+    tiny["references"] = {"random_init": False}
+    assert {r["variant"] for r in run_matrix(validate_config(tiny)).values()} <= {"baseline", "rescued"}
 
 
 def test_experiment_overrides_recipe(tiny):
@@ -133,6 +152,7 @@ def test_sweeps_expand_to_tagged_runs_sharing_their_centre(tiny):
     from ssl_core.config import sweep_runs
 
     tiny["experiments"] = tiny["experiments"][:1]
+    tiny.pop("references", None)
     tiny["sweeps"] = [{"name": "sens", "method": "simclr", "arch": "resnet_tiny", "seeds": [0, 1],
                        "recipe": {"epochs": 1}, "s": {"values": [0.5, 1.0], "k": 4},
                        "k": {"values": [4, 8], "s": 1.0}}]

@@ -166,3 +166,29 @@ def test_vits_keep_the_default_layout():
     spec = bench_spec(load_profile("tiny"), "mocov3", "vit_tiny_test", "baseline", 8)
     step = build_train_step(spec, torch.device("cpu"))
     assert step.memory_format == torch.contiguous_format
+
+
+@pytest.mark.parametrize("method", ["simclr", "mocov3"])
+def test_random_init_run_is_the_baselines_initial_weights(tiny_folder, tmp_path, method):
+    """The floor: a random_init run writes exactly the weights its seed's baseline starts from."""
+    from ssl_core.config import load_config, run_matrix
+
+    cfg = load_config("config/config.yaml")
+    cfg["data"]["pretrain"]["root"] = str(tiny_folder)
+    cfg["experiments"] = [{"method": method, "arch": "resnet_tiny", "variants": ["baseline"], "seeds": [3],
+                           "recipe": {"batch_size": 8, "backbone": {}}}]
+    runs = run_matrix(cfg)
+    floor = runs[f"{method}-resnet_tiny-random_init-seed3"]
+    baseline = runs[f"{method}-resnet_tiny-baseline-seed3"]
+    assert {k: v for k, v in floor.items() if k not in ("run", "variant")} == \
+        {k: v for k, v in baseline.items() if k not in ("run", "variant")}
+    assert pretrain(floor, tmp_path / "out", tmp_path / "ckpt")
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["steps"] == 0
+    torch.manual_seed(3)  # as pretrain() seeds the baseline before building it
+    initial = build_train_step(baseline, torch.device("cpu")).model.eval_backbone.state_dict()
+    written = load_torch(tmp_path / "out" / "backbone.pt")["state_dict"]
+    assert written.keys() == initial.keys() and all(torch.equal(written[k], initial[k]) for k in initial)
+    # and not just any weights: another seed starts elsewhere
+    torch.manual_seed(4)
+    other = build_train_step(baseline, torch.device("cpu")).model.eval_backbone.state_dict()
+    assert not all(torch.equal(written[k], other[k]) for k in initial)

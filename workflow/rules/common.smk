@@ -74,8 +74,9 @@ DENSE_TASKS = ("voc", "coco")
 # Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
 DENSE_DATA = config["data"].get("dense", {}).get("name")
 DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
+# Trained runs only: Table 2 has no floor or ceiling rows (INTERFACE.md: probe and transfer do).
 DENSE_RUNS = sorted(r for r, s in RUNS.items() if DENSE_DATA and not s["sweep"]
-                    and arch_family(s["arch"]) in config["eval"].get("dense", {}))
+                    and s["variant"] in ("baseline", "rescued") and arch_family(s["arch"]) in config["eval"].get("dense", {}))
 DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
 if DENSE_RUNS and not detectron2_available():
     print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)

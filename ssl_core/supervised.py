@@ -1,0 +1,110 @@
+"""The ceiling of a generated-data profile: the backbone trained *with labels* on the pretraining
+images (cross-entropy through a linear classifier), the same way out as a pretraining run:
+``backbone.pt``, ``run.json`` and ``metrics.jsonl``, so the linear probe and transfer jobs read it
+like any run.
+
+A deliberately plain recipe (the config's ``references.supervised``): random resized crop + flip,
+AdamW or SGD with a linear warm-up and cosine decay per step, no label smoothing or mixing. Training
+state is checkpointed at the end of every epoch into ``ckpt_dir`` and resumed from there.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision.transforms import v2
+from tqdm import tqdm
+
+from ssl_core.backbones import build_backbone, count_parameters
+from ssl_core.datasets import pretrain_split
+from ssl_core.distributed import resolve_device
+from ssl_core.io import atomic_path, load_torch, save_torch, write_json
+from ssl_core.optim import build_optimizer, lr_at, param_groups
+from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+
+CHECKPOINT = "last.pt"
+METRICS = "metrics.jsonl"
+
+
+def train_transform(size: int, min_scale: float) -> v2.Compose:
+    return v2.Compose([
+        v2.ToImage(), v2.RandomResizedCrop(size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip(),
+        v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path,
+                     max_epochs: int | None = None) -> bool:
+    """Train ``spec["arch"]`` with labels per ``spec["recipe"]`` (keys: epochs, batch_size,
+    optimizer, base_lr (at batch 256, scaled linearly), weight_decay, warmup_epochs, min_scale,
+    image_size, backbone); write the run's outputs to ``out_dir``. Returns True when done, False
+    when stopped (resumably) after ``max_epochs`` epochs of this call."""
+    recipe, seed = spec["recipe"], spec["seed"]
+    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
+    device = resolve_device(spec["train"]["device"])
+    torch.manual_seed(seed)
+    backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
+    train_set = pretrain_split(spec["data"], "train", train_transform(recipe["image_size"], recipe["min_scale"]))
+    model = nn.Sequential(backbone, nn.Linear(backbone.feature_dim, len(train_set.classes))).to(device)
+    peak_lr = recipe["base_lr"] * recipe["batch_size"] / 256
+    optimizer = build_optimizer(param_groups(model, recipe["weight_decay"]), recipe["optimizer"], peak_lr)
+    steps_per_epoch = len(train_set) // recipe["batch_size"]
+    total, warmup = recipe["epochs"] * steps_per_epoch, recipe["warmup_epochs"] * steps_per_epoch
+
+    epoch = 0
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if (ckpt_dir / CHECKPOINT).exists():
+        state = load_torch(ckpt_dir / CHECKPOINT, map_location=device)
+        if state["spec"] != spec:
+            raise RuntimeError(f"{ckpt_dir / CHECKPOINT} belongs to a different run spec; delete it to restart")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        epoch = state["epoch"]
+    records = [json.loads(line) for line in (ckpt_dir / METRICS).read_text().splitlines()[:epoch]] \
+        if epoch else []
+    stop_at = recipe["epochs"] if max_epochs is None else min(recipe["epochs"], epoch + max_epochs)
+    model.train()
+    for epoch in tqdm(range(epoch, stop_at), desc=spec["run"], unit="epoch"):
+        # The data order and augmentations of an epoch depend on (seed, epoch) only: a resumed run
+        # repeats exactly what an uninterrupted one does.
+        torch.manual_seed(seed * 1_000_003 + epoch)
+        loader = DataLoader(train_set, recipe["batch_size"], shuffle=True, drop_last=True,
+                            num_workers=spec["data"].get("num_workers", 0))
+        loss_sum = correct = seen = 0.0
+        for i, (x, y) in enumerate(loader):
+            step = epoch * steps_per_epoch + i
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total, warmup, peak_lr)
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        records.append({"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "loss": loss_sum / seen,
+                        "train_top1": 100.0 * correct / seen})
+        with atomic_path(ckpt_dir / METRICS) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        save_torch({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1}, ckpt_dir / CHECKPOINT)
+    if len(records) < recipe["epochs"]:
+        return False
+    collapse = None if records and math.isfinite(records[-1]["loss"]) else "nan_loss"
+    save_torch({"arch": spec["arch"], "kwargs": recipe.get("backbone", {}),
+                "state_dict": backbone.state_dict()}, out_dir / "backbone.pt")
+    with atomic_path(out_dir / METRICS) as tmp:
+        tmp.write_text((ckpt_dir / METRICS).read_text())
+    write_json(out_dir / "run.json", {
+        "spec": spec, "params": count_parameters(backbone), "steps": total, "total_steps": total,
+        "steps_per_epoch": steps_per_epoch, "final": records[-1] if records else {}, "collapse": collapse,
+        "torch": torch.__version__, "python": platform.python_version(), "world_size": 1,
+    })
+    return True
