@@ -7,7 +7,7 @@ import os
 import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import arch_family, run_matrix, sweep_runs, validate_config
+from ssl_core.config import arch_family, linear_settings, run_matrix, sweep_runs, validate_config
 from ssl_core.datasets import downloaded_marker
 
 # The tiny profile is the default config only: a --configfile given on the command line replaces it

@@ -36,6 +36,8 @@ def bench_spec(config: dict[str, Any], method: str, arch: str, variant: str, bat
     if not arch.startswith("vit"):
         recipe.pop("backbone", None)  # ViT options of a recipe timed on a ResNet
     if image_size:
+        if "original_size" in recipe:  # keep the originals' ratio to the crop (256 / 224)
+            recipe["original_size"] = round(recipe["original_size"] * image_size / recipe["image_size"])
         recipe["image_size"] = image_size
         if arch.startswith("vit"):
             recipe["backbone"] = {**recipe.get("backbone", {}), "img_size": image_size}

@@ -16,6 +16,10 @@ augmentation, the loss).
     python -m benchmarks.rescue_overhead                      # ~9 min on one core
     python -m benchmarks.rescue_overhead --profiles tiny --tiny-batches 8 --repeats 1   # smoke
     python -m benchmarks.rescue_overhead --profiles paper --methods simclr mocov3 --paper-batches 64 128 --repeats 3
+
+The paper profile crops the strong views from 256 px originals (recipe ``original_size``, scaled
+with ``--paper-size``); ``--originals-at-crop-side`` times them from crop-side originals instead,
+to measure what the larger originals cost.
 """
 from __future__ import annotations
 
@@ -70,7 +74,7 @@ def measure(profile: str, method: str, arch: str, batch_size: int, image_size: i
     ideal = ideal_factor(views, spec["k"], spec["recipe"]["image_size"])
     forwards = (min(base) + min(extra)) / min(base)
     return {"profile": profile, "method": method, "arch": arch, "batch_size": batch_size, "k": spec["k"],
-            "image_size": spec["recipe"]["image_size"], "views": [list(v.shape[1:]) for v in views],
+            "image_size": spec["recipe"]["image_size"], "original_size": originals.shape[-1], "views": [list(v.shape[1:]) for v in views],
             "baseline_step_s": min(base), "rescued_step_s": min(rescued), "strong_forward_backward_s": min(extra),
             "measured": measured, "ideal": ideal, "measured_over_ideal": measured / ideal,
             "extra_forwards": forwards, "measured_over_extra_forwards": measured / forwards}
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--methods", nargs="+", default=None, help="only these methods (default: all registered)")
     p.add_argument("--paper-size", type=int, default=64, help="crop side of the paper archs on CPU (224 on GPU)")
     p.add_argument("--repeats", type=int, default=5, help="timed (baseline, rescued) step pairs per case")
+    p.add_argument("--originals-at-crop-side", action="store_true",
+                   help="originals at the crop side, not at the recipe's original_size")
     add_thread_option(p)
     args = p.parse_args(argv)
     set_threads(args.threads)
@@ -94,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
         for method, arch, recipe in cases(profile):
             if args.methods and method not in args.methods:
                 continue
+            if args.originals_at_crop_side:
+                # the recipe's crop side; bench_spec scales it with --paper-size like the crops
+                crop = {**load_profile(profile)["methods"][method]["recipe"], **recipe}["image_size"]
+                recipe = {**recipe, "original_size": crop}
             for n in batches:
                 results.append(measure(profile, method, arch, n, size, args.repeats, recipe))
     emit("rescue_overhead", repeats=args.repeats, paper_image_size=args.paper_size,

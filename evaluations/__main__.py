@@ -150,7 +150,7 @@ def _transfer(args: argparse.Namespace) -> None:
     from evaluations.transfer.datasets import DEFAULT_SEED
     from evaluations.transfer.evaluate import evaluate_transfer
     from evaluations.transfer.features import Preprocessing
-    from evaluations.transfer.logistic import DEFAULT_MAX_ITER, log_grid
+    from evaluations.transfer.logistic import DEFAULT_MAX_ITER, c_values, log_grid
     from ssl_core.backbones import load_backbone
     from ssl_core.distributed import resolve_device
     from ssl_core.io import write_json
@@ -159,15 +159,17 @@ def _transfer(args: argparse.Namespace) -> None:
     # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.config_json)
-    grid = cfg["c_grid"]
+    grid = cfg["grid"]
+    meaning = grid.get("meaning", "l2_strength")
     with threadpool_limits(limits=args.threads):
         result = evaluate_transfer(
             load_backbone(args.backbone), args.backbone, args.dataset, data_root=cfg["data_root"],
             cache_dir=args.cache_dir, preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
-            c_grid=log_grid(grid["min"], grid["max"], grid["num"]), seed=cfg.get("seed", DEFAULT_SEED),
+            c_grid=c_values(log_grid(grid["min"], grid["max"], grid["num"]), meaning),
+            standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
             batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
             max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
-    write_json(args.out, {"run": args.run, **result})
+    write_json(args.out, {"run": args.run, **result, "grid_meaning": meaning})
 
 
 def _table1(args: argparse.Namespace) -> None:

@@ -1,90 +1,200 @@
-"""Linear probe on a frozen backbone (paper Fig. 2), following moco-v3 ``main_lincls.py``:
-only a new linear layer trains (init N(0, 0.01), bias 0), the backbone stays in eval mode (BN
-frozen) and is checked unchanged afterwards; SGD momentum 0.9, wd 0, lr = base_lr x B/256 with a
-per-epoch half-cosine decay; top-1 on the held-out split.
+"""Linear probe on a frozen backbone (paper Fig. 2), in the official protocol of each method
+(``eval.linear``, resolved per run by ``ssl_core.config.linear_settings``; docs/protocols.md).
 
-``augment=True`` is the official protocol (RandomResizedCrop + flip, features recomputed every
-epoch). ``augment=False`` computes centre-crop features once and trains on them: identical apart
-from the training augmentation, and what makes the tiny profile's probe take seconds.
+``protocol: main_lincls`` -- moco-v3 ``main_lincls.py`` (SimCLR and MoCo v3 rows): one new linear
+layer (init N(0, 0.01), bias 0) on the backbone's features; SGD momentum 0.9, wd 0,
+lr = base_lr x B/256 (0.1 for ResNet-50, 3 for ViTs: moco-v3 CONFIG.md ``--lr=3``) with a
+per-epoch half-cosine decay; top-1 of that layer on the val split after the last epoch.
+
+``protocol: dinov2`` -- facebookresearch/dinov2 ``dinov2/eval/linear.py`` (DINOv2 rows): from one
+forward, the normalised class tokens of the last 4 blocks and the average of the last block's
+patch tokens (``ModelWithIntermediateLayers`` / ``create_linear_input``); one linear layer per
+(last 1 or 4 class tokens) x (with or without the pooled patch tokens) x learning rate of the grid
+(each x B/256), all trained at once on the sum of their cross-entropies, SGD momentum 0.9, wd 0,
+per-iteration cosine to 0 over ``epochs x epoch_length`` iterations (10 x 1250), drop_last; the
+best layer is picked by top-1 on ``select_on``: ``val`` (the official script's default: the val
+set it also reports) or ``train_holdout`` (a seeded ``holdout_fraction`` of train, left out of the
+fit; the layer picked there is scored on val).
+
+Both: the backbone stays in eval mode (BN frozen) and is checked unchanged afterwards.
+``augment=True`` is the official training augmentation (RandomResizedCrop + flip, features
+recomputed every batch); ``augment=False`` computes centre-crop features once and trains on them
+(identical apart from the augmentation; what makes the tiny profile's probe take seconds).
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision.transforms import v2
 
 from evaluations.features import extract_features
-from ssl_core.datasets import pretrain_split
 from ssl_core.augment import eval_transform
+from ssl_core.datasets import pretrain_split
 from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+
+#: dinov2/eval/linear.py ``get_args_parser`` defaults.
+DINOV2_LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1)
+DINOV2_N_LAST_BLOCKS = (1, 4)
+
+
+class DINOv2LinearInput(nn.Module):
+    """[B, 3, H, W] -> [B, (n + 1) D]: the class tokens of the last ``n`` blocks (oldest first)
+    and the mean of the last block's patch tokens, every block output through the final norm
+    (dinov2 ``get_intermediate_layers(n, return_class_token=True)``, norm=True). A head on
+    ``n' <= n`` blocks with/without pooling reads a column range of it (:func:`dinov2_columns`)."""
+
+    def __init__(self, vit: nn.Module, n_last_blocks: int) -> None:
+        super().__init__()
+        if not hasattr(vit, "get_intermediate_layers"):
+            raise ValueError("the dinov2 linear protocol needs a ViT (class and patch tokens per block)")
+        self.vit, self.n = vit, n_last_blocks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers = self.vit.get_intermediate_layers(x, n=self.n, return_prefix_tokens=True, norm=True)
+        class_tokens = [prefix[:, 0] for _, prefix in layers]
+        return torch.cat(class_tokens + [layers[-1][0].mean(1)], dim=1)
+
+
+def dinov2_columns(dim: int, n_stored: int, n: int, avgpool: bool) -> torch.Tensor:
+    """Column indices of ``create_linear_input(use_n_blocks=n, use_avgpool)`` in a
+    :class:`DINOv2LinearInput` row of ``n_stored`` blocks of width ``dim``."""
+    cols = torch.arange((n_stored - n) * dim, n_stored * dim)
+    if avgpool:
+        cols = torch.cat([cols, torch.arange(n_stored * dim, (n_stored + 1) * dim)])
+    return cols
+
+
+@dataclass
+class _Head:
+    name: str
+    columns: torch.Tensor | None  # None: every feature
+    lr: float
+    linear: nn.Linear
+
+
+def _heads(cfg: dict[str, Any], dim: int, n_classes: int, device) -> list[_Head]:
+    def linear(n_in: int) -> nn.Linear:  # both protocols: N(0, 0.01), bias 0
+        layer = nn.Linear(n_in, n_classes).to(device)
+        nn.init.normal_(layer.weight, std=0.01)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    scale = cfg["batch_size"] / 256
+    if cfg.get("protocol", "main_lincls") == "main_lincls":
+        return [_Head("linear", None, cfg["base_lr"] * scale, linear(dim))]
+    blocks = cfg.get("n_last_blocks", list(DINOV2_N_LAST_BLOCKS))
+    width = dim // (max(blocks) + 1)
+    heads = []
+    for n in blocks:
+        for avgpool in (False, True):
+            cols = dinov2_columns(width, max(blocks), n, avgpool).to(device)
+            for lr in cfg.get("learning_rates", list(DINOV2_LEARNING_RATES)):
+                heads.append(_Head(f"blocks{n}_avgpool{avgpool}_lr{lr:g}", cols, lr * scale, linear(len(cols))))
+    return heads
 
 
 def _state_fingerprint(module: nn.Module) -> list[torch.Tensor]:
     return [t.detach().clone() for t in module.state_dict().values()]
 
 
+def _top1(heads: list[_Head], x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    with torch.no_grad():
+        return [100.0 * (_logits(h, x).argmax(1).cpu() == y).float().mean().item() for h in heads]
+
+
+def _logits(head: _Head, x: torch.Tensor) -> torch.Tensor:
+    return head.linear(x if head.columns is None else x[:, head.columns])
+
+
 def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str, Any], *,
                        image_size: int, seed: int = 0, num_workers: int = 0,
                        device: torch.device | str = "cpu") -> dict[str, Any]:
     """Train the probe on the train split of ``data`` (the config's ``data.pretrain``, through the
-    dataset registry) and report top-1 (%) on its val split."""
+    dataset registry) with the run's resolved ``eval.linear`` settings ``cfg`` and report top-1 (%)
+    on its val split."""
+    protocol = cfg.get("protocol", "main_lincls")
+    dinov2 = protocol == "dinov2"
+    features = DINOv2LinearInput(backbone, max(cfg.get("n_last_blocks", DINOV2_N_LAST_BLOCKS))) if dinov2 else backbone
     resize = image_size if image_size < 224 else int(image_size * 256 / 224)  # Resize 256 / crop 224
-    val_set = pretrain_split(data, "val", eval_transform(image_size, resize))
     before = _state_fingerprint(backbone)
-    backbone.eval().to(device)
-    val_x, val_y = extract_features(backbone, val_set, cfg["batch_size"], num_workers, device, "val features")
+    features.eval().to(device)
+    bs = cfg["batch_size"]
+    val_set = pretrain_split(data, "val", eval_transform(image_size, resize))
+    val_x, val_y = extract_features(features, val_set, bs, num_workers, device, "val features")
     n_classes = len(val_set.classes)
 
-    torch.manual_seed(seed)
-    head = nn.Linear(val_x.shape[1], n_classes).to(device)
-    nn.init.normal_(head.weight, std=0.01)
-    nn.init.zeros_(head.bias)
-    peak_lr = cfg["base_lr"] * cfg["batch_size"] / 256
-    optimizer = torch.optim.SGD(head.parameters(), lr=peak_lr, momentum=0.9, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
+    plain_train = pretrain_split(data, "train", eval_transform(image_size, resize))
+    fit_idx = torch.arange(len(plain_train))
+    select_x = select_y = None
+    if dinov2 and cfg.get("select_on", "val") == "train_holdout":
+        order = torch.randperm(len(plain_train), generator=torch.Generator().manual_seed(seed))
+        n_hold = max(1, round(cfg.get("holdout_fraction", 0.1) * len(order)))
+        fit_idx = order[n_hold:].sort().values
+        select_x, select_y = extract_features(features, Subset(plain_train, order[:n_hold].tolist()), bs,
+                                              num_workers, device, "holdout features")
+
+    torch.manual_seed(seed)
+    heads = _heads(cfg, val_x.shape[1], n_classes, device)
+    optimizer = torch.optim.SGD([{"params": h.linear.parameters(), "lr": h.lr} for h in heads],
+                                momentum=0.9, weight_decay=0.0)
+    for group, head in zip(optimizer.param_groups, heads):
+        group["peak_lr"] = head.lr
 
     if cfg["augment"]:
-        train_set = pretrain_split(data, "train", v2.Compose([
+        train_set: Dataset = Subset(pretrain_split(data, "train", v2.Compose([
             v2.ToImage(), v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(),
-            v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]))
-        loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, num_workers=num_workers,
-                            generator=generator, drop_last=False)
+            v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])), fit_idx.tolist())
+        loader = DataLoader(train_set, bs, shuffle=True, num_workers=num_workers, generator=generator,
+                            drop_last=dinov2)
 
-        def batches():
+        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             for images, y in loader:
                 with torch.no_grad():
-                    yield backbone(images.to(device)), y.to(device)
-        n_train = len(train_set)
+                    yield features(images.to(device)).float(), y.to(device)
     else:
-        train_set = pretrain_split(data, "train", eval_transform(image_size, resize))
-        train_x, train_y = extract_features(backbone, train_set, cfg["batch_size"], num_workers, device, "train features")
+        train_x, train_y = extract_features(features, Subset(plain_train, fit_idx.tolist()), bs, num_workers,
+                                            device, "train features")
         train_x, train_y = train_x.to(device), train_y.to(device)
-        n_train = len(train_set)
 
-        def batches():
-            order = torch.randperm(n_train, generator=generator).to(device)
-            for idx in order.split(cfg["batch_size"]):
-                yield train_x[idx], train_y[idx]
+        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            order = torch.randperm(len(train_y), generator=generator).to(device)
+            for idx in order.split(bs):
+                if not dinov2 or len(idx) == bs:  # dinov2: drop_last
+                    yield train_x[idx], train_y[idx]
+    n_fit = len(fit_idx)
+    steps_per_epoch = cfg.get("epoch_length") or (n_fit // bs if dinov2 else math.ceil(n_fit / bs))
+    total = cfg["epochs"] * steps_per_epoch
 
-    for epoch in range(cfg["epochs"]):
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        while True:  # an "epoch" may be a fixed number of iterations (dinov2 epoch_length)
+            yield from one_pass()
+
+    for step, (x, y) in zip(range(total), batches()):
+        # main_lincls: cosine per epoch (adjust_learning_rate); dinov2: per iteration (CosineAnnealingLR)
+        progress = (step // steps_per_epoch) / cfg["epochs"] if not dinov2 else step / total
         for group in optimizer.param_groups:
-            group["lr"] = peak_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg["epochs"]))
-        for x, y in batches():
-            loss = nn.functional.cross_entropy(head(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            group["lr"] = group["peak_lr"] * 0.5 * (1.0 + math.cos(math.pi * progress))
+        loss = sum(nn.functional.cross_entropy(_logits(h, x), y) for h in heads)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
 
-    with torch.no_grad():
-        pred = head(val_x.to(device)).argmax(1).cpu()
+    val_x = val_x.to(device)
+    val_scores = _top1(heads, val_x, val_y)
+    select_scores = val_scores if select_x is None else _top1(heads, select_x.to(device), select_y)
+    best = max(range(len(heads)), key=lambda i: select_scores[i])  # first maximum, as dinov2's ">"
     after = _state_fingerprint(backbone.cpu())
-    unchanged = all(torch.equal(a, b.cpu()) for a, b in zip(after, before))
-    if not unchanged:  # moco-v3 sanity_check: the probe must not touch the backbone
-        raise RuntimeError("the backbone changed during linear probing")
-    return {"metric": "top1", "value": 100.0 * (pred == val_y).float().mean().item(),
-            "train_size": n_train, "val_size": len(val_set), "epochs": cfg["epochs"],
-            "augment": cfg["augment"]}
+    if not all(torch.equal(a, b.cpu()) for a, b in zip(after, before)):
+        raise RuntimeError("the backbone changed during linear probing")  # moco-v3 sanity_check
+    result = {"metric": "top1", "value": val_scores[best], "train_size": n_fit, "val_size": len(val_set),
+              "epochs": cfg["epochs"], "iterations": total, "augment": cfg["augment"], "protocol": protocol}
+    if dinov2:
+        result |= {"best_head": heads[best].name, "select_on": cfg.get("select_on", "val"),
+                   "selection_top1": select_scores[best]}
+    return result

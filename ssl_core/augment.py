@@ -44,6 +44,13 @@ def common_view_transform(cfg: CommonViewConfig) -> v2.Compose:
     )
 
 
+def original_size(recipe: dict) -> int:
+    """Side of the originals the strong views are cropped from: recipe ``original_size``, default
+    the crop side ``image_size``. The paper profile keeps 256 for 224 crops, so a strong view's
+    RandomResizedCrop samples the image, not the 224 centre crop of it (docs/protocols.md)."""
+    return recipe.get("original_size", recipe["image_size"])
+
+
 def original_transform(size: int) -> v2.Compose:
     """The un-augmented original the rescue term strongly augments: short side resized to
     ``size``, centre crop, kept as uint8 so a batch of originals is cheap to carry."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 from torchvision.models import resnet
-from torchvision.models.resnet import BasicBlock
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from ssl_core.registry import Registry
 
@@ -82,6 +82,17 @@ def _register_vit(size: str) -> None:
 
 for _size in ("vit_tiny_test", "vit_small", "vit_base", "vit_large", "vit_huge"):
     _register_vit(_size)
+
+
+def zero_init_residual_blocks(backbone: nn.Module) -> None:
+    """Zero the gamma of the last BN of every residual block, so each block starts as the identity
+    (torchvision ``ResNet(zero_init_residual=True)``; google-research/simclr ``resnet.py``
+    ``init_zero=True``; moco-v3 ``main_moco.py`` L186). The shortcut's BN keeps gamma 1."""
+    for m in backbone.modules():
+        if isinstance(m, Bottleneck) and m.bn3.weight is not None:
+            nn.init.zeros_(m.bn3.weight)
+        elif isinstance(m, BasicBlock) and m.bn2.weight is not None:
+            nn.init.zeros_(m.bn2.weight)
 
 
 def build_backbone(name: str, **kwargs) -> nn.Module:

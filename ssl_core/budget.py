@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssl_core.augment import original_transform
+from ssl_core.augment import original_size, original_transform
 from ssl_core.config import run_matrix
 from ssl_core.methods import METHODS, StepInfo
 
@@ -44,7 +44,7 @@ def synthetic_batch(spec: dict[str, Any], source_size: int | None = None, seed: 
     multi-crop) and the uint8 originals, made from random images by the run's own transforms."""
     size, n = spec["recipe"]["image_size"], spec["recipe"]["batch_size"]
     views_of = METHODS.get(spec["method"]).view_transform(spec["recipe"])
-    original = original_transform(size)
+    original = original_transform(original_size(spec["recipe"]))
     rng = np.random.default_rng(seed)
     side = source_size or size + size // 4
     images = [Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)) for _ in range(n)]

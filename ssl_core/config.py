@@ -114,6 +114,17 @@ def arch_family(arch: str) -> str:
     return "vit" if arch.startswith("vit") else "resnet"
 
 
+def linear_settings(linear: dict[str, Any], method: str, arch: str) -> dict[str, Any]:
+    """A run's linear-probe settings: ``eval.linear`` with every entry of its ``overrides`` whose
+    ``when`` (method and/or arch family) matches the run merged over it, in order."""
+    settings = {k: v for k, v in linear.items() if k != "overrides"}
+    for override in linear.get("overrides", []):
+        when = override["when"]
+        if when.get("method", method) == method and when.get("family", arch_family(arch)) == arch_family(arch):
+            settings |= {k: v for k, v in override.items() if k != "when"}
+    return settings
+
+
 def run_matrix(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every pretraining run of the config: run id -> the complete spec its job needs. Main
     experiments first, then the sensitivity sweeps (whose s- and k-sweeps share their centre)."""

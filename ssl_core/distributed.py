@@ -79,7 +79,9 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
             self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
         out = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
         if self.affine:
-            out = out * self.weight.view(shape) + self.bias.view(shape)
+            out = out * self.weight.view(shape)
+        if self.bias is not None:  # BatchNorm(bias=False): SimCLR's output BN has no beta
+            out = out + self.bias.view(shape)
         return out
 
 
@@ -95,7 +97,7 @@ def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
 def _convert_cpu(module: nn.Module) -> nn.Module:
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CPUSyncBatchNorm):
         new = CPUSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                               module.track_running_stats)
+                               module.track_running_stats, bias=module.bias is not None)
         new.load_state_dict(module.state_dict())
         new.train(module.training)
         for p_new, p_old in zip(new.parameters(), module.parameters()):

@@ -126,8 +126,8 @@ def sample_params(k: int, height: int, width: int, generator: torch.Generator, n
 def resized_crops(images: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor, size: int) -> torch.Tensor:
     """Each image's box, resized to ``size`` x ``size`` (bilinear) and flipped where drawn, in one
     ``grid_sample``: per image what ``TF.resized_crop`` then ``TF.horizontal_flip`` give (source
-    coordinates as ``F.interpolate(align_corners=False)``, clamped to the box). The originals are at
-    the crop resolution, so a box is only ever enlarged and antialiasing has nothing to do."""
+    coordinates as ``F.interpolate(align_corners=False)``, clamped to the box). No antialiasing: a
+    box is enlarged, or shrunk by at most original_size / size (256 / 224 in the paper profile)."""
     n, _, h, w = images.shape
     device = images.device
     top, left, ch, cw = (c[:, None] for c in boxes.to(device, torch.float32).unbind(1))
@@ -282,9 +282,16 @@ class StrongAugment:
     crop_scale: tuple[float, float] = (0.08, 1.0)
     n_ops: int = 2
     cutout_max: float = 0.5
+    original_size: int | None = None  # side of the originals (default ``size``; >= size)
+
+    def __post_init__(self) -> None:
+        self.original_size = self.original_size or self.size
+        if self.original_size < self.size:
+            raise ValueError(f"original_size {self.original_size} is smaller than the crop side {self.size}")
 
     def sample(self, k: int, generator: torch.Generator) -> StrongParams:
-        return sample_params(k, self.size, self.size, generator, self.n_ops, self.crop_scale, self.cutout_max)
+        side = self.original_size
+        return sample_params(k, side, side, generator, self.n_ops, self.crop_scale, self.cutout_max)
 
     def apply(self, originals: torch.Tensor, params: StrongParams) -> torch.Tensor:
         """uint8 strong views [k, 3, size, size] of the originals under the drawn ``params``."""
@@ -296,8 +303,9 @@ class StrongAugment:
     def __call__(self, originals: torch.Tensor, generator: torch.Generator, return_ops: bool = False):
         if originals.dtype != torch.uint8 or originals.ndim != 4 or originals.shape[1] != 3:
             raise ValueError(f"expected uint8 images [k, 3, H, W], got {originals.dtype} {tuple(originals.shape)}")
-        if tuple(originals.shape[-2:]) != (self.size, self.size):
-            raise ValueError(f"expected originals at the crop resolution {self.size} x {self.size} "
+        side = self.original_size
+        if tuple(originals.shape[-2:]) != (side, side):
+            raise ValueError(f"expected originals of {side} x {side} "
                              f"(ssl_core.augment.original_transform), got {tuple(originals.shape[-2:])}")
         params = self.sample(originals.shape[0], generator)
         # Pixel arithmetic in full precision even inside a training step's autocast (whose bf16

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core import distributed as dist
-from ssl_core.augment import original_transform
+from ssl_core.augment import original_size, original_transform
 from ssl_core.backbones import build_backbone, count_parameters, is_vit
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
@@ -141,7 +141,8 @@ def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1)
     optimizer = build_optimizer(groups, recipe["optimizer"], peak_lr, tuple(recipe.get("betas", (0.9, 0.999))))
     rescue = None
     if spec["variant"] == "rescued":
-        rescue = RescueRegularizer(spec["k"] // world, StrongAugment(size=recipe["image_size"]))
+        rescue = RescueRegularizer(spec["k"] // world, StrongAugment(size=recipe["image_size"],
+                                                                     original_size=original_size(recipe)))
     return TrainStep(model, optimizer, rescue, spec["s"], device, peak_lr, spec["train"].get("amp", True),
                      recipe.get("clip_grad"))
 
@@ -166,9 +167,8 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     torch.manual_seed(seed)  # identical initial weights on every process
     train_step = build_train_step(spec, device, world)
     model, optimizer = train_step.model, train_step.optimizer
-    size = recipe["image_size"]
     views = METHODS.get(spec["method"]).view_transform(recipe)
-    dataset = MultiViewDataset(pretrain_images(spec["data"]), views, original_transform(size), seed)
+    dataset = MultiViewDataset(pretrain_images(spec["data"]), views, original_transform(original_size(recipe)), seed)
     data_steps = len(dataset) // batch_size  # batches per pass over the data (drop_last, as the official loaders)
     if data_steps == 0:
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")

@@ -14,7 +14,7 @@ from evaluations.transfer.logistic import DEFAULT_MAX_ITER, linear_transfer
 
 def evaluate_transfer(backbone: nn.Module, checkpoint: str | Path, dataset: str, *, data_root: str | Path,
                       cache_dir: str | Path, preprocessing: Preprocessing = PAPER_PREPROCESSING,
-                      c_grid: Sequence[float] | None = None, standardize: bool = True, seed: int = DEFAULT_SEED,
+                      c_grid: Sequence[float] | None = None, standardize: bool = False, seed: int = DEFAULT_SEED,
                       batch_size: int = 256, num_workers: int = 0, device: torch.device | str = "cpu",
                       max_iter: int = DEFAULT_MAX_ITER) -> dict[str, Any]:
     """Transfer score of ``backbone`` (weights from ``checkpoint``) on ``dataset`` (a name of

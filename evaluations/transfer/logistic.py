@@ -6,22 +6,25 @@ regularisation strength is picked from 45 log-spaced values between 1e-6 and 1e5
 the validation split; the model is then refit on train + val with that value and scored once on
 the test split.
 
-Implementation choices (documented, not from the papers' code, which is not public):
+Implementation choices (documented, not from the papers' code, which is not public; each one is
+a config value of ``eval.transfer``, see docs/protocols.md):
 
 - Solver: scikit-learn ``LogisticRegression(solver="lbfgs", l1_ratio=0)`` (L2), multinomial for
   >= 3 classes; the intercept is not penalised. Objective: ``C * sum_i loss_i + ||W||^2 / 2``.
-- Grid: :data:`DEFAULT_C_GRID` = ``numpy.logspace(-6, 5, 45)`` taken as values of ``C``.
-  The papers give the grid of "the regularisation parameter" without saying how the loss is
-  scaled. Ericsson et al. 2021 (``linusericsson/ssl-transfer``, linear.py), the closest public
-  re-implementation, sweep the same 45 values as a weight decay and use ``C = 1 / wd``, i.e.
-  C in 1e-5..1e6 (the same quarter-decade steps, shifted by one decade at the ends). Pass
-  ``c_grid`` to change it (the tiny profile passes a short grid).
+- The grid's meaning (``grid.meaning``). SimCLR App. B.5 selects "the l2 regularisation
+  parameter" from 45 log-spaced values in [1e-6, 1e5] without saying how the loss is scaled.
+  ``l2_strength`` (default): the values are the strength lambda of
+  ``sum_i loss_i + lambda ||W||^2 / 2``, i.e. ``C = 1 / lambda`` -- the paper's wording and what
+  Ericsson et al. 2021 (``linusericsson/ssl-transfer`` linear.py, the closest public
+  re-implementation) do (``C = 1. / wd`` over ``torch.logspace(-6, 5, 45)``). ``C``: the values
+  are scikit-learn's ``C`` themselves (several other re-implementations; C in 1e-6..1e5, the same
+  quarter-decade steps shifted by one decade at the ends). :func:`c_values` converts.
 - The grid is swept in increasing ``C`` with warm starts; ties on the validation score go to the
   smaller ``C`` (stronger regularisation).
-- Features are standardised (per-dimension z-score; ``StandardScaler`` fitted on the rows the
+- ``standardize`` (default false: App. B.5 names no feature standardisation, and ssl-transfer
+  fits the raw features): true z-scores each dimension (``StandardScaler`` fitted on the rows the
   classifier is trained on: train during the search, train+val for the refit; val/test are only
-  transformed). Standardisation makes one C grid fit features of any scale and conditions
-  L-BFGS; ``standardize=False`` gives the raw-feature variant.
+  transformed), which makes one grid fit features of any scale and conditions L-BFGS.
 - Multi-label (VOC2007): one binary logistic regression per class (one-vs-rest), one shared C
   chosen by the mAP over classes on val; a class constant in the training rows gets a constant
   score.
@@ -47,6 +50,15 @@ def log_grid(low: float, high: float, num: int) -> tuple[float, ...]:
 
 DEFAULT_C_GRID: tuple[float, ...] = log_grid(1e-6, 1e5, 45)
 DEFAULT_MAX_ITER = 1000
+#: How the config's grid values are read: the L2 strength lambda (C = 1 / lambda) or C itself.
+GRID_MEANINGS = ("l2_strength", "C")
+
+
+def c_values(grid: Sequence[float], meaning: str) -> tuple[float, ...]:
+    """scikit-learn ``C`` for each value of ``grid`` read as ``meaning`` (:data:`GRID_MEANINGS`)."""
+    if meaning not in GRID_MEANINGS:
+        raise ValueError(f"grid meaning must be one of {GRID_MEANINGS}, got {meaning!r}")
+    return tuple(float(v) for v in grid) if meaning == "C" else tuple(1.0 / float(v) for v in grid)
 
 
 def _np(x, dtype=np.float64) -> np.ndarray:
@@ -126,7 +138,7 @@ def _prepare(y, multilabel: bool | None) -> tuple[np.ndarray, bool]:
 
 
 def select_c(train_x, train_y, val_x, val_y, *, metric: str, multilabel: bool | None = None,
-             c_grid: Sequence[float] | None = None, standardize: bool = True,
+             c_grid: Sequence[float] | None = None, standardize: bool = False,
              max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-4) -> dict[str, Any]:
     """Fit on train for every ``C`` of the grid (ascending), score on val with ``metric``.
 
@@ -148,7 +160,7 @@ def select_c(train_x, train_y, val_x, val_y, *, metric: str, multilabel: bool | 
 
 
 def refit_and_score(trainval_x, trainval_y, test_x, test_y, *, C: float, metric: str,
-                    multilabel: bool | None = None, standardize: bool = True,
+                    multilabel: bool | None = None, standardize: bool = False,
                     max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-4, n_outputs: int | None = None) -> float:
     """Fit on train+val with ``C`` and return ``metric`` (percent) on test."""
     x, tx = _np(trainval_x), _np(test_x)
@@ -161,7 +173,7 @@ def refit_and_score(trainval_x, trainval_y, test_x, test_y, *, C: float, metric:
 
 def linear_transfer(train_x, train_y, val_x, val_y, test_x, test_y, *, metric: str,
                     multilabel: bool | None = None, c_grid: Sequence[float] | None = None,
-                    standardize: bool = True, max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-4) -> dict[str, Any]:
+                    standardize: bool = False, max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-4) -> dict[str, Any]:
     """The whole protocol: :func:`select_c` on (train, val), then :func:`refit_and_score` on
     (train+val, test). Returns ``{"metric", "value" (percent), "C", "val_score", "grid",
     "n_train", "n_val", "n_test", "standardize", "solver", "not_converged"}``."""

@@ -64,11 +64,10 @@ import torch.nn.functional as F
 from lightly.models.utils import update_momentum
 from PIL import Image, ImageFilter
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.transforms import v2
 
 from ssl_core import distributed
-from ssl_core.backbones import is_vit
+from ssl_core.backbones import is_vit, zero_init_residual_blocks
 from ssl_core.methods import METHODS, MethodOutput, StepInfo
 from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
 
@@ -115,15 +114,6 @@ def contrastive_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> to
     n = logits.shape[0]
     labels = torch.arange(n, dtype=torch.long, device=logits.device) + n * distributed.rank()
     return F.cross_entropy(logits, labels) * (2 * temperature)
-
-
-def _zero_init_residual(backbone: nn.Module) -> None:
-    """torchvision ``ResNet(zero_init_residual=True)``, which main_moco.py L186 passes for ResNets."""
-    for m in backbone.modules():
-        if isinstance(m, Bottleneck) and m.bn3.weight is not None:
-            nn.init.zeros_(m.bn3.weight)
-        elif isinstance(m, BasicBlock) and m.bn2.weight is not None:
-            nn.init.zeros_(m.bn2.weight)
 
 
 class PILGaussianBlur:
@@ -178,7 +168,7 @@ class MoCoV3(nn.Module):
         if optimizer not in ("lars", "adamw"):
             raise ValueError(f"MoCo v3 uses lars or adamw (main_moco.py), not {optimizer!r}")
         if zero_init_residual and not vit:
-            _zero_init_residual(backbone)
+            zero_init_residual_blocks(backbone)  # main_moco.py L186
         self.temperature = temperature
         self.momentum_base = momentum_base
         self.momentum_cosine = momentum_cosine

@@ -105,8 +105,10 @@ def test_configs_transfer_sections():
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["eval"]["transfer"]
     tiny = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["eval"]["transfer"]
     assert paper["datasets"] == list(REGISTRY) and (paper["image_size"], paper["resize"]) == (224, 224)
-    grid = paper["c_grid"]
+    grid = paper["grid"]
     assert log_grid(grid["min"], grid["max"], grid["num"]) == DEFAULT_C_GRID  # 45 values in [1e-6, 1e5]
+    # App. B.5's "l2 regularisation parameter" on features as they are (docs/protocols.md)
+    assert (grid["meaning"], paper["standardize"]) == ("l2_strength", False)
     assert tiny["datasets"] == list(STANDINS) and tiny["data_root"].startswith("results/tiny/")
     # workflow/rules/common.smk tells generated stand-ins from real datasets by this prefix
     assert all(n.startswith("shapes_") for n in STANDINS) and not any(n.startswith("shapes_") for n in REGISTRY)
@@ -116,10 +118,10 @@ def test_transfer_config_typo_is_named():
     from ssl_core.config import ConfigError, validate_config
 
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    cfg["eval"]["transfer"]["c_grid"]["nums"] = 5
-    with pytest.raises(ConfigError, match=r"eval\.transfer\.c_grid: unknown key\(s\) 'nums'"):
+    cfg["eval"]["transfer"]["grid"]["nums"] = 5
+    with pytest.raises(ConfigError, match=r"eval\.transfer\.grid: unknown key\(s\) 'nums'"):
         validate_config(cfg)
-    del cfg["eval"]["transfer"]["c_grid"]["nums"]
+    del cfg["eval"]["transfer"]["grid"]["nums"]
     cfg["eval"]["transfer"]["datasets"] = ["cifar10", "imagenet"]
     with pytest.raises(ConfigError, match=r"eval\.transfer\.datasets\.1"):
         validate_config(cfg)

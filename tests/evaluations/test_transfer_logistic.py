@@ -98,3 +98,53 @@ def test_single_label_with_a_class_absent_from_training():
     r = L.linear_transfer(x[:15][y[:15] < 2], y[:15][y[:15] < 2], x[15:20], y[15:20], x, y, metric="mean_per_class",
                           c_grid=(1.0,))
     assert r["value"] == pytest.approx(100 * 2 / 3, abs=10)
+
+
+def _binary(rng, n=120, d=4):
+    x = rng.normal(size=(n, d))
+    y = (x @ np.array([1.5, -1.0, 0.5, 0.0])[:d] + 0.5 * rng.normal(size=n) > 0).astype(int)
+    return x, y
+
+
+@pytest.mark.parametrize("lam", [0.1, 3.0, 50.0])
+def test_l2_strength_grid_fits_the_minimiser_of_loss_sum_plus_lambda_half_w2(lam):
+    """The grid read as the L2 strength lambda: the fitted (w, b) is the minimiser of
+    sum_i log-loss_i + lambda / 2 ||w||^2 (intercept unpenalised), checked by its stationarity
+    conditions written out here in NumPy: X^T (p - y) + lambda w = 0 and sum(p - y) = 0."""
+    x, y = _binary(np.random.default_rng(3))
+    (C,) = L.c_values((lam,), "l2_strength")
+    clf = L._Model(2, False, False, max_iter=10_000, tol=1e-12).fit(x, y, C).clfs[0]
+    w, b = clf.coef_.ravel(), clf.intercept_[0]
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    np.testing.assert_allclose(x.T @ (p - y) + lam * w, 0, atol=1e-5)
+    assert abs(np.sum(p - y)) < 1e-5
+    # the same value read as C is the inverse: C * X^T (p - y) + w = 0 at lambda = 1 / value
+    (C,) = L.c_values((lam,), "C")
+    w2 = L._Model(2, False, False, max_iter=10_000, tol=1e-12).fit(x, y, C).clfs[0].coef_.ravel()
+    assert C == lam and (np.linalg.norm(w2) > np.linalg.norm(w)) == (lam > 1)
+
+
+def test_c_values_reads_the_grid_as_named():
+    assert L.c_values((1e-6, 1.0, 1e5), "l2_strength") == pytest.approx((1e6, 1.0, 1e-5))
+    assert L.c_values((1e-6, 1.0, 1e5), "C") == (1e-6, 1.0, 1e5)
+    with pytest.raises(ValueError, match="meaning"):
+        L.c_values((1.0,), "lambda")
+
+
+def test_standardize_makes_the_fit_blind_to_feature_scale_and_raw_features_are_not():
+    """Known answer: z-scoring removes any per-dimension affine change of the features, so the
+    standardised classifier's scores do not move when one feature is multiplied by 1000 and shifted;
+    on raw features the same L2 penalty then barely restrains that feature, and the scores move."""
+    rng = np.random.default_rng(4)
+    x, y = _binary(rng)
+    tx, _ = _binary(rng, 40)
+    scale, shift = np.array([1000.0, 1.0, 1.0, 1.0]), np.array([5.0, 0.0, 0.0, 0.0])
+
+    def scores(standardize, a, b):
+        return L._Model(2, False, standardize, max_iter=10_000, tol=1e-10).fit(a, y, 0.01).decision(b)
+
+    np.testing.assert_allclose(scores(True, x * scale + shift, tx * scale + shift), scores(True, x, tx), atol=1e-4)
+    model = L._Model(2, False, True, 1000, 1e-4).fit(x * scale + shift, y, 0.01)
+    np.testing.assert_allclose(model.scaler.mean_, (x * scale + shift).mean(0))  # fitted on the training rows
+    raw, raw_scaled = scores(False, x, tx), scores(False, x * scale + shift, tx * scale + shift)
+    assert np.abs(raw_scaled - raw).max() > 0.1

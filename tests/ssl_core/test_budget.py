@@ -46,3 +46,18 @@ def test_cli_measures_every_run(tmp_path, tiny_folder):
                                         "total"]
     assert all(float(r["hours"]) > 0 for r in rows)
     assert float(rows[1]["s_per_strong_view"]) >= 0 and rows[0]["device"].startswith("cpu")
+
+
+def test_originals_follow_the_recipes_original_size():
+    """The loader's originals (the trainer's and this module's transforms) are original_size px,
+    the views image_size px; without the key the originals are at the crop side."""
+    from ssl_core.budget import synthetic_batch
+    from tests.ssl_core.test_trainer import make_spec
+
+    spec = make_spec("unused", "rescued")
+    spec["recipe"]["batch_size"] = 2
+    views, originals = synthetic_batch(spec, source_size=40)
+    assert originals.shape == (2, 3, 16, 16) and views[0].shape[-1] == 16
+    spec["recipe"]["original_size"] = 20
+    views, originals = synthetic_batch(spec, source_size=40)
+    assert originals.shape == (2, 3, 20, 20) and views[0].shape[-1] == 16

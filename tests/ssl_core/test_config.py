@@ -117,15 +117,16 @@ def test_missing_recipe_key_is_named(tiny):
 
 def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
     """Paper Sec. 4, read back from config/paper.yaml: the main runs of Fig. 2 (5 model families
-    x baseline/rescued) and their recipes."""
+    x baseline/rescued; DINOv2 "three times with different seeds") and their recipes."""
     from ssl_core.optim import scaled_lr
 
     runs = {r: spec for r, spec in run_matrix(load_config(ROOT / "config" / "paper.yaml")).items() if not spec["sweep"]}
     families = {("simclr", "resnet50"), ("mocov3", "resnet50"), ("mocov3", "vit_small"), ("mocov3", "vit_base"),
                 ("dinov2", "vit_large")}
-    assert {(r["method"], r["arch"], r["variant"]) for r in runs.values()} == \
-        {(m, a, v) for m, a in families for v in ("baseline", "rescued")}
-    assert len(runs) == 10
+    seeds = {("dinov2", "vit_large"): (0, 1, 2)}
+    assert {(r["method"], r["arch"], r["variant"], r["seed"]) for r in runs.values()} == \
+        {(m, a, v, seed) for m, a in families for v in ("baseline", "rescued") for seed in seeds.get((m, a), (0,))}
+    assert len(runs) == 14
 
     def lr(r):
         return scaled_lr(r["base_lr"], r["batch_size"], r["lr_scaling"], r.get("lr_ref_batch", 256))

@@ -190,8 +190,32 @@ def test_every_image_gets_its_own_ops():
 def test_rejects_float_images_and_originals_not_at_the_crop_size():
     with pytest.raises(ValueError, match="uint8"):
         StrongAugment(size=8)(torch.rand(2, 3, 8, 8), torch.Generator())
-    with pytest.raises(ValueError, match="crop resolution 8 x 8"):
+    with pytest.raises(ValueError, match="originals of 8 x 8"):
         StrongAugment(size=8)(_images(2, 12), torch.Generator())
+
+
+def test_larger_originals_are_cropped_whole_and_resized_to_the_view_side():
+    """recipe original_size: the crops are drawn over the whole 20 px original (not a 16 px centre
+    crop of it) and every strong view comes out at the 16 px crop side."""
+    aug = StrongAugment(size=16, original_size=20)
+    top, left, h, w = aug.sample(2000, torch.Generator().manual_seed(0)).boxes.unbind(1)
+    assert (top + h <= 20).all() and (left + w <= 20).all()
+    assert (top + h).max() == 20 and top.min() == 0 and (h * w).max() > 16 * 16  # beyond any 16 px crop
+    out = aug(_images(3, 20), torch.Generator().manual_seed(1))
+    assert out.shape == (3, 3, 16, 16)
+    with pytest.raises(ValueError, match="originals of 20 x 20"):
+        aug(_images(3, 16), torch.Generator())
+    with pytest.raises(ValueError, match="smaller than the crop side"):
+        StrongAugment(size=16, original_size=12)
+
+
+def test_full_box_of_a_larger_original_is_its_bilinear_resize():
+    # known answer: the whole 20 px image resized to 16 px (bilinear, align_corners=False, no flip)
+    x = _images(2, 20)
+    full = torch.tensor([[0, 0, 20, 20]] * 2)
+    out = resized_crops(x, full, torch.tensor([False, False]), 16)
+    ref = torch.nn.functional.interpolate(x.float(), size=(16, 16), mode="bilinear", align_corners=False)
+    assert (out.int() - ref.round().int()).abs().max() <= 1
 
 
 def test_batched_call_draws_ops_and_magnitudes_per_image_uniformly():

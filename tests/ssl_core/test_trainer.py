@@ -43,6 +43,14 @@ def test_rescued_run_logs_every_step(tiny_folder, tmp_path):
     assert backbone(torch.randn(2, 3, 16, 16)).shape == (2, backbone.feature_dim)
 
 
+def test_rescued_run_with_larger_originals(tiny_folder, tmp_path):
+    # recipe original_size: 16 px images kept whole for the strong views of 12 px crops
+    spec = make_spec(tiny_folder, epochs=1)
+    spec["recipe"] |= {"image_size": 12, "original_size": 16}
+    assert pretrain(spec, tmp_path / "out", tmp_path / "ckpt")
+    assert len(read_metrics(tmp_path / "out" / "metrics.jsonl")) == 4
+
+
 def test_baseline_run_has_no_rescue_terms(tiny_folder, tmp_path):
     assert pretrain(make_spec(tiny_folder, "baseline", epochs=1), tmp_path / "out", tmp_path / "ckpt")
     records = read_metrics(tmp_path / "out" / "metrics.jsonl")

@@ -9,7 +9,8 @@ rule linear_probe:
         f"{OUT}/eval/linear/{{run}}.json",
     params:
         spec=run_spec,
-        cfg=json.dumps(config["eval"]["linear"], sort_keys=True),
+        cfg=lambda wc: json.dumps(linear_settings(config["eval"]["linear"], RUNS[wc.run]["method"],
+                                                  RUNS[wc.run]["arch"]), sort_keys=True),
     benchmark:
         f"{OUT}/benchmarks/linear_probe/{{run}}.tsv"
     log:
