@@ -10,6 +10,7 @@ import torch
 from torchvision.transforms import v2
 
 from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.views import ViewSpec, loader_view, tenth_kernel
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,15 @@ class CommonViewConfig:
     color_strength: float = 1.0
     blur_prob: float = 0.5
 
+    def spec(self) -> ViewSpec:
+        s = self.color_strength
+        return ViewSpec(self.size, (self.min_scale, 1.0), jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s),
+                        blur_prob=self.blur_prob, blur_kernel=tenth_kernel(self.size))
+
 
 def common_view_transform(cfg: CommonViewConfig) -> v2.Compose:
-    s = cfg.color_strength
-    kernel = max(3, int(0.1 * cfg.size) // 2 * 2 + 1)  # odd, ~10 % of the side
-    # Crop, flip and colour run on the PIL image (PIL's resize and enhancers are faster than the
-    # tensor kernels: benchmarks/data_pipeline.py); the blur converts internally.
-    return v2.Compose(
-        [
-            v2.RandomResizedCrop(cfg.size, scale=(cfg.min_scale, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=0.8),
-            v2.RandomGrayscale(p=0.2),
-            v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=cfg.blur_prob),
-            v2.ToImage(),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+    """One SimCLR view in the loader: PIL image -> normalised float tensor."""
+    return loader_view(cfg.spec())
 
 
 def original_transform(size: int) -> v2.Compose:

@@ -7,16 +7,16 @@ not SimCLR's ImageNet recipe, so both are set explicitly from the config).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
-from PIL import Image
 from torch import nn
 
-from ssl_core.augment import CommonViewConfig, common_view_transform
+from ssl_core.augment import CommonViewConfig
 from ssl_core.methods import METHODS, MethodOutput, StepInfo
+from ssl_core.views import ViewSpec
 
 
 @METHODS.register("simclr")
@@ -36,11 +36,10 @@ class SimCLR(nn.Module):
         return cls(backbone, recipe["proj_hidden_dim"], recipe["proj_out_dim"], recipe["temperature"])
 
     @staticmethod
-    def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
-        view = common_view_transform(CommonViewConfig(
-            size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"],
-            color_strength=recipe.get("color_strength", 1.0)))
-        return lambda img: [view(img), view(img)]
+    def view_specs(recipe: dict[str, Any]) -> list[ViewSpec]:
+        view = CommonViewConfig(size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"],
+                                color_strength=recipe.get("color_strength", 1.0)).spec()
+        return [view, view]
 
     @property
     def eval_backbone(self) -> nn.Module:
