@@ -153,3 +153,15 @@ def test_loader_path_keeps_the_per_image_transforms():
     assert views(batch, torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.device("cpu"))[0] is batch[0]
     with pytest.raises(ValueError, match="augment_on"):
         Views([spec], "gpu")
+
+
+def test_original_is_torchvisions_resize_and_centre_crop():
+    from PIL import Image
+
+    from ssl_core.augment import original_transform
+
+    reference = v2.Compose([v2.ToImage(), v2.Resize(16, antialias=True), v2.CenterCrop(16)])
+    for h, w in ((16, 16), (20, 30), (41, 23)):
+        img = Image.fromarray(_images(1, max(h, w))[0, :, :h, :w].permute(1, 2, 0).numpy())
+        out = original_transform(16)(img)
+        assert out.dtype == torch.uint8 and torch.equal(out, reference(img))
