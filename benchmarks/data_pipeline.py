@@ -29,6 +29,7 @@ from ssl_core.datasets import pretrain_split
 from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.methods import METHODS
 from ssl_core.strong_augment import StrongAugment
+from ssl_core.views import loader_views
 
 
 def write_jpegs(root: Path, n: int, size: int) -> None:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             if method not in METHODS:
                 continue
             spec = bench_spec(config, method, "resnet50", "baseline", 1, args.image_size)
-            views = METHODS.get(method).view_transform(spec["recipe"])
+            views = loader_views(METHODS.get(method).view_specs(spec["recipe"]))
             dataset = MultiViewDataset(pretrain_split(data, "train"), views, original_transform(args.image_size))
             n_views = len(dataset[0][0])
             common[method] = {"views_per_image": n_views,

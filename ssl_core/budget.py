@@ -26,6 +26,7 @@ from PIL import Image
 from ssl_core.augment import original_size, original_transform
 from ssl_core.config import run_matrix
 from ssl_core.methods import METHODS, StepInfo
+from ssl_core.views import loader_views
 
 # Training images of the pretraining datasets (official splits), for steps per epoch.
 TRAIN_SIZES = {"imagenet": 1_281_167, "cifar10": 50_000, "cifar100": 50_000}
@@ -43,7 +44,7 @@ def synthetic_batch(spec: dict[str, Any], source_size: int | None = None, seed: 
     """One batch as the loader yields it: the method's views (their real shapes, e.g. DINOv2's
     multi-crop) and the uint8 originals, made from random images by the run's own transforms."""
     size, n = spec["recipe"]["image_size"], spec["recipe"]["batch_size"]
-    views_of = METHODS.get(spec["method"]).view_transform(spec["recipe"])
+    views_of = loader_views(METHODS.get(spec["method"]).view_specs(spec["recipe"]))
     original = original_transform(original_size(spec["recipe"]))
     rng = np.random.default_rng(seed)
     side = source_size or size + size // 4

@@ -77,27 +77,24 @@ class StrongParams:
                  for o, m in zip(ops, mags)] for ops, mags in zip(self.ops.tolist(), self.magnitudes.tolist())]
 
 
-def sample_params(k: int, height: int, width: int, generator: torch.Generator, n_ops: int = 2,
-                  crop_scale: tuple[float, float] = (0.08, 1.0), cutout_max: float = 0.5,
-                  ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> StrongParams:
-    """Every random choice of k strong views of [height, width] originals, drawn from ``generator``.
-
-    The crop is torchvision's ``RandomResizedCrop.get_params`` for each image (10 tries at a random
-    area and log-uniform aspect ratio, else the central crop), vectorised over the batch."""
-    def u(*shape: int) -> torch.Tensor:
-        return torch.rand(shape, generator=generator, dtype=torch.float64)
-
+def crop_boxes(u_area: torch.Tensor, u_aspect: torch.Tensor, u_top: torch.Tensor, u_left: torch.Tensor,
+               height: int, width: int, scale: tuple[float, float] = (0.08, 1.0),
+               ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+    """torchvision's ``RandomResizedCrop.get_params`` for each of k images, vectorised, from uniform
+    draws in [0, 1) (float64): ``u_area``, ``u_aspect`` [k, 10] (10 tries at a random area and
+    log-uniform aspect ratio, the first that fits wins, else the central crop), ``u_top``, ``u_left``
+    [k] (the position). Returns [k, 4] long: top, left, height, width."""
     area = height * width
-    target = area * (crop_scale[0] + (crop_scale[1] - crop_scale[0]) * u(k, 10))
+    target = area * (scale[0] + (scale[1] - scale[0]) * u_area)
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    aspect = torch.exp(log_lo + (log_hi - log_lo) * u(k, 10))
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u_aspect)
     cw = torch.round(torch.sqrt(target * aspect)).long()
     ch = torch.round(torch.sqrt(target / aspect)).long()
     fits = (cw > 0) & (cw <= width) & (ch > 0) & (ch <= height)
     first = fits.long().argmax(1, keepdim=True)  # the first try that fits
     cw, ch = cw.gather(1, first).squeeze(1), ch.gather(1, first).squeeze(1)
-    top = torch.floor(u(k) * (height - ch + 1)).long()
-    left = torch.floor(u(k) * (width - cw + 1)).long()
+    top = torch.floor(u_top * (height - ch + 1)).long()
+    left = torch.floor(u_left * (width - cw + 1)).long()
     none_fit = ~fits.any(1)
     if none_fit.any():  # torchvision's fallback: the central crop at the closest allowed aspect ratio
         in_ratio = width / height
@@ -109,6 +106,19 @@ def sample_params(k: int, height: int, width: int, generator: torch.Generator, n
             fw, fh = width, height
         cw[none_fit], ch[none_fit] = fw, fh
         top[none_fit], left[none_fit] = (height - fh) // 2, (width - fw) // 2
+    return torch.stack([top, left, ch, cw], 1)
+
+
+def sample_params(k: int, height: int, width: int, generator: torch.Generator, n_ops: int = 2,
+                  crop_scale: tuple[float, float] = (0.08, 1.0), cutout_max: float = 0.5,
+                  ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> StrongParams:
+    """Every random choice of k strong views of [height, width] originals, drawn from ``generator``.
+
+    The crop is torchvision's ``RandomResizedCrop.get_params`` for each image (``crop_boxes``)."""
+    def u(*shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=generator, dtype=torch.float64)
+
+    boxes = crop_boxes(u(k, 10), u(k, 10), u(k), u(k), height, width, crop_scale, ratio)
     flips = u(k) < 0.5
     ops = torch.randint(len(OP_NAMES), (k, n_ops), generator=generator)
     low = torch.tensor([r[0] if r else math.nan for r in FIXMATCH_OPS.values()], dtype=torch.float64)[ops]
@@ -119,7 +129,6 @@ def sample_params(k: int, height: int, width: int, generator: torch.Generator, n
                              low + (high - low) * draw)
     side = torch.floor(u(k) * cutout_max * width).long()
     centre = torch.stack([torch.floor(u(k) * height), torch.floor(u(k) * width)], 1).long()
-    boxes = torch.stack([top, left, ch, cw], 1)
     return StrongParams(boxes, flips, ops, magnitudes, torch.cat([side[:, None], centre], 1))
 
 
@@ -139,6 +148,11 @@ def resized_crops(images: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor
                         ((2 * ys + 1) / h - 1)[:, :, None].expand(n, size, size)], dim=-1)
     out = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float, scaled to [0, 1] and normalised with the ImageNet statistics."""
+    return TF.normalize(images.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _per_image(v: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -312,5 +326,5 @@ class StrongAugment:
         # matmuls would put the affine ops' sampling grids half a pixel off at 224 px).
         with torch.autocast(originals.device.type, enabled=False):
             batch = self.apply(originals, params)
-        batch = TF.normalize(batch.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)
+        batch = normalize(batch)
         return (batch, params.op_lists()) if return_ops else batch

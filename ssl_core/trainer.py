@@ -32,6 +32,7 @@ from ssl_core.methods import METHODS, StepInfo
 from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, param_groups, scaled_lr
 from ssl_core.rescue import RescueRegularizer
 from ssl_core.strong_augment import StrongAugment
+from ssl_core.views import Views
 
 CHECKPOINT = "last.pt"
 METRICS = "metrics.jsonl"
@@ -167,8 +168,8 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     torch.manual_seed(seed)  # identical initial weights on every process
     train_step = build_train_step(spec, device, world)
     model, optimizer = train_step.model, train_step.optimizer
-    views = METHODS.get(spec["method"]).view_transform(recipe)
-    dataset = MultiViewDataset(pretrain_images(spec["data"]), views, original_transform(original_size(recipe)), seed)
+    views = Views(METHODS.get(spec["method"]).view_specs(recipe), spec["data"].get("augment_on", "device"))
+    dataset = MultiViewDataset(pretrain_images(spec["data"]), views.item, original_transform(original_size(recipe)), seed)
     data_steps = len(dataset) // batch_size  # batches per pass over the data (drop_last, as the official loaders)
     if data_steps == 0:
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")
@@ -220,7 +221,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                 num_workers=spec["data"]["num_workers"], pin_memory=spec["data"].get("pin_memory", device.type == "cuda"),
             )
             tic = time.perf_counter()
-            for views, originals in loader:
+            for batch, originals in loader:
                 info = StepInfo(step, total_steps, steps_per_epoch)
                 lr = lr_at(step, total_steps, warmup_steps, peak_lr, recipe.get("min_lr", 0.0))
                 wd = cosine_schedule(step, total_steps, recipe["weight_decay"], wd_end)
@@ -230,7 +231,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                     group["weight_decay"] = wd * group.get("wd_mult", 1.0)
                 torch.manual_seed(item_seed(seed, step, -3 - rank))  # in-method randomness (e.g. iBOT masks)
                 strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - rank))
-                record, emb_dim = train_step(views, originals, info, strong_rng)
+                record, emb_dim = train_step(views(batch, originals, device), originals, info, strong_rng)
                 if math.isfinite(record["loss"]):
                     step += 1
                 else:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from benchmarks import dag, data_pipeline, rescue_overhead, throughput
+from benchmarks import dag, data_pipeline, rescue_overhead, step_breakdown, throughput
 
 COMMON = {"benchmark", "device", "cores", "torch_threads", "torch", "clock"}
 
@@ -54,3 +54,17 @@ def test_dag(capsys):
     dag.main(["--configfile", "config/config.yaml", "--repeats", "1"])
     out = _line(capsys)
     assert COMMON <= out.keys() and out["best_s"] > 0 and out["jobs"] > 0
+
+
+def test_step_breakdown(capsys):
+    step_breakdown.main(["--profiles", "tiny", "--max-batch", "4", "--repeats", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and {c["method"] for c in out["cases"]} >= {"simclr", "mocov3", "dinov2"}
+    for case in out["cases"]:
+        for path in ("loader", "device"):
+            t = case[path]
+            assert 0 < t["view_share"] < 1 and t["view_share"] == pytest.approx(
+                t["views_s"] / (t["views_s"] + case["model_step_s"]))
+        assert case["device_over_loader_steps_per_s"] == pytest.approx(
+            case["device"]["steps_per_s"] / case["loader"]["steps_per_s"])
+    assert len(out["view_share"]) == len(out["cases"])

@@ -27,8 +27,9 @@ def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
 
 
 class MultiViewDataset(Dataset):
-    """Yields ``(views, original_uint8)`` per image, ``views`` the method's list of augmented views
-    (SimCLR/MoCo: 2; DINOv2: 2 global + local crops); labels are never used.
+    """Yields ``(views, original_uint8)`` per image, ``views`` what ``ssl_core.views.Views.item``
+    makes of it: the method's list of augmented views (SimCLR/MoCo: 2; DINOv2: 2 global + local
+    crops) or, when the views are made on the device, their random draws; labels are never used.
 
     Augmentations draw from torch's global RNG, so each item is seeded from (seed, epoch, index):
     the data stream is then identical with any number of loader workers and after a resume.
@@ -37,7 +38,7 @@ class MultiViewDataset(Dataset):
     def __init__(
         self,
         source: Dataset,
-        views: Callable[[Image.Image], list[torch.Tensor]],
+        views: Callable[[Image.Image], list[torch.Tensor] | torch.Tensor],
         original: Callable[[Image.Image], torch.Tensor],
         seed: int = 0,
     ) -> None:
@@ -51,7 +52,7 @@ class MultiViewDataset(Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, index: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[list[torch.Tensor] | torch.Tensor, torch.Tensor]:
         img = self.source[index][0]
         # Seed the CPU generator the transforms draw from, and give the caller's state back (what
         # torch.random.fork_rng(devices=[]) + torch.manual_seed do, at 1/30 of their ~80 us, which

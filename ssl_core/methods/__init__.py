@@ -1,8 +1,9 @@
 """SSL method registry. A method is an ``nn.Module`` class, registered by name, with
 
 - ``from_recipe(backbone, recipe)``: build it from the config's recipe of that method,
-- ``view_transform(recipe)``: PIL image -> list of views; views 0 and 1 are the pair the rescue
-  term selects on (SimCLR/MoCo: the two views; DINOv2: the two global crops),
+- ``view_specs(recipe)``: its views, one ``ssl_core.views.ViewSpec`` each (made in the loader or
+  on the device by ``ssl_core.views.Views``); views 0 and 1 are the pair the rescue term selects
+  on (SimCLR/MoCo: the two views; DINOv2: the two global crops),
 - ``forward(views, step) -> MethodOutput``: the SSL loss and the per-image features z_a, z_b of
   views 0 and 1 (with gradient) that the rescue term uses,
 - ``embed(images) -> z``: the same online path for the rescue term's strong views,

@@ -43,7 +43,7 @@ local_crops_scale              RandomResizedCrop scale of the local crops       
 local_crops_number             local crops per image                                     8
 local_crops_size               local crop side (the global side is ``image_size``, 224)  96
 blur_probs                     optional: Gaussian-blur probability of global crop 1,     [0.0, 0.9, 0.5]
-                               global crop 2, local crops (see ``view_transform``)
+                               global crop 2, local crops (see ``view_specs``)
 layerwise_decay                lr x rate^(depth - block) per ViT block                   0.9
 patch_embed_lr_mult            extra lr factor of the patch embedding                    0.2
 clip_grad_per_module           gradient-norm clip of backbone and head, each on its own  3.0
@@ -60,15 +60,13 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from lightly.models.modules.heads import DINOv2ProjectionHead
 from lightly.models.utils import update_momentum
-from PIL import Image
 from torch import nn
-from torchvision.transforms import v2
 
 from ssl_core.losses.dino_clstoken import DINOClsTokenLoss
 from ssl_core.losses.ibot_patch import IBOTPatchLoss
@@ -76,7 +74,7 @@ from ssl_core.losses.koleo import koleo_loss
 from ssl_core.masking import BlockMaskGenerator, batch_masks
 from ssl_core.methods import METHODS, MethodOutput, StepInfo
 from ssl_core.methods.mocov3 import momentum_at
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.views import ViewSpec
 
 #: Effective blur probabilities of the official pipeline (global crop 1, global crop 2, local
 #: crops). dinov2 ``data/transforms.py`` ``GaussianBlur(p)`` hands ``1 - p`` to ``RandomApply``,
@@ -105,22 +103,12 @@ def lr_decay_rate(name: str, rate: float, num_layers: int) -> float:
     return rate ** (num_layers + 1 - layer)
 
 
-def _dinov2_crop(size: int, scale: tuple[float, float], blur_prob: float, solarize_prob: float) -> v2.Compose:
+def _dinov2_crop(size: int, scale: tuple[float, float], blur_prob: float, solarize_prob: float) -> ViewSpec:
     """augmentations.py ``DataAugmentationDINO``: bicubic random resized crop + flip, colour jitter
     (0.4, 0.4, 0.2, 0.1) with p 0.8, greyscale p 0.2, Gaussian blur (kernel 9, sigma 0.1-2),
-    solarisation, ImageNet normalisation. On the PIL image up to the tensor conversion, as the
-    official pipeline (``ToTensor`` last; PIL's resize and colour ops are also the faster kernels)."""
-    return v2.Compose([
-        v2.RandomResizedCrop(size, scale=tuple(scale), interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
-        v2.RandomHorizontalFlip(p=0.5),
-        v2.RandomApply([v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)], p=0.8),
-        v2.RandomGrayscale(p=0.2),
-        v2.RandomApply([v2.GaussianBlur(kernel_size=9, sigma=(0.1, 2.0))], p=blur_prob),
-        v2.RandomSolarize(threshold=128, p=solarize_prob),
-        v2.ToImage(),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    solarisation, ImageNet normalisation."""
+    return ViewSpec(size, tuple(scale), blur_prob=blur_prob, blur_kernel=9, solarize_prob=solarize_prob,
+                    interpolation="bicubic")
 
 
 def _dino_head(in_dim: int, hidden_dim: int, bottleneck_dim: int, n_prototypes: int) -> DINOv2ProjectionHead:
@@ -186,15 +174,14 @@ class DINOv2(nn.Module):
         return cls(backbone, **{key: recipe[key] for key in keys if key in recipe})
 
     @staticmethod
-    def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
+    def view_specs(recipe: dict[str, Any]) -> list[ViewSpec]:
         """augmentations.py: 2 global crops (``image_size``; the second one solarised with p 0.2)
         then ``local_crops_number`` local crops (``local_crops_size``)."""
         blur = recipe.get("blur_probs", OFFICIAL_BLUR_PROBS)
         global1 = _dinov2_crop(recipe["image_size"], recipe["global_crops_scale"], blur[0], 0.0)
         global2 = _dinov2_crop(recipe["image_size"], recipe["global_crops_scale"], blur[1], 0.2)
         local = _dinov2_crop(recipe["local_crops_size"], recipe["local_crops_scale"], blur[2], 0.0)
-        n_local = recipe["local_crops_number"]
-        return lambda img: [global1(img), global2(img)] + [local(img) for _ in range(n_local)]
+        return [global1, global2] + [local] * recipe["local_crops_number"]
 
     @property
     def eval_backbone(self) -> nn.Module:

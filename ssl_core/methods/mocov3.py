@@ -56,20 +56,18 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from lightly.models.utils import update_momentum
-from PIL import Image, ImageFilter
 from torch import nn
-from torchvision.transforms import v2
 
 from ssl_core import distributed
 from ssl_core.backbones import is_vit, zero_init_residual_blocks
 from ssl_core.methods import METHODS, MethodOutput, StepInfo
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.views import ViewSpec
 
 
 def momentum_at(progress: float, base: float) -> float:
@@ -116,38 +114,12 @@ def contrastive_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> to
     return F.cross_entropy(logits, labels) * (2 * temperature)
 
 
-class PILGaussianBlur:
-    """moco/loader.py ``GaussianBlur``: PIL's Gaussian filter with sigma ~ U(0.1, 2) (PIL's radius is
-    the standard deviation; no kernel-size truncation as torchvision's). sigma is drawn from torch's
-    RNG, which the data pipeline seeds per item, rather than Python's ``random``."""
-
-    def __init__(self, sigma: tuple[float, float] = (0.1, 2.0)) -> None:
-        self.sigma = sigma
-
-    def __call__(self, img: Any) -> Any:
-        sigma = float(torch.empty(1).uniform_(self.sigma[0], self.sigma[1]))
-        if isinstance(img, Image.Image):
-            return img.filter(ImageFilter.GaussianBlur(radius=sigma))
-        # tensor / tv_tensors image (uint8 [C, H, W]): round-trip through PIL
-        return v2.functional.pil_to_tensor(v2.functional.to_pil_image(img).filter(ImageFilter.GaussianBlur(radius=sigma)))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(sigma={self.sigma})"
-
-
-def _byol_view(size: int, min_scale: float, blur_prob: float, solarize_prob: float) -> v2.Compose:
-    """main_moco.py ``augmentation1`` / ``augmentation2`` (BYOL's recipe), in the official order."""
-    return v2.Compose([
-        v2.RandomResizedCrop(size, scale=(min_scale, 1.0), antialias=True),
-        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),  # not strengthened
-        v2.RandomGrayscale(p=0.2),
-        v2.RandomApply([PILGaussianBlur((0.1, 2.0))], p=blur_prob),
-        v2.RandomApply([v2.RandomSolarize(threshold=128, p=1.0)], p=solarize_prob),  # PIL ImageOps.solarize
-        v2.RandomHorizontalFlip(),
-        v2.ToImage(),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+def _byol_view(size: int, min_scale: float, blur_prob: float, solarize_prob: float) -> ViewSpec:
+    """main_moco.py ``augmentation1`` / ``augmentation2`` (BYOL's recipe): jitter (0.4, 0.4, 0.2,
+    0.1) with p 0.8 (not strengthened), greyscale p 0.2, PIL's Gaussian blur, solarisation (PIL
+    ``ImageOps.solarize``), flip. The flip comes right after the crop here (it commutes with the
+    pointwise ops and the symmetric blur, so the views' distribution is the official one)."""
+    return ViewSpec(size, (min_scale, 1.0), blur_prob=blur_prob, solarize_prob=solarize_prob)
 
 
 @METHODS.register("mocov3")
@@ -200,11 +172,10 @@ class MoCoV3(nn.Module):
         )
 
     @staticmethod
-    def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
+    def view_specs(recipe: dict[str, Any]) -> list[ViewSpec]:
         blur1, blur2 = recipe.get("blur_probs", (1.0, 0.1))
-        view1 = _byol_view(recipe["image_size"], recipe["min_scale"], blur1, 0.0)
-        view2 = _byol_view(recipe["image_size"], recipe["min_scale"], blur2, 0.2)
-        return lambda img: [view1(img), view2(img)]  # moco/loader.py TwoCropsTransform
+        return [_byol_view(recipe["image_size"], recipe["min_scale"], blur1, 0.0),
+                _byol_view(recipe["image_size"], recipe["min_scale"], blur2, 0.2)]  # moco/loader.py TwoCropsTransform
 
     @property
     def eval_backbone(self) -> nn.Module:

@@ -19,17 +19,17 @@ Initialisation and loss scale as the official code (google-research/simclr):
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
-from PIL import Image
 from torch import nn
 
-from ssl_core.augment import CommonViewConfig, common_view_transform
+from ssl_core.augment import CommonViewConfig
 from ssl_core.backbones import zero_init_residual_blocks
 from ssl_core.methods import METHODS, MethodOutput, StepInfo
+from ssl_core.views import ViewSpec
 
 
 #: NTXentLoss (the mean of the two directions) times this factor, per ``loss_directions``.
@@ -71,11 +71,10 @@ class SimCLR(nn.Module):
                    recipe.get("loss_directions", "sum"), recipe.get("zero_init_residual", True))
 
     @staticmethod
-    def view_transform(recipe: dict[str, Any]) -> Callable[[Image.Image], list[torch.Tensor]]:
-        view = common_view_transform(CommonViewConfig(
-            size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"],
-            color_strength=recipe.get("color_strength", 1.0)))
-        return lambda img: [view(img), view(img)]
+    def view_specs(recipe: dict[str, Any]) -> list[ViewSpec]:
+        view = CommonViewConfig(size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"],
+                                color_strength=recipe.get("color_strength", 1.0)).spec()
+        return [view, view]
 
     @property
     def eval_backbone(self) -> nn.Module:

@@ -21,6 +21,7 @@ from ssl_core.methods.dinov2 import DINOv2, head_with_bottleneck, lr_decay_rate,
 from ssl_core.optim import lr_at
 from ssl_core.backbones import load_backbone
 from ssl_core.trainer import pretrain
+from ssl_core.views import loader_views
 from ssl_core.vit import dinov2_pos_embed
 from tests.ssl_core.test_trainer import make_spec, read_metrics
 
@@ -307,7 +308,7 @@ def test_dinov2_position_embedding_interpolation():
 def test_view_transform_two_global_and_local_crops():
     torch.manual_seed(0)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8))
-    out = DINOv2.view_transform(RECIPE)(img)
+    out = loader_views(DINOv2.view_specs(RECIPE))(img)
     assert [tuple(v.shape) for v in out] == [(3, 16, 16)] * 2 + [(3, 8, 8)] * 2
     assert all(v.dtype == torch.float32 for v in out) and not torch.equal(out[0], out[1])
 

@@ -13,6 +13,7 @@ from torch import nn
 from ssl_core.backbones import build_backbone
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.methods.mocov3 import MoCoV3, contrastive_loss, momentum_at
+from ssl_core.views import loader_views
 
 RECIPE = {
     "proj_hidden_dim": 16, "proj_out_dim": 8, "pred_hidden_dim": 12, "temperature": 0.2,
@@ -196,12 +197,12 @@ def test_param_groups_cover_trainable_params_once(build, optimizer):
 def test_view_transform_asymmetric_views():
     torch.manual_seed(0)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8))
-    views = MoCoV3.view_transform(RECIPE)(img)
+    views = loader_views(MoCoV3.view_specs(RECIPE))(img)
     assert len(views) == 2
     assert all(v.shape == (3, 16, 16) and v.dtype == torch.float32 for v in views)
     assert not torch.equal(views[0], views[1])
     # blur p = 1.0 on view 1 and 0.1 on view 2, solarise only on view 2 (main_moco.py)
-    transform = MoCoV3.view_transform({**RECIPE, "blur_probs": [0.0, 0.0]})
+    transform = loader_views(MoCoV3.view_specs({**RECIPE, "blur_probs": [0.0, 0.0]}))
     assert len(transform(img)) == 2
 
 

@@ -57,9 +57,10 @@ def test_baseline_run_has_no_rescue_terms(tiny_folder, tmp_path):
     assert records and all("loss_topk" not in r and r["loss"] == r["loss_ssl"] for r in records)
 
 
-@pytest.mark.parametrize("variant", ["baseline", "rescued"])
-def test_interrupted_run_resumes_to_identical_weights(tiny_folder, tmp_path, variant):
+@pytest.mark.parametrize("variant,augment_on", [("baseline", "device"), ("rescued", "device"), ("rescued", "loader")])
+def test_interrupted_run_resumes_to_identical_weights(tiny_folder, tmp_path, variant, augment_on):
     spec = make_spec(tiny_folder, variant)
+    spec["data"]["augment_on"] = augment_on
     assert pretrain(spec, tmp_path / "full", tmp_path / "ckpt_full")
     # Stop after 5 steps (checkpoints at steps 3 and 5), then restart: it must resume, not restart.
     assert not pretrain(spec, tmp_path / "split", tmp_path / "ckpt_split", max_steps=5)
