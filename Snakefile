@@ -7,7 +7,7 @@ import os
 import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import arch_family, run_matrix, sweep_runs, validate_config
+from ssl_core.config import MAIN_GROUP, arch_family, run_groups, run_matrix, sweep_runs, training_spec, validate_config
 from ssl_core.datasets import downloaded_marker
 
 # The tiny profile is the default config only: a --configfile given on the command line replaces it
@@ -23,7 +23,7 @@ report: "workflow/report/workflow.rst"
 config = validate_config(config)
 PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
-RUNS = run_matrix(config)
+RUNS = run_matrix(config)  # one training per distinct spec, with the groups that use it
 
 wildcard_constraints:
     run="[a-z0-9_.-]+",

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import load_config, run_matrix
+from ssl_core.config import arch_family, load_config, run_matrix
 from ssl_core.methods import METHODS
 from tests.conftest import ROOT, env_without_detectron2
 
@@ -57,13 +57,13 @@ def dense_runs(config: dict) -> list[str]:
     """The main runs of a backbone family with a Detectron2 schedule (workflow/rules/common.smk)."""
     families = config["eval"].get("dense", {})
     return [r for r, s in run_matrix(config).items()
-            if not s["sweep"] and ("vit" if s["arch"].startswith("vit") else "resnet") in families]
+            if "main" in s["groups"] and arch_family(s["arch"]) in families]
 
 
 def test_dry_run_tiny_profile(tmp_path):
     jobs = jobs_of(snakemake("-n", "-c1", cwd=copy_workflow(tmp_path)).stdout)
     n = n_runs("config.yaml")
-    main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if not r["sweep"]]
+    main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if "main" in r["groups"]]
     assert len(main) == 2 * len(METHODS.names())  # every method, baseline and rescued
     n_sweeps = len(load_config(ROOT / "config" / "config.yaml")["sweeps"])
     n_transfer = len(load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]["datasets"])
@@ -93,7 +93,7 @@ def test_dry_run_paper_profile(tmp_path):
     if detectron2_available():  # VOC and COCO per main run, on the data on disk
         assert jobs["dense"] == 2 * len(dense_runs(load_config(ROOT / "config" / "paper.yaml")))
         assert "dense_data" not in jobs
-    main = [r for r in run_matrix(load_config(ROOT / "config" / "paper.yaml")).values() if not r["sweep"]]
+    main = [r for r in run_matrix(load_config(ROOT / "config" / "paper.yaml")).values() if "main" in r["groups"]]
     assert jobs["transfer_linear"] == len(main) * 10 and "transfer_standins" not in jobs  # Table 1: ten datasets
     assert "results/paper/eval/transfer/mocov3-vit_base-rescued-s0.05-k64-seed0/voc2007.json" in out
     assert "results/paper/pretrain/simclr-resnet50-rescued-s0.75-k128-seed0/backbone.pt" in out
@@ -139,19 +139,21 @@ def tiny_run(tmp_path_factory):
 def test_tiny_dag_end_to_end(tiny_run):
     out = tiny_run / "results" / "tiny"
     metrics = pd.read_csv(out / "metrics.csv")
-    assert list(metrics.columns) == ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
+    assert list(metrics.columns) == ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task", "dataset",
+                                     "metric", "value"]
     top1 = metrics[(metrics.task == "linear") & (metrics.metric == "top1")]
     runs = run_matrix(load_config(tiny_run / "small.yaml"))
-    assert sorted(top1.run) == sorted(runs)
+    assert sorted(zip(top1.run, top1.group)) == sorted((r, g) for r, s in runs.items() for g in s["groups"])
     assert top1.value.between(0, 100).all()
     for run, spec in runs.items():
         records = [json.loads(line) for line in (out / "pretrain" / run / "metrics.jsonl").read_text().splitlines()]
-        assert len(records) == (2 if spec["sweep"] else 2 * 4), run  # main: 512 images / batch 128 x 2 epochs
+        assert len(records) == (2 if spec["groups"] == ["sens"] else 2 * 4), run  # main: 512 images / batch 128 x 2 epochs
         if spec["variant"] == "rescued":
             assert all("loss_topk" in r and "topk_sim" in r for r in records)
     table = pd.read_csv(out / "tables" / "fig2_linear.csv")
     ours = table.dropna(subset=["ours_top1"])
     assert set(zip(ours.method, ours.variant)) == {(s["method"], s["variant"]) for s in runs.values()}
+    assert (ours.n_seeds == 1).all()  # the one main run of each row, no sweep run pooled in
     assert (table[table.method == "mugs"].status.str.startswith("not run")).all()
     tex = (out / "tables" / "fig2_linear.tex").read_text()
     assert r"\toprule" in tex and "Ours(SimCLR)" in tex
@@ -180,7 +182,7 @@ def test_tiny_dag_end_to_end(tiny_run):
 def test_table1_and_fig4(tiny_run):
     out = tiny_run / "results" / "tiny"
     cfg = load_config(tiny_run / "small.yaml")
-    main = {r: s for r, s in run_matrix(cfg).items() if not s["sweep"]}
+    main = {r: s for r, s in run_matrix(cfg).items() if "main" in s["groups"]}
     datasets = cfg["eval"]["transfer"]["datasets"]
     metrics = pd.read_csv(out / "metrics.csv")
     transfer = metrics[metrics.task == "transfer_linear"]
