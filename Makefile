@@ -11,6 +11,7 @@ CONFIGFILE = $(or $(shell echo ' $(ARGS) ' | sed -n 's/.* --configfile[= ]*\([^ 
 PROFILE = $(shell sed -n 's/^profile: *\([A-Za-z0-9_-]*\).*/\1/p' $(CONFIGFILE))
 REPORT ?= results/$(PROFILE)/report.html
 DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
+SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: env reproduce report test clean-results
@@ -26,11 +27,11 @@ $(STAMP): pyproject.toml
 # The report is rewritten after every successful run, so it shows the artifacts as they are now.
 reproduce: $(STAMP)
 	PATH=$(BIN):$$PATH snakemake $(ARGS)
-	$(if $(DRY_RUN),,@$(MAKE) --no-print-directory report ARGS='$(ARGS)')
+	$(if $(DRY_RUN),,$(SNAKEMAKE_REPORT))
 
 # The HTML report of a finished reproduction: every figure and table with its caption.
 report: $(STAMP)
-	PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
+	$(SNAKEMAKE_REPORT)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)

@@ -1,7 +1,8 @@
-# rescue-ssl: one DAG from config to every table and figure.
-#   snakemake -c all                                   # tiny profile (config/config.yaml)
-#   snakemake -c all --configfile config/paper.yaml    # the paper's runs
-#   snakemake -c all results/tiny/tables/fig2_linear.tex   # one artifact and what it needs
+# rescue-ssl: one DAG from config to every table and figure (docs/targets.md). Every core by
+# default (workflow/profiles/default, which Snakemake loads by itself).
+#   snakemake                                          # tiny profile (config/config.yaml)
+#   snakemake --configfile config/paper.yaml           # the paper's runs
+#   snakemake results/tiny/tables/fig2_linear.tex      # one artifact and what it needs
 import json
 import os
 import sys
