@@ -1,6 +1,6 @@
 # Two commands for a fresh machine; each creates the environment (.venv) first if it is missing.
-#   make reproduce    the default (tiny) reproduction: snakemake (workflow/profiles/default: every
-#                     core), then the HTML report results/<profile>/report.html
+#   make reproduce    the default (tiny) reproduction: snakemake (profiles/default: every core),
+#                     then the HTML report results/<profile>/report.html
 #   make test         the test suite (what .ci/run calls)
 # Extra arguments go through ARGS, e.g.  make reproduce ARGS="--configfile config/paper.yaml -n"
 PYTHON ?= python3

@@ -1,5 +1,5 @@
 # rescue-ssl: one DAG from config to every table and figure (docs/targets.md). Every core by
-# default (workflow/profiles/default, which Snakemake loads by itself).
+# default (profiles/default, which Snakemake loads by itself).
 #   snakemake                                          # tiny profile (config/config.yaml)
 #   snakemake --configfile config/paper.yaml           # the paper's runs
 #   snakemake results/tiny/tables/fig2_linear.tex      # one artifact and what it needs

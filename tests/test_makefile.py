@@ -20,8 +20,8 @@ def snakemake_lines(target: str, args: str | None = None) -> list[str]:
 
 
 def test_reproduce_is_plain_snakemake_then_the_report_of_the_profile():
-    # the default profile (workflow/profiles/default) gives the cores; Snakemake loads it by itself
-    assert yaml.safe_load((ROOT / "workflow" / "profiles" / "default" / "config.yaml").read_text())["cores"] == "all"
+    # the default profile gives the cores; a plain snakemake loads it (test_dry_run_tiny_profile)
+    assert yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())["cores"] == "all"
     assert snakemake_lines("reproduce") == ["snakemake", "snakemake --report results/tiny/report.html"]
     assert snakemake_lines("reproduce", "--configfile config/paper.yaml -c4") == [
         "snakemake --configfile config/paper.yaml -c4",

@@ -39,7 +39,7 @@ def snakemake(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | N
     return proc
 
 
-WORKFLOW = ("Snakefile", "workflow", "config", "results/paper")
+WORKFLOW = ("Snakefile", "profiles", "workflow", "config", "results/paper")
 REPOSITORY = (*WORKFLOW, "ssl_core", "evaluations", "benchmarks", "tests", "pyproject.toml")
 
 
@@ -83,8 +83,11 @@ def dense_runs(config: dict) -> list[str]:
 
 @pytest.mark.dag_state
 def test_dry_run_tiny_profile(tmp_path):
-    """A plain `snakemake` (no -c: workflow/profiles/default gives the cores) plans the tiny DAG."""
-    jobs = jobs_of(snakemake("-n", cwd=copy_workflow(tmp_path)).stdout)
+    """A plain `snakemake` (no -c: profiles/default, which it loads by itself, gives the cores)
+    plans the tiny DAG."""
+    proc = snakemake("-n", cwd=copy_workflow(tmp_path))
+    assert "Using workflow specific profile profiles/default" in proc.stdout + proc.stderr
+    jobs = jobs_of(proc.stdout)
     n = n_runs("config.yaml")
     main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if "main" in r["groups"]]
     assert len(main) == 2 * len(METHODS.names())  # every method, baseline and rescued
