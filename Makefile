@@ -1,11 +1,17 @@
 # Two commands for a fresh machine; each creates the environment (.venv) first if it is missing.
-#   make reproduce    the default (tiny) reproduction: snakemake on every core
+#   make reproduce    the default (tiny) reproduction: snakemake (profiles/default: every core),
+#                     then the HTML report results/<profile>/report.html
 #   make test         the test suite (what .ci/run calls)
 # Extra arguments go through ARGS, e.g.  make reproduce ARGS="--configfile config/paper.yaml -n"
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
-REPORT ?= results/tiny/report.html
+# The profile of the config in ARGS (--configfile FILE), else of the default config: the report's folder.
+CONFIGFILE = $(or $(shell echo ' $(ARGS) ' | sed -n 's/.* --configfile[= ]*\([^ ]*\).*/\1/p'),config/config.yaml)
+PROFILE = $(shell sed -n 's/^profile: *\([A-Za-z0-9_-]*\).*/\1/p' $(CONFIGFILE))
+REPORT ?= results/$(PROFILE)/report.html
+DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
+SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: env reproduce report test clean-results
@@ -18,12 +24,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# The report is rewritten after every successful run, so it shows the artifacts as they are now.
 reproduce: $(STAMP)
-	PATH=$(BIN):$$PATH snakemake --workflow-profile workflow/profiles/local $(ARGS)
+	PATH=$(BIN):$$PATH snakemake $(ARGS)
+	$(if $(DRY_RUN),,$(SNAKEMAKE_REPORT))
 
 # The HTML report of a finished reproduction: every figure and table with its caption.
 report: $(STAMP)
-	PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
+	$(SNAKEMAKE_REPORT)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)

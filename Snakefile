@@ -1,13 +1,14 @@
-# rescue-ssl: one DAG from config to every table and figure.
-#   snakemake -c all                                   # tiny profile (config/config.yaml)
-#   snakemake -c all --configfile config/paper.yaml    # the paper's runs
-#   snakemake -c all results/tiny/tables/fig2_linear.tex   # one artifact and what it needs
+# rescue-ssl: one DAG from config to every table and figure (docs/targets.md). Every core by
+# default (profiles/default, which Snakemake loads by itself).
+#   snakemake                                          # tiny profile (config/config.yaml)
+#   snakemake --configfile config/paper.yaml           # the paper's runs
+#   snakemake results/tiny/tables/fig2_linear.tex      # one artifact and what it needs
 import json
 import os
 import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import arch_family, linear_settings, run_matrix, sweep_runs, validate_config
+from ssl_core.config import MAIN_GROUP, arch_family, linear_settings, run_groups, run_matrix, sweep_runs, training_spec, validate_config
 from ssl_core.datasets import downloaded_marker
 
 # The tiny profile is the default config only: a --configfile given on the command line replaces it
@@ -23,7 +24,7 @@ report: "workflow/report/workflow.rst"
 config = validate_config(config)
 PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
-RUNS = run_matrix(config)
+RUNS = run_matrix(config)  # one training per distinct spec, with the groups that use it
 
 wildcard_constraints:
     run="[a-z0-9_.-]+",

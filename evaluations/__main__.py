@@ -1,7 +1,7 @@
 """Command line of the evaluations, one call per Snakemake rule:
 
   python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
-  python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --out metrics.csv
+  python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --groups JSON --out metrics.csv
   python -m evaluations fig3      --spec JSON --figure STEM
   python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv --out CSV
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
@@ -23,6 +23,8 @@ import argparse
 import json
 import sys
 
+from ssl_core.config import MAIN_GROUP  # the runs of Fig. 2, Tables 1-2 and the radars
+
 
 def _linear(args: argparse.Namespace) -> None:
     from evaluations.linear_probe import train_linear_probe
@@ -41,13 +43,13 @@ def _linear(args: argparse.Namespace) -> None:
 def _aggregate(args: argparse.Namespace) -> None:
     from evaluations import report
 
-    report.write_csv(report.aggregate(args.runs, args.evals), args.out)
+    report.write_csv(report.aggregate(args.runs, args.evals, json.loads(args.groups)), args.out)
 
 
 def _fig2(args: argparse.Namespace) -> None:
     from evaluations import report
 
-    ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
+    ours, paper = report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper)
     table = report.fig2_table(ours, paper, args.profile)
     report.write_table(table, report.fig2_latex(table, args.profile), args.table)
     report.fig2_figure(ours, paper, args.profile, args.figure)
@@ -68,7 +70,7 @@ def _sensitivity(args: argparse.Namespace) -> None:
     from evaluations import report
 
     sweep = json.loads(args.sweep)
-    ours = report.sweep_runs(report.read_metrics(args.metrics), sweep["name"])  # this sweep's group only
+    ours = report.read_metrics(args.metrics, sweep["group"])
     table = report.sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
     fixed = f"k = {sweep['fixed']}" if args.param == "s" else f"s = {sweep['fixed']:g}"
     report.sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure)
@@ -130,7 +132,7 @@ def _dense(args: argparse.Namespace) -> None:
 def _table2(args: argparse.Namespace) -> None:
     from evaluations import report
 
-    ours, paper = report.read_metrics(args.metrics), report.read_metrics(args.paper)
+    ours, paper = report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper)
     table = report.table2_table(ours, paper, args.profile, args.status)
     report.write_table(table, report.table2_latex(table, args.profile), args.table)
 
@@ -175,14 +177,14 @@ def _transfer(args: argparse.Namespace) -> None:
 def _table1(args: argparse.Namespace) -> None:
     from evaluations import report
 
-    table = report.table1_table(report.read_metrics(args.metrics), report.read_metrics(args.paper), args.profile)
+    table = report.table1_table(report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper), args.profile)
     report.write_table(table, report.table1_latex(table, args.profile), args.table)
 
 
 def _fig4(args: argparse.Namespace) -> None:
     from evaluations import report
 
-    table = report.table1_table(report.read_metrics(args.metrics), report.read_metrics(args.paper), args.profile)
+    table = report.table1_table(report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper), args.profile)
     report.fig4_radar(table, args.method, args.profile, args.figure)
 
 
@@ -224,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("aggregate", help="per-run JSONs -> metrics.csv")
     p.add_argument("--runs", nargs="+", required=True)
     p.add_argument("--evals", nargs="*", default=[])
+    p.add_argument("--groups", required=True, help='JSON {run: [groups]}: "main" and/or sweep names')
     p.add_argument("--out", required=True)
     p.set_defaults(fn=_aggregate)
     p = sub.add_parser("fig2", help="Fig. 2 table (tex, csv) and figure (pdf, png)")

@@ -18,7 +18,7 @@ from evaluations import stats  # noqa: E402
 from ssl_core.config import arch_family  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
 
-COLUMNS = ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
+COLUMNS = ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
 METHOD_LABEL = {"simclr": "SimCLR", "mocov3": "MoCo v3", "dinov2": "DINOv2", "barlowtwins": "BarlowTwins",
                 "mugs": "Mugs", "maect": "MAE-CT"}
 ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
@@ -67,13 +67,17 @@ def _significant(df: pd.DataFrame) -> pd.Series:
     return pd.Series([b is not None and b == v for b, v in zip(better, df.variant)], index=df.index)
 
 
-def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path]) -> pd.DataFrame:
-    """One tidy long table: a row per (run, task, dataset, metric)."""
+def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path], groups: dict[str, list[str]]) -> pd.DataFrame:
+    """One tidy long table: a row per (run, group, task, dataset, metric). ``groups``: run -> the
+    groups that use it (``ssl_core.config.run_groups``); a run of several groups (one training)
+    has its rows once per group."""
     runs = {}
     rows = []
     for path in run_jsons:
         info = json.loads(Path(path).read_text())
         spec = info["spec"]
+        if not groups.get(spec["run"]):
+            raise ValueError(f"{path}: run {spec['run']} has no group (pass every run's groups)")
         meta = {key: spec[key] for key in ("run", "method", "arch", "variant", "s", "k", "seed")}
         runs[spec["run"]] = meta
         final = info["final"]
@@ -90,7 +94,8 @@ def aggregate(run_jsons: list[str | Path], eval_jsons: list[str | Path]) -> pd.D
         for row in result.get("metrics", [result]):
             rows.append({**meta, "task": row["task"], "dataset": row["dataset"], "metric": row["metric"],
                          "value": row["value"]})
-    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["run", "task", "dataset", "metric"], ignore_index=True)
+    rows = [{**row, "group": group} for row in rows for group in groups[row["run"]]]
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["run", "group", "task", "dataset", "metric"], ignore_index=True)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
@@ -98,13 +103,27 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, index=False, float_format="%.4f")
 
 
-def read_metrics(path: str | Path) -> pd.DataFrame:
+def read_metrics(path: str | Path, group: str | None = None) -> pd.DataFrame:
     """metrics.csv or a results/paper CSV: text columns keep empty strings, numbers are numbers
-    (s, k, seed empty for baselines -> NaN)."""
+    (s, k, seed empty for baselines -> NaN). ``group``: only the rows of that group of runs
+    (:func:`of_group`), as every artifact made from metrics.csv reads it."""
     df = pd.read_csv(path, keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
     for col in ("s", "k", "seed"):
         df[col] = pd.to_numeric(df[col].replace("", float("nan")), errors="coerce")
-    return df
+    return df if group is None else of_group(df, group, path)
+
+
+def of_group(metrics: pd.DataFrame, group: str, source: str | Path = "metrics.csv") -> pd.DataFrame:
+    """The rows of one group of runs: "main" (Fig. 2, Tables 1-2, the radars) or a sweep's name
+    (Figs. 5-6). A run of several groups has a row per group, so an artifact that read every row
+    would count it twice and pool the sweep's runs with the main ones."""
+    if "group" not in metrics.columns:
+        raise ValueError(f"{source} has no 'group' column (written by an older aggregate step): rerun it, "
+                         "e.g. snakemake --forcerun aggregate")
+    rows = metrics[metrics.group == group]
+    if rows.empty:
+        raise ValueError(f"{source} has no runs of group {group!r}; its groups: {', '.join(sorted(set(metrics.group)))}")
+    return rows.reset_index(drop=True)
 
 
 def _ours_for(mine: pd.DataFrame, method: str, variant: str, arch: str) -> pd.DataFrame:

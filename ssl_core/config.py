@@ -77,6 +77,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         for exp in entries:
             if exp["method"] not in config["methods"]:
                 raise ConfigError(f"{where}: method {exp['method']!r} has no recipe under methods.{exp['method']}")
+    for i, sweep in enumerate(config.get("sweeps", [])):
+        if sweep["name"] == MAIN_GROUP:
+            raise ConfigError(f"sweeps.{i}.name: {MAIN_GROUP!r} is the group of the main experiments; name the sweep "
+                              "otherwise (e.g. sens)")
     methods = [sweep["method"] for sweep in config.get("sweeps", [])]
     if len(methods) != len(set(methods)):
         raise ConfigError(f"sweeps: one sweep per method (Figs. 5-6 have a panel per method), got {methods}")
@@ -103,15 +107,57 @@ def _spec(config: dict[str, Any], method: str, arch: str, variant: str, seed: in
     if variant == "rescued" and k > recipe["batch_size"]:
         raise ConfigError(f"{method} {arch}{' ' + tag if tag else ''}: rescue k={k} exceeds recipe.batch_size="
                           f"{recipe['batch_size']}")
+    # s as a float: s: 1 in one place and s: 1.0 in another are one spec (and one run)
+    s = None if s is None else float(s)
     rid = run_id(method, arch, variant, seed, k, s, tag)
     return {"run": rid, "method": method, "arch": arch, "variant": variant, "seed": seed, "k": k, "s": s,
-            "sweep": tag, "recipe": recipe, "data": config["data"]["pretrain"], "train": config["train"]}
+            "recipe": recipe, "data": config["data"]["pretrain"], "train": config["train"]}
 
 
 def arch_family(arch: str) -> str:
     """A backbone's family by its registry name: "vit" or "resnet" (the key of its dense
     schedules under eval.dense, and what a table matches a stand-in architecture by)."""
     return "vit" if arch.startswith("vit") else "resnet"
+
+
+MAIN_GROUP = "main"  # the group of the runs of `experiments` (Fig. 2, Tables 1-2); a sweep's is its name
+BOOKKEEPING = ("groups",)  # spec keys that say where a run is used, not how it is trained
+
+
+def training_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a run's jobs need to train and evaluate it: its spec without the bookkeeping (the
+    groups that use it), so adding a sweep that reuses a run reruns none of its jobs."""
+    return {key: value for key, value in spec.items() if key not in BOOKKEEPING}
+
+
+def _recipe(config: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """An experiment's or a sweep's recipe: its method's, with the entry's overrides."""
+    return {**config["methods"][entry["method"]]["recipe"], **entry.get("recipe", {})}
+
+
+def _rescue_point(variant: str, rescue: dict[str, Any]) -> tuple[int | None, float | None]:
+    """(k, s) of a variant: the rescue's for ``rescued``, none for every other variant."""
+    return (rescue["k"], rescue["s"]) if variant == "rescued" else (None, None)
+
+
+def experiment_runs(config: dict[str, Any], exp: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs of one main experiment: one spec per (variant, seed)."""
+    recipe = _recipe(config, exp)
+    rescue = {**config["methods"][exp["method"]]["rescue"], **exp.get("rescue", {})}
+    return [_spec(config, exp["method"], exp["arch"], variant, seed, recipe, *_rescue_point(variant, rescue))
+            for variant in exp["variants"] for seed in exp["seeds"]]
+
+
+def _add_run(runs: dict[str, dict[str, Any]], spec: dict[str, Any], group: str) -> None:
+    """Add ``spec`` to ``runs`` as used by ``group``: a run already there with the same training
+    spec is the same run (one training), its group recorded beside the others."""
+    run = runs.setdefault(spec["run"], {**spec, "groups": []})
+    if training_spec(run) != training_spec(spec):
+        differ = sorted(key for key in spec if run.get(key) != spec[key])
+        raise ConfigError(f"run {spec['run']} is defined twice with different {', '.join(differ)} "
+                          f"(groups {', '.join(run['groups'])} and {group}): give one of them other values")
+    if group not in run["groups"]:
+        run["groups"].append(group)
 
 
 def linear_settings(linear: dict[str, Any], method: str, arch: str) -> dict[str, Any]:
@@ -126,35 +172,42 @@ def linear_settings(linear: dict[str, Any], method: str, arch: str) -> dict[str,
 
 
 def run_matrix(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every pretraining run of the config: run id -> the complete spec its job needs. Main
-    experiments first, then the sensitivity sweeps (whose s- and k-sweeps share their centre)."""
+    """Every pretraining run of the config, once: run id -> the complete spec its job needs
+    (:func:`training_spec`) and ``groups``, the groups that use it: "main" for the main experiments,
+    the sweep's name for a sensitivity sweep. A sweep point equal to a main run is that run."""
     runs: dict[str, dict[str, Any]] = {}
     for exp in config["experiments"]:
-        method = config["methods"][exp["method"]]
-        recipe = {**method["recipe"], **exp.get("recipe", {})}
-        rescue = {**method["rescue"], **exp.get("rescue", {})}
-        for variant in exp["variants"]:
-            for seed in exp["seeds"]:
-                k, s = (rescue["k"], rescue["s"]) if variant == "rescued" else (None, None)
-                spec = _spec(config, exp["method"], exp["arch"], variant, seed, recipe, k, s)
-                if spec["run"] in runs:
-                    raise ConfigError(f"experiments: run {spec['run']} is listed twice")
-                runs[spec["run"]] = spec
-    runs.update(reference_runs(config))
+        for spec in experiment_runs(config, exp):
+            _add_run(runs, spec, MAIN_GROUP)
+    for spec in reference_runs(config).values():
+        _add_run(runs, spec, MAIN_GROUP)
     for sweep in config.get("sweeps", []):
         for spec in sweep_runs(config, sweep).values():
-            runs.setdefault(spec["run"], spec)
+            _add_run(runs, spec, sweep["name"])
     return runs
+
+
+def run_groups(runs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """run id -> the groups that use it (what the aggregate step writes beside each run)."""
+    return {run: spec["groups"] for run, spec in runs.items()}
+
+
+def _sweep_tag(config: dict[str, Any], sweep: dict[str, Any], recipe: dict[str, Any]) -> str | None:
+    """The sweep's name when its recipe differs from that of a main experiment of the same method
+    and architecture (the ids must then differ), else None: its runs are the main runs where they meet."""
+    differs = any(exp["method"] == sweep["method"] and exp["arch"] == sweep["arch"] and _recipe(config, exp) != recipe
+                  for exp in config["experiments"])
+    return sweep["name"] if differs else None
 
 
 def sweep_runs(config: dict[str, Any], sweep: dict[str, Any], part: str | None = None) -> dict[str, dict[str, Any]]:
     """The runs of one sensitivity sweep: its baselines and, for ``part`` "s" (Fig. 5: s varies at
     a fixed k), "k" (Fig. 6: k varies at a fixed s) or None (both), its rescued runs."""
-    method = config["methods"][sweep["method"]]
-    recipe = {**method["recipe"], **sweep.get("recipe", {})}
+    recipe = _recipe(config, sweep)
+    tag = _sweep_tag(config, sweep, recipe)
     out = {}
     for seed in sweep["seeds"]:
-        spec = _spec(config, sweep["method"], sweep["arch"], "baseline", seed, recipe, None, None, sweep["name"])
+        spec = _spec(config, sweep["method"], sweep["arch"], "baseline", seed, recipe, None, None, tag)
         out[spec["run"]] = spec
         points = []
         if part in (None, "s"):
@@ -162,7 +215,7 @@ def sweep_runs(config: dict[str, Any], sweep: dict[str, Any], part: str | None =
         if part in (None, "k"):
             points += [(k, sweep["k"]["s"]) for k in sweep["k"]["values"]]
         for k, s in points:
-            spec = _spec(config, sweep["method"], sweep["arch"], "rescued", seed, recipe, k, s, sweep["name"])
+            spec = _spec(config, sweep["method"], sweep["arch"], "rescued", seed, recipe, k, s, tag)
             out[spec["run"]] = spec
     return out
 

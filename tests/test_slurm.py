@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.test_workflow import BIN, copy_workflow
+from tests.test_workflow import BIN, copy_workflow, workflow_env
 
 FAKE = {  # SLURM's client tools, as far as the plugin calls them
     "sbatch": 'echo "$@" >> "$FAKE_SLURM_LOG"; echo 4242',
@@ -39,8 +39,8 @@ def submissions(tmp_path_factory) -> dict[str, str]:
     done.mkdir(parents=True)
     for name in ("backbone.pt", "run.json", "metrics.jsonl"):
         (done / name).touch()
-    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
-           "FAKE_SLURM_LOG": str(wf / "sbatch.log")}
+    env = workflow_env({**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}",
+                        "FAKE_SLURM_LOG": str(wf / "sbatch.log")})
     subprocess.run(
         [f"{BIN}/snakemake", "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/paper.yaml",
          "cluster.yaml", "--retries", "0", "--jobs", "3", "--slurm-init-seconds-before-status-checks", "1",
@@ -78,7 +78,7 @@ def test_multi_gpu_command_line(tmp_path):
     (wf / "cluster.yaml").write_text(yaml.safe_dump(CLUSTER))
     out = subprocess.run([f"{BIN}/snakemake", "results/paper/pretrain/simclr-resnet50-baseline-seed0/backbone.pt",
                           "-n", "-p", "-c1", "--configfile", "config/paper.yaml", "cluster.yaml"],
-                         cwd=wf, capture_output=True, text=True, env={**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]})
+                         cwd=wf, capture_output=True, text=True, env=workflow_env())
     assert out.returncode == 0, out.stderr
     assert ("srun --ntasks-per-node=1 --kill-on-bad-exit=1 python -m torch.distributed.run --nnodes=2 "
             "--nproc-per-node=8 --rdzv-backend=c10d") in out.stdout

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,25 +14,45 @@ import pytest
 import yaml
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import load_config, run_matrix
+from ssl_core.config import arch_family, load_config, run_matrix
 from ssl_core.methods import METHODS
 from tests.conftest import ROOT, env_without_detectron2
 
 BIN = str(Path(sys.executable).parent)
 
 
+def workflow_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) for Snakemake in a copy of the workflow: this
+    environment's snakemake on PATH, and this checkout's code first on PYTHONPATH (the copy has
+    none, and the environment's editable install may point to another checkout)."""
+    env = dict(env or os.environ)
+    return {**env, "PATH": BIN + os.pathsep + env["PATH"], "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])}
+
+
 def snakemake(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {**(env or os.environ), "PATH": BIN + os.pathsep + os.environ["PATH"]}
-    proc = subprocess.run([f"{BIN}/snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    # never in the repository itself: what its results/ hold (e.g. a finished reproduction) would
+    # change what the test sees, and the test would change them
+    assert Path(cwd).resolve() != ROOT, "run Snakemake in a copy (copy_workflow)"
+    proc = subprocess.run([f"{BIN}/snakemake", *args], cwd=cwd, env=workflow_env(env), capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
-def copy_workflow(dst: Path) -> Path:
-    for name in ("Snakefile", "workflow", "config", "results/paper"):
+WORKFLOW = ("Snakefile", "profiles", "workflow", "config", "results/paper")
+REPOSITORY = (*WORKFLOW, "ssl_core", "evaluations", "benchmarks", "tests", "pyproject.toml")
+
+
+def copy_workflow(dst: Path, names: tuple[str, ...] = WORKFLOW) -> Path:
+    """The workflow (or, with ``names=REPOSITORY``, the code and tests too) copied into ``dst``,
+    without results: a test's own DAG."""
+    for name in names:
         src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / name)
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst / name)
     return dst
 
 
@@ -57,13 +78,18 @@ def dense_runs(config: dict) -> list[str]:
     """The main runs of a backbone family with a Detectron2 schedule (workflow/rules/common.smk)."""
     families = config["eval"].get("dense", {})
     return [r for r, s in run_matrix(config).items()
-            if not s["sweep"] and ("vit" if s["arch"].startswith("vit") else "resnet") in families]
+            if "main" in s["groups"] and arch_family(s["arch"]) in families]
 
 
+@pytest.mark.dag_state
 def test_dry_run_tiny_profile(tmp_path):
-    jobs = jobs_of(snakemake("-n", "-c1", cwd=copy_workflow(tmp_path)).stdout)
+    """A plain `snakemake` (no -c: profiles/default, which it loads by itself, gives the cores)
+    plans the tiny DAG."""
+    proc = snakemake("-n", cwd=copy_workflow(tmp_path))
+    assert "Using workflow specific profile profiles/default" in proc.stdout + proc.stderr
+    jobs = jobs_of(proc.stdout)
     n = n_runs("config.yaml")
-    main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if not r["sweep"]]
+    main = [r for r in run_matrix(load_config(ROOT / "config" / "config.yaml")).values() if "main" in r["groups"]]
     assert len(main) == 2 * len(METHODS.names())  # every method, baseline and rescued
     n_sweeps = len(load_config(ROOT / "config" / "config.yaml")["sweeps"])
     n_transfer = len(load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]["datasets"])
@@ -75,6 +101,7 @@ def test_dry_run_tiny_profile(tmp_path):
                     "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, **dense}
 
 
+@pytest.mark.dag_state
 def test_without_detectron2_dense_jobs_are_left_out_with_one_message(tmp_path):
     (tmp_path / "wf").mkdir()
     proc = snakemake("-n", "-c1", cwd=copy_workflow(tmp_path / "wf"), env=env_without_detectron2(tmp_path))
@@ -93,7 +120,7 @@ def test_dry_run_paper_profile(tmp_path):
     if detectron2_available():  # VOC and COCO per main run, on the data on disk
         assert jobs["dense"] == 2 * len(dense_runs(load_config(ROOT / "config" / "paper.yaml")))
         assert "dense_data" not in jobs
-    main = [r for r in run_matrix(load_config(ROOT / "config" / "paper.yaml")).values() if not r["sweep"]]
+    main = [r for r in run_matrix(load_config(ROOT / "config" / "paper.yaml")).values() if "main" in r["groups"]]
     assert jobs["transfer_linear"] == len(main) * 10 and "transfer_standins" not in jobs  # Table 1: ten datasets
     assert "results/paper/eval/transfer/mocov3-vit_base-rescued-s0.05-k64-seed0/voc2007.json" in out
     assert "results/paper/pretrain/simclr-resnet50-rescued-s0.75-k128-seed0/backbone.pt" in out
@@ -109,6 +136,7 @@ def test_invalid_config_fails_naming_the_key(tmp_path):
     assert "train: unknown key(s) 'ckpt_every_step'" in proc.stdout + proc.stderr
 
 
+@pytest.mark.dag_state
 def test_lint_passes_but_for_per_rule_envs(tmp_path):
     """Snakemake's linter, with one lint accepted: every rule runs in the project's one pinned
     environment (pyproject.toml / environment.yml), so no rule names a conda env of its own."""
@@ -139,19 +167,21 @@ def tiny_run(tmp_path_factory):
 def test_tiny_dag_end_to_end(tiny_run):
     out = tiny_run / "results" / "tiny"
     metrics = pd.read_csv(out / "metrics.csv")
-    assert list(metrics.columns) == ["run", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
+    assert list(metrics.columns) == ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task", "dataset",
+                                     "metric", "value"]
     top1 = metrics[(metrics.task == "linear") & (metrics.metric == "top1")]
     runs = run_matrix(load_config(tiny_run / "small.yaml"))
-    assert sorted(top1.run) == sorted(runs)
+    assert sorted(zip(top1.run, top1.group)) == sorted((r, g) for r, s in runs.items() for g in s["groups"])
     assert top1.value.between(0, 100).all()
     for run, spec in runs.items():
         records = [json.loads(line) for line in (out / "pretrain" / run / "metrics.jsonl").read_text().splitlines()]
-        assert len(records) == (2 if spec["sweep"] else 2 * 4), run  # main: 512 images / batch 128 x 2 epochs
+        assert len(records) == (2 if spec["groups"] == ["sens"] else 2 * 4), run  # main: 512 images / batch 128 x 2 epochs
         if spec["variant"] == "rescued":
             assert all("loss_topk" in r and "topk_sim" in r for r in records)
     table = pd.read_csv(out / "tables" / "fig2_linear.csv")
     ours = table.dropna(subset=["ours_top1"])
     assert set(zip(ours.method, ours.variant)) == {(s["method"], s["variant"]) for s in runs.values()}
+    assert (ours.n_seeds == 1).all()  # the one main run of each row, no sweep run pooled in
     assert (table[table.method == "mugs"].status.str.startswith("not run")).all()
     tex = (out / "tables" / "fig2_linear.tex").read_text()
     assert r"\toprule" in tex and "Ours(SimCLR)" in tex
@@ -180,7 +210,7 @@ def test_tiny_dag_end_to_end(tiny_run):
 def test_table1_and_fig4(tiny_run):
     out = tiny_run / "results" / "tiny"
     cfg = load_config(tiny_run / "small.yaml")
-    main = {r: s for r, s in run_matrix(cfg).items() if not s["sweep"]}
+    main = {r: s for r, s in run_matrix(cfg).items() if "main" in s["groups"]}
     datasets = cfg["eval"]["transfer"]["datasets"]
     metrics = pd.read_csv(out / "metrics.csv")
     transfer = metrics[metrics.task == "transfer_linear"]
@@ -252,6 +282,32 @@ def test_report_captions_every_artifact(tiny_run):
     for name in ("fig2_params_vs_top1.png", "fig2_linear.csv", "fig3_augmentations.png", "cosine_study.csv",
                  "fig5_sensitivity_s_simclr.png", "fig6_sensitivity_k_mocov3.png"):
         assert name in html, name
+
+
+def fake_finished_run(wf: Path) -> None:
+    """The results/ of ``wf`` as a finished run of its DAG leaves them, in seconds: every output
+    (Snakemake's --summary) as an empty file, or a folder for the folder outputs (the data rules'
+    paths, the only ones without a suffix), then --touch dates them in the DAG's order."""
+    for line in snakemake("--summary", "-c1", cwd=wf).stdout.splitlines()[1:]:
+        path = wf / line.split("\t")[0]
+        path.mkdir(parents=True, exist_ok=True) if not path.suffix else (
+            path.parent.mkdir(parents=True, exist_ok=True), path.touch())
+    snakemake("--touch", "-c1", cwd=wf)
+
+
+def test_dag_state_tests_pass_beside_a_finished_run(tmp_path):
+    """`make test` after `make reproduce` in one clone (CI's clean clone cannot see it): the tests
+    that run Snakemake (marked dag_state) pass in a copy of the repository whose results/ hold a
+    finished tiny run."""
+    clone = copy_workflow(tmp_path, REPOSITORY)
+    fake_finished_run(clone)
+    done = snakemake("-n", cwd=clone)
+    assert "Nothing to be done" in done.stdout + done.stderr  # the state a finished reproduction leaves
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "dag_state", "tests"],
+                          cwd=clone, env={**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert int(re.search(r"(\d+) passed", proc.stdout).group(1)) >= 4, proc.stdout[-2000:]
 
 
 def test_dry_run_cifar_profile(tmp_path):

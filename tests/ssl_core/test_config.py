@@ -1,9 +1,10 @@
 import copy
+import json
 
 import pytest
 import yaml
 
-from ssl_core.config import ConfigError, load_config, run_matrix, validate_config
+from ssl_core.config import ConfigError, load_config, run_matrix, sweep_runs, training_spec, validate_config
 from tests.conftest import ROOT
 
 
@@ -120,7 +121,7 @@ def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
     x baseline/rescued; DINOv2 "three times with different seeds") and their recipes."""
     from ssl_core.optim import scaled_lr
 
-    runs = {r: spec for r, spec in run_matrix(load_config(ROOT / "config" / "paper.yaml")).items() if not spec["sweep"]}
+    runs = {r: spec for r, spec in run_matrix(load_config(ROOT / "config" / "paper.yaml")).items() if "main" in spec["groups"]}
     families = {("simclr", "resnet50"), ("mocov3", "resnet50"), ("mocov3", "vit_small"), ("mocov3", "vit_base"),
                 ("dinov2", "vit_large")}
     seeds = {("dinov2", "vit_large"): (0, 1, 2)}
@@ -150,8 +151,6 @@ def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
 
 
 def test_sweeps_expand_to_tagged_runs_sharing_their_centre(tiny):
-    from ssl_core.config import sweep_runs
-
     tiny["experiments"] = tiny["experiments"][:1]
     tiny.pop("references", None)
     tiny["sweeps"] = [{"name": "sens", "method": "simclr", "arch": "resnet_tiny", "seeds": [0, 1],
@@ -167,10 +166,57 @@ def test_sweeps_expand_to_tagged_runs_sharing_their_centre(tiny):
         "simclr-resnet_tiny-sens-rescued-s1-k4-seed0", "simclr-resnet_tiny-sens-rescued-s1-k4-seed1",
         "simclr-resnet_tiny-sens-baseline-seed0", "simclr-resnet_tiny-sens-baseline-seed1"}
     runs = run_matrix(config)
-    assert all(runs[r]["recipe"]["epochs"] == 1 and runs[r]["sweep"] == "sens" for r in s_part)
-    main = [r for r in runs.values() if r["sweep"] is None]
+    assert all(runs[r]["recipe"]["epochs"] == 1 and runs[r]["groups"] == ["sens"] for r in s_part)
+    main = [r for r in runs.values() if r["groups"] == ["main"]]
     assert main and all(r["recipe"]["epochs"] == tiny["methods"][r["method"]]["recipe"]["epochs"] for r in main)
     assert len(runs) == len(main) + 2 * (1 + 3)
     tiny["sweeps"][0]["recipe"] = {"epohcs": 1}
     with pytest.raises(ConfigError, match=r"sweeps\.0\.recipe: unknown key\(s\) 'epohcs'"):
+        validate_config(tiny)
+
+
+def test_a_sweep_point_equal_to_a_main_run_is_that_run(tiny):
+    """Same recipe as the main experiment: the sweep's runs carry no tag, and the points equal to
+    a main run (its baseline, its rescued s and k) are one run, used by both groups."""
+    tiny["experiments"] = tiny["experiments"][:1]  # simclr resnet_tiny, baseline + rescued (k 4, s 0.75), seed 0
+    tiny["methods"]["simclr"]["rescue"] = {"k": 4, "s": 0.75}
+    tiny["sweeps"] = [{"name": "sens", "method": "simclr", "arch": "resnet_tiny", "seeds": [0, 1],
+                       "s": {"values": [0.25, 0.75], "k": 4}, "k": {"values": [4, 8], "s": 0.75}}]
+    config = validate_config(tiny)
+    runs = run_matrix(config)
+    shared = {"simclr-resnet_tiny-baseline-seed0", "simclr-resnet_tiny-rescued-s0.75-k4-seed0"}
+    assert {r for r, spec in runs.items() if spec["groups"] == ["main", "sens"]} == shared
+    assert len(runs) == 2 * (1 + 3)  # per seed: the baseline and 3 rescue points; seed 0 has the main runs
+    assert set(sweep_runs(config, config["sweeps"][0])) == {r for r, spec in runs.items() if "sens" in spec["groups"]}
+    assert all("groups" not in training_spec(spec) and training_spec(spec)["run"] == r for r, spec in runs.items())
+    # s: 1 (an int, as YAML reads it) and s: 1.0 are one spec
+    tiny["methods"]["simclr"]["rescue"] = {"k": 4, "s": 1}
+    tiny["sweeps"][0]["k"]["s"] = 1.0
+    runs = run_matrix(validate_config(tiny))
+    assert runs["simclr-resnet_tiny-rescued-s1-k4-seed0"]["groups"] == ["main", "sens"]
+    # another recipe: the sweep's own, tagged runs
+    tiny["sweeps"][0]["recipe"] = {"epochs": 1}
+    runs = run_matrix(validate_config(tiny))
+    assert all(spec["groups"] == (["sens"] if "-sens-" in r else ["main"]) for r, spec in runs.items())
+    assert len(runs) == 2 + 2 * (1 + 4)  # the k-sweep at s = 1 no longer meets the s-sweep at s = 0.75
+
+
+def test_paper_sweeps_reuse_the_main_runs_they_equal():
+    """config/paper.yaml: the MoCo v3 ViT-S and the DINOv2 sweeps share the main recipes, so their
+    points equal to a main run are trained once (the SimCLR sweep runs 100 epochs: its own runs)."""
+    runs = run_matrix(load_config(ROOT / "config" / "paper.yaml"))
+    shared = sorted(r for r, spec in runs.items() if len(spec["groups"]) > 1)
+    assert shared == ["dinov2-vit_large-baseline-seed0", "dinov2-vit_large-rescued-s1-k16-seed0",
+                      "mocov3-vit_small-baseline-seed0", "mocov3-vit_small-rescued-s0.05-k64-seed0"]
+    assert len(runs) == 99 and len({json.dumps(training_spec(s), sort_keys=True) for s in runs.values()}) == 99
+    assert not any("-sens-" in r for r, spec in runs.items() if spec["method"] != "simclr")
+
+
+def test_conflicting_specs_of_one_run_and_a_sweep_named_main_are_rejected(tiny):
+    tiny["experiments"].append({**tiny["experiments"][0], "recipe": {"epochs": 1}})
+    with pytest.raises(ConfigError, match=r"run simclr-resnet_tiny-baseline-seed0 is defined twice with different recipe"):
+        run_matrix(validate_config(tiny))
+    tiny["experiments"].pop()
+    tiny["sweeps"][0]["name"] = "main"
+    with pytest.raises(ConfigError, match=r"sweeps\.0\.name: 'main' is the group of the main experiments"):
         validate_config(tiny)

@@ -2,8 +2,12 @@
 
 
 def run_spec(wildcards):
-    """A run's full spec as JSON: a param, so editing any value it uses reruns exactly that run."""
-    return json.dumps(RUNS[wildcards.run], sort_keys=True)
+    """A run's training spec as JSON: a param, so editing any value it uses reruns exactly that
+    run (and a sweep that merely reuses it, adding a group, reruns none)."""
+    return json.dumps(training_spec(RUNS[wildcards.run]), sort_keys=True)
+
+
+MAIN_RUNS = [r for r, s in RUNS.items() if MAIN_GROUP in s["groups"]]  # Fig. 2, Tables 1-2
 
 
 def pretrain_data(wildcards):
@@ -59,7 +63,7 @@ def sweep_param(param):
         sweep = SWEEPS[wildcards.method]
         runs = sweep_runs(config, sweep, param).values()
         return json.dumps({
-            "name": sweep["name"], "method": sweep["method"], "fixed": sweep[param]["k" if param == "s" else "s"],
+            "method": sweep["method"], "group": sweep["name"], "fixed": sweep[param]["k" if param == "s" else "s"],
             "rescued": sorted(r["run"] for r in runs if r["variant"] == "rescued"),
             "baselines": sorted(r["run"] for r in runs if r["variant"] == "baseline"),
         }, sort_keys=True)
@@ -74,9 +78,9 @@ DENSE_TASKS = ("voc", "coco")
 # Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
 DENSE_DATA = config["data"].get("dense", {}).get("name")
 DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
-# Trained runs only: Table 2 has no floor or ceiling rows (INTERFACE.md: probe and transfer do).
-DENSE_RUNS = sorted(r for r, s in RUNS.items() if DENSE_DATA and not s["sweep"]
-                    and s["variant"] in ("baseline", "rescued") and arch_family(s["arch"]) in config["eval"].get("dense", {}))
+# Trained runs only: Table 2 has no floor or ceiling rows.
+DENSE_RUNS = sorted(r for r in MAIN_RUNS if DENSE_DATA and RUNS[r]["variant"] in ("baseline", "rescued")
+                    and arch_family(RUNS[r]["arch"]) in config["eval"].get("dense", {}))
 DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
 if DENSE_RUNS and not detectron2_available():
     print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)
@@ -102,7 +106,7 @@ def dense_data(wildcards):
 
 # Table 1 / Fig. 4: the transfer jobs, one per (run, dataset).
 TRANSFER = config["eval"]["transfer"]
-TRANSFER_RUNS = [r for r, s in RUNS.items() if TRANSFER["runs"] == "all" or not s["sweep"]]
+TRANSFER_RUNS = list(RUNS) if TRANSFER["runs"] == "all" else MAIN_RUNS
 # What one transfer job reads (a param: editing it reruns the jobs; the dataset list does not).
 TRANSFER_JOB = json.dumps({k: v for k, v in TRANSFER.items() if k not in ("datasets", "runs", "standins")},
                           sort_keys=True)

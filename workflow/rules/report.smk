@@ -9,13 +9,15 @@ rule aggregate:
         dense=expand(f"{OUT}/eval/dense/{{run}}/{{task}}.json", run=DENSE_RUNS, task=DENSE_TASKS),
     output:
         f"{OUT}/metrics.csv",
+    params:
+        groups=json.dumps(run_groups(RUNS), sort_keys=True),  # run -> the groups that use it: a row per group
     log:
         f"{OUT}/logs/aggregate.log",
     resources:
         **resources("report"),
     shell:
         "python -m evaluations aggregate --runs {input.runs} --evals {input.evals} {input.transfer} {input.dense} "
-        "--out {output} > {log} 2>&1"
+        "--groups {params.groups:q} --out {output} > {log} 2>&1"
 
 
 rule fig2_linear:
@@ -52,7 +54,7 @@ rule fig3_augmentations:
     output:
         report(f"{OUT}/figures/fig3_augmentations.png", caption="../report/fig3.rst", category="Fig. 3 augmentations"),
     params:
-        spec=lambda w: json.dumps(next(s for s in RUNS.values() if s["method"] == "simclr"), sort_keys=True),
+        spec=lambda w: json.dumps(training_spec(next(s for s in RUNS.values() if s["method"] == "simclr")), sort_keys=True),
         stem=lambda w, output: output[0].removesuffix(".png"),
     log:
         f"{OUT}/logs/fig3_augmentations.log",
@@ -90,8 +92,7 @@ for _num, _param in ((5, "s"), (6, "k")):
             "--param {params.param} --profile {params.profile} --figure {params.stem} > {log} 2>&1"
 
 
-COSINE_RUN = next((r for r, s in RUNS.items() if s["method"] == "simclr" and s["variant"] == "baseline"
-                   and not s["sweep"]), None)
+COSINE_RUN = next((r for r in MAIN_RUNS if RUNS[r]["method"] == "simclr" and RUNS[r]["variant"] == "baseline"), None)
 
 
 rule cosine_study:
@@ -102,7 +103,7 @@ rule cosine_study:
     output:
         report(f"{OUT}/tables/cosine_study.csv", caption="../report/cosine_study.rst", category="Sec. 3 cosine study"),
     params:
-        spec=json.dumps(RUNS.get(COSINE_RUN), sort_keys=True),
+        spec=json.dumps(training_spec(RUNS[COSINE_RUN]) if COSINE_RUN else None, sort_keys=True),
     log:
         f"{OUT}/logs/cosine_study.log",
     resources:
