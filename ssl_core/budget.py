@@ -5,7 +5,8 @@ trainer's own step) of its model at a small batch b on the machine at hand, and 
 to the recipe: step(N, k) = N * t_image + k * t_strong, with t_image the baseline's time per
 image at batch b and t_strong the rescued run's extra time per strong view; hours = total steps *
 step(N, k) / 3600. Runs that share (method, arch, variant, recipe apart from batch and schedule)
-share one measurement. A figure measured on a CPU is CPU time, not GPU time: the CSV names the
+share one measurement; a random_init run (the floor) costs nothing, and the supervised ceiling of
+the generated-data profiles is left out. A figure measured on a CPU is CPU time, not GPU time: the CSV names the
 device it was measured on.
 
     python -m ssl_core budget --configfile config/paper.yaml [--batch 8 --steps 3 --out budget.csv]
@@ -96,7 +97,13 @@ def compute_budget(config: dict[str, Any], device: torch.device, batch: int = 8,
         f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; CPU time, not GPU time)"
     rows = []
     for run, spec in run_matrix(config).items():
+        if spec["variant"] == "supervised":
+            continue  # the ceiling of the generated-data profiles: not a run of the paper's budget
         recipe = spec["recipe"]
+        if spec["variant"] == "random_init":  # the floor: the initial weights, no step
+            rows.append({"run": run, "method": spec["method"], "arch": spec["arch"], "variant": spec["variant"],
+                         "total_steps": 0, "hours": 0.0, "device": device_name})
+            continue
         key = json.dumps([spec["method"], spec["arch"],
                           {k: v for k, v in recipe.items() if k not in ("batch_size", "epochs", "warmup_epochs")}],
                          sort_keys=True)
@@ -122,7 +129,7 @@ def compute_budget(config: dict[str, Any], device: torch.device, batch: int = 8,
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()

@@ -37,14 +37,17 @@ def test_cli_measures_every_run(tmp_path, tiny_folder):
     config = yaml.safe_load(text)
     config["experiments"] = config["experiments"][:1]
     config["sweeps"] = []
+    config["references"] = {"random_init": True}  # the floor: no step, no cost; no supervised ceiling
+    k = config["methods"]["simclr"]["rescue"]["k"]
     config["methods"]["simclr"]["recipe"].update(image_size=16, proj_hidden_dim=16)
     cfg.write_text(yaml.safe_dump(config))
     out = tmp_path / "budget.csv"
     assert main(["budget", "--configfile", str(cfg), "--batch", "4", "--steps", "1", "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert [r["run"] for r in rows] == ["simclr-resnet_tiny-baseline-seed0", "simclr-resnet_tiny-rescued-s0.75-k4-seed0",
-                                        "total"]
-    assert all(float(r["hours"]) > 0 for r in rows)
+    assert [r["run"] for r in rows] == ["simclr-resnet_tiny-baseline-seed0", f"simclr-resnet_tiny-rescued-s0.75-k{k}-seed0",
+                                        "simclr-resnet_tiny-random_init-seed0", "total"]
+    assert all(float(r["hours"]) > 0 for r in rows[:2]) and float(rows[2]["hours"]) == 0
+    assert float(rows[3]["hours"]) == pytest.approx(float(rows[0]["hours"]) + float(rows[1]["hours"]))
     assert float(rows[1]["s_per_strong_view"]) >= 0 and rows[0]["device"].startswith("cpu")
 
 

@@ -126,8 +126,9 @@ def test_paper_config_lists_every_fig2_run_with_section_4_hyperparameters():
                 ("dinov2", "vit_large")}
     seeds = {("dinov2", "vit_large"): (0, 1, 2)}
     assert {(r["method"], r["arch"], r["variant"], r["seed"]) for r in runs.values()} == \
-        {(m, a, v, seed) for m, a in families for v in ("baseline", "rescued") for seed in seeds.get((m, a), (0,))}
-    assert len(runs) == 14
+        {(m, a, v, seed) for m, a in families for v in ("baseline", "rescued", "random_init")
+         for seed in seeds.get((m, a), (0,))}
+    assert len(runs) == 21  # 14 trained runs and the floor of each (method, arch, seed); no supervised ceiling
 
     def lr(r):
         return scaled_lr(r["base_lr"], r["batch_size"], r["lr_scaling"], r.get("lr_ref_batch", 256))
@@ -179,6 +180,7 @@ def test_a_sweep_point_equal_to_a_main_run_is_that_run(tiny):
     """Same recipe as the main experiment: the sweep's runs carry no tag, and the points equal to
     a main run (its baseline, its rescued s and k) are one run, used by both groups."""
     tiny["experiments"] = tiny["experiments"][:1]  # simclr resnet_tiny, baseline + rescued (k 4, s 0.75), seed 0
+    tiny.pop("references", None)  # no floor or ceiling runs: the sweep's runs only
     tiny["methods"]["simclr"]["rescue"] = {"k": 4, "s": 0.75}
     tiny["sweeps"] = [{"name": "sens", "method": "simclr", "arch": "resnet_tiny", "seeds": [0, 1],
                        "s": {"values": [0.25, 0.75], "k": 4}, "k": {"values": [4, 8], "s": 0.75}}]
@@ -206,9 +208,11 @@ def test_paper_sweeps_reuse_the_main_runs_they_equal():
     points equal to a main run are trained once (the SimCLR sweep runs 100 epochs: its own runs)."""
     runs = run_matrix(load_config(ROOT / "config" / "paper.yaml"))
     shared = sorted(r for r, spec in runs.items() if len(spec["groups"]) > 1)
-    assert shared == ["dinov2-vit_large-baseline-seed0", "dinov2-vit_large-rescued-s1-k16-seed0",
+    assert shared == [*(f"dinov2-vit_large-{v}-seed{seed}" for v in ("baseline", "rescued-s1-k16") for seed in range(3)),
                       "mocov3-vit_small-baseline-seed0", "mocov3-vit_small-rescued-s0.05-k64-seed0"]
-    assert len(runs) == 99 and len({json.dumps(training_spec(s), sort_keys=True) for s in runs.values()}) == 99
+    # 99 trained runs and the random-init floor of each of the 7 main (method, arch, seed)
+    assert sum(spec["variant"] == "random_init" for spec in runs.values()) == 7
+    assert len(runs) == 106 and len({json.dumps(training_spec(s), sort_keys=True) for s in runs.values()}) == 106
     assert not any("-sens-" in r for r, spec in runs.items() if spec["method"] != "simclr")
 
 
