@@ -1,6 +1,7 @@
 # Two commands for a fresh machine; each creates the environment (.venv) first if it is missing.
 #   make reproduce    the default (tiny) reproduction: snakemake on every core
 #   make test         the test suite (what .ci/run calls)
+#   make detectron2   optional: Detectron2 for Table 2's dense jobs (docs/detectron2.md)
 # Extra arguments go through ARGS, e.g.  make reproduce ARGS="--configfile config/paper.yaml -n"
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(abspath $(VENV))/bin
 REPORT ?= results/tiny/report.html
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test clean-results
+.PHONY: env reproduce report test clean-results detectron2
 
 env: $(STAMP)
 
@@ -27,6 +28,11 @@ report: $(STAMP)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)
+
+# Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
+# from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.
+detectron2: $(STAMP)
+	$(BIN)/python -m evaluations.dense.install $(if $(DETECTRON2_SRC),--source '$(DETECTRON2_SRC)')
 
 clean-results:
 	rm -rf results/tiny .snakemake
