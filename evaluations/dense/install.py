@@ -58,8 +58,8 @@ def check_source(source: str) -> None:
         raise InstallError(f"{folder} is not a Detectron2 source folder (no setup.py and detectron2/).\n{OFFLINE}")
     head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode == 0 and head.stdout.strip() != DETECTRON2_COMMIT:
-        raise InstallError(f"{folder} is at commit {head.stdout.strip()[:12]}, not the pinned {DETECTRON2_COMMIT[:12]}: "
-                           f"git -C {folder} checkout {DETECTRON2_COMMIT}")
+        raise InstallError(f"{folder} is at commit {head.stdout.strip()[:12]}, not the pinned "
+                           f"{DETECTRON2_COMMIT[:12]}: git -C {folder} checkout {DETECTRON2_COMMIT}")
 
 
 def install(source: str = DEFAULT_SOURCE) -> None:
