@@ -67,16 +67,21 @@ def find_corrupt(files: Sequence[Path], workers: int = 0) -> list[tuple[str, str
 
 
 def check_images(folders: Sequence[str | Path], marker: str | Path, what: str, workers: int = 0) -> dict:
-    """Decode every image under ``folders`` unless ``marker`` records this exact file list as
-    checked; write the marker when all decode, else raise :class:`CorruptImagesError` naming every
-    bad file. ``what`` names the data set in the message."""
+    """Decode every image under ``folders`` unless this exact file list was checked before (a
+    hidden cache beside ``marker``); write the marker when all decode, else raise
+    :class:`CorruptImagesError` naming every bad file. ``what`` names the data set in the message."""
     from ssl_core.io import write_json
 
     files = image_files(folders)
     key = fingerprint(files)
     marker = Path(marker)
-    if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == key:
-        return json.loads(marker.read_text())
+    # A copy beside the marker that Snakemake does not declare, so it survives the removal of the
+    # marker before a rerun (e.g. after a config edit that leaves the files as they are).
+    cache = marker.with_name(f".{marker.name}.cache")
+    if cache.is_file() and json.loads(cache.read_text()).get("fingerprint") == key:
+        result = json.loads(cache.read_text())
+        write_json(marker, result)
+        return result
     bad = find_corrupt(files, workers)
     if bad:
         lines = "\n".join(f"  {path}: {error}" for path, error in bad)
@@ -87,5 +92,6 @@ def check_images(folders: Sequence[str | Path], marker: str | Path, what: str, w
             "again), or delete them if the data set is meant to go without them; then rerun. "
             "No image is skipped silently.")
     result = {"data": what, "folders": [str(f) for f in folders], "n_images": len(files), "fingerprint": key}
+    write_json(cache, result)
     write_json(marker, result)
     return result
