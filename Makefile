@@ -2,6 +2,7 @@
 #   make reproduce    the default (tiny) reproduction: snakemake (profiles/default: every core),
 #                     then the HTML report results/<profile>/report.html
 #   make test         the test suite (what .ci/run calls)
+#   make detectron2   optional: Detectron2 for Table 2's dense jobs (docs/detectron2.md)
 # Extra arguments go through ARGS, e.g.  make reproduce ARGS="--configfile config/paper.yaml -n"
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +15,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test clean-results
+.PHONY: env reproduce report test clean-results detectron2
 
 env: $(STAMP)
 
@@ -35,6 +36,11 @@ report: $(STAMP)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)
+
+# Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
+# from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.
+detectron2: $(STAMP)
+	$(BIN)/python -m evaluations.dense.install $(if $(DETECTRON2_SRC),--source '$(DETECTRON2_SRC)')
 
 clean-results:
 	rm -rf results/tiny .snakemake

@@ -11,6 +11,8 @@
   python -m evaluations dense     --task voc|coco --backbone B --weights PKL --spec JSON --config-json JSON --data-json JSON --workdir DIR --out OUT.json
   python -m evaluations table2    --metrics metrics.csv --paper results/paper/table2_dense.csv --profile P --status TEXT --table STEM
   python -m evaluations transfer-data --config-json JSON --out ROOT
+  python -m evaluations download  --dataset D --root ROOT --out MARKER
+  python -m evaluations transfer-check --dataset D --root ROOT --workers N --out MARKER
   python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
@@ -143,6 +145,23 @@ def _transfer_data(args: argparse.Namespace) -> None:
 
     cfg = json.loads(args.config_json)
     build_standins(args.out, names=tuple(d for d in cfg["datasets"] if d in STANDINS), **cfg.get("standins", {}))
+
+
+def _download(args: argparse.Namespace) -> None:
+    from evaluations.transfer.datasets import download_once
+
+    download_once(args.dataset, args.root, args.out)
+
+
+def _transfer_check(args: argparse.Namespace) -> None:
+    from evaluations.transfer.datasets import image_folders
+    from ssl_core.datasets.check import CorruptImagesError, check_images
+
+    try:
+        check_images(image_folders(args.dataset, args.root), args.out,
+                     f"the transfer set {args.dataset} ({args.root})", workers=args.workers)
+    except (CorruptImagesError, FileNotFoundError) as e:
+        sys.exit(str(e))
 
 
 def _transfer(args: argparse.Namespace) -> None:
@@ -279,6 +298,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config-json", required=True, help="eval.transfer of the config (JSON)")
     p.add_argument("--out", required=True, help="the data root")
     p.set_defaults(fn=_transfer_data)
+    p = sub.add_parser("download", help="download one dataset through torchvision, then write --out (a marker)")
+    for name in ("--dataset", "--root", "--out"):
+        p.add_argument(name, required=True)
+    p.set_defaults(fn=_download)
+    p = sub.add_parser("transfer-check", help="decode every image of one transfer set once (cached in --out)")
+    for name in ("--dataset", "--root", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--workers", type=int, default=0, help="decoding processes (the loader workers)")
+    p.set_defaults(fn=_transfer_check)
     p = sub.add_parser("transfer", help="linear transfer of a frozen backbone on one dataset (Table 1 cell)")
     for name in ("--backbone", "--run", "--dataset", "--device", "--cache-dir", "--out"):
         p.add_argument(name, required=True)

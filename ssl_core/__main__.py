@@ -1,5 +1,5 @@
 """Command line of the library: ``python -m ssl_core pretrain --spec '<json>' --out DIR --ckpt DIR``,
-``python -m ssl_core download --data '<json>'`` (the cifar profile's data) and
+``python -m ssl_core check-images --data '<json>' --out MARKER`` (decode every pretraining image once) and
 ``python -m ssl_core budget --configfile config/paper.yaml`` (GPU-hours of a profile's runs).
 
 The Snakemake ``pretrain`` rule calls exactly this; so does a SLURM job. A run that finds state in
@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-from ssl_core.trainer import pretrain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop (resumably) after this many steps, e.g. to fit a job's time limit")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads of this process")
-    d = sub.add_parser("download", help="download the pretraining data of a config (data.pretrain.download: true)")
+    d = sub.add_parser("check-images", help="decode every image of the pretraining data once (cached in --out)")
     d.add_argument("--data", required=True, help="the config's data.pretrain as JSON")
+    d.add_argument("--out", required=True, help="the marker: written when every image decodes")
     b = sub.add_parser("budget", help="device-hours of every run of a profile, from step times measured here")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--configfile", help="a config YAML, e.g. config/paper.yaml")
@@ -38,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "budget":
         return _budget(args)
-    if args.command == "download":
-        from ssl_core.datasets import pretrain_split
+    if args.command == "check-images":
+        from ssl_core.datasets import pretrain_folders
+        from ssl_core.datasets.check import CorruptImagesError, check_images
 
         data = json.loads(args.data)
-        for split in ("train", "val"):
-            pretrain_split(data, split)  # torchvision downloads and checks the archive
+        try:
+            check_images(pretrain_folders(data), args.out, f"the pretraining set {data['name']} ({data['root']})",
+                         workers=data.get("num_workers", 0))
+        except (CorruptImagesError, FileNotFoundError) as e:
+            sys.exit(str(e))
         return 0
     if args.threads:
         import torch
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         from ssl_core.supervised import train_supervised
 
         return 0 if train_supervised(spec, args.out, args.ckpt) else 3
+    from ssl_core.trainer import pretrain  # torch: not for the data check
+
     done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)
     # A time-boxed, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
     return 0 if done else 3

@@ -26,6 +26,9 @@ def imported(module: str) -> set[str]:
     ("evaluations.compare", {"torch", "torchvision", "lightly", "timm"}),
     ("evaluations.__main__", {"torch", "matplotlib", "pandas"}),
     ("ssl_core.datasets.shapes", {"torch", "torchvision"}),
+    # the image check (PIL only) and the CLI that starts it or a pretraining (torch when it trains)
+    ("ssl_core.datasets.check", {"torch", "torchvision", "numpy"}),
+    ("ssl_core.__main__", {"torch", "torchvision"}),
     # evaluations load a backbone, not the pretraining methods
     ("evaluations.linear_probe", {"lightly", "timm", "matplotlib"}),
     ("ssl_core.backbones", {"lightly", "timm"}),

@@ -35,6 +35,9 @@ def submissions(tmp_path_factory) -> dict[str, str]:
         (fake / name).write_text(f"#!/bin/bash\n{body}\n")
         (fake / name).chmod(0o755)
     (wf / "cluster.yaml").write_text(yaml.safe_dump(CLUSTER))
+    checked = wf / "results/paper/data/checked/pretrain.json"  # ImageNet's images checked (before the run
+    checked.parent.mkdir(parents=True)                           # below): the jobs reading it are submitted
+    checked.touch()
     done = wf / "results/paper/pretrain/simclr-resnet50-baseline-seed0"  # so its probe is submitted
     done.mkdir(parents=True)
     for name in ("backbone.pt", "run.json", "metrics.jsonl"):

@@ -98,7 +98,8 @@ def test_dry_run_tiny_profile(tmp_path):
     assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
                     "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
                     "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main) * n_transfer,
-                    "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, **dense}
+                    "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, "check_pretrain_images": 1,
+                    "check_transfer_images": n_transfer, **dense}
 
 
 @pytest.mark.dag_state
@@ -193,14 +194,15 @@ def test_tiny_dag_end_to_end(tiny_run):
     assert len(published) == 6 and published.det_voc_AP.tolist()[:2] == [43.9, 46.4]
     ours = table2[table2.source == "ours"]
     dense = metrics[metrics.task.isin(["det_voc", "det_coco", "seg_coco"])]
-    if detectron2_available():  # the ResNet runs were fine-tuned and evaluated by Detectron2
+    if detectron2_available():  # both families fine-tuned and evaluated: C4 ResNets, ViTDet ViTs
         assert sorted(dense.run.unique()) == sorted(dense_runs(load_config(tiny_run / "small.yaml")))
+        assert set(dense.arch) == {"resnet_tiny", "vit_tiny_test"}
         assert len(dense) == 9 * dense.run.nunique() and dense.value.between(0, 100).all()
-        simclr = ours[ours.method == "simclr"]
-        assert (simclr.ours_arch == "resnet_tiny").all() and simclr[table2.columns[-9:]].notna().all().all()
+        assert ours[table2.columns[-9:]].notna().all().all()  # every row of Table 2 has ours
+        assert dict(zip(ours.method, ours.ours_arch)) == {"simclr": "resnet_tiny", "mocov3": "vit_tiny_test",
+                                                          "dinov2": "vit_tiny_test"}
     else:
         assert dense.empty and ours.status.eq("not run: Detectron2 not installed").all()
-    assert ours[ours.method == "dinov2"].status.str.startswith("not run").all()
     assert r"\underline" in (out / "tables" / "table2_dense.tex").read_text()
     cosine = pd.read_csv(out / "tables" / "cosine_study.csv")
     assert list(cosine.views) == ["common", "strong"] and list(cosine.published) == [0.7069, 0.669]
@@ -311,14 +313,22 @@ def test_dag_state_tests_pass_beside_a_finished_run(tmp_path):
 
 
 def test_dry_run_cifar_profile(tmp_path):
-    """The cifar profile validates, downloads CIFAR-10 once before any job reads it, and has no
-    tiny-profile sweeps merged in."""
+    """The cifar profile validates, downloads every dataset it reads (CIFAR-10 for pretraining and
+    the seven transfer sets, CIFAR-10 once) before any job reads it, and has no tiny-profile sweeps
+    merged in."""
     wf = copy_workflow(tmp_path)
     out = snakemake("-n", "-c1", "--configfile", "config/cifar.yaml", cwd=wf).stdout
     jobs = jobs_of(out)
     assert jobs["pretrain"] == jobs["linear_probe"] == n_runs("cifar.yaml") == 6
-    assert jobs["download_data"] == 1 and "shapes_data" not in jobs and "fig5_sensitivity_s" not in jobs
-    assert "results/cifar/data/cifar-10-batches-py/batches.meta" in out
+    sets = load_config(ROOT / "config" / "cifar.yaml")["eval"]["transfer"]["datasets"]
+    assert "cifar10" in sets and len(sets) == 7 and jobs["transfer_linear"] == 6 * 7
+    assert jobs["download_data"] == jobs["check_transfer_images"] == 7 and jobs["check_pretrain_images"] == 1
+    assert all(f"results/cifar/data/downloaded/{name}.json" in out for name in sets)
+    assert "shapes_data" not in jobs and "fig5_sensitivity_s" not in jobs
+    # One Table 1 cell needs its set downloaded and checked, and the pretraining set's, first.
+    cell = "results/cifar/eval/transfer/simclr-resnet18_cifar-baseline-seed0/dtd.json"
+    assert jobs_of(snakemake("-n", "-c1", cell, "--configfile", "config/cifar.yaml", cwd=wf).stdout) == {
+        "download_data": 2, "check_pretrain_images": 1, "check_transfer_images": 1, "pretrain": 1, "transfer_linear": 1}
     assert "results/cifar/pretrain/mocov3-vit_small-rescued-s0.05-k4-seed0/backbone.pt" in out
     budget = jobs_of(snakemake("-n", "-c1", "results/cifar/compute_budget.csv", "--configfile", "config/cifar.yaml",
                                cwd=wf).stdout)

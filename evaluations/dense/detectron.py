@@ -198,6 +198,7 @@ def _apply_schedule(cfg: CfgNode, s: dict[str, Any], family: str) -> None:
             cfg.MODEL.RPN[key] = s.get(f"{when}_nms_topk_{phase}", cfg.MODEL.RPN[key])
     cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE = s.get("roi_batch_size_per_image", cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE)
     cfg.TEST.DETECTIONS_PER_IMAGE = s.get("detections_per_image", cfg.TEST.DETECTIONS_PER_IMAGE)
+    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = s.get("score_thresh_test", cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST)
     cfg.DATALOADER.NUM_WORKERS = s.get("num_workers", cfg.DATALOADER.NUM_WORKERS)
     if "anchor_sizes" in s:  # one level (C4) or one size per pyramid level (ViTDet's p2-p6)
         sizes = s["anchor_sizes"]
@@ -225,6 +226,7 @@ def vit_model(cfg: CfgNode, info: dict[str, Any], sched: dict[str, Any]) -> nn.M
     model.roi_heads.num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
     model.roi_heads.batch_size_per_image = cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE
     model.roi_heads.box_predictor.test_topk_per_image = cfg.TEST.DETECTIONS_PER_IMAGE
+    model.roi_heads.box_predictor.test_score_thresh = cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
     model.proposal_generator.post_nms_topk = (cfg.MODEL.RPN.POST_NMS_TOPK_TRAIN, cfg.MODEL.RPN.POST_NMS_TOPK_TEST)
     model.proposal_generator.pre_nms_topk = (cfg.MODEL.RPN.PRE_NMS_TOPK_TRAIN, cfg.MODEL.RPN.PRE_NMS_TOPK_TEST)
     # The pyramid is 4x, 2x, 1x, 0.5x the patch grid (ViTDet's scale factors) plus a max-pooled

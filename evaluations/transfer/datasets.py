@@ -2,7 +2,8 @@
 
 Every real dataset is read with torchvision's own class from a user-given root, ``download=False``
 always: a missing dataset raises :class:`FileNotFoundError` naming the exact path expected under the
-root and how to obtain it. Nothing here downloads unless :func:`download` is called explicitly.
+root and how to obtain it. Nothing here downloads unless :func:`download` is called explicitly
+(the DAG's ``download_data`` job does, in a profile that asks for it).
 
 Splits follow Kornblith et al. 2019 (Appendix, Table of dataset sizes), which SimCLR reuses:
 the regulariser is chosen on ``val``, the classifier is refit on ``train`` + ``val`` (``trainval``)
@@ -327,8 +328,9 @@ def check_present(name: str, root: str | Path) -> None:
 def download(name: str, root: str | Path) -> None:
     """Download ``name`` into ``root`` through its torchvision class (``download=True``).
 
-    Only ever called on explicit request: never by the pipeline or the tests. The SUN397 official
-    partition files are not part of the torchvision archive (see the spec's ``obtain``)."""
+    Only called on explicit request: by the DAG's ``download_data`` job in a profile that sets
+    ``eval.transfer.download`` (the cifar profile), or by hand. The SUN397 official partition files
+    are not part of the torchvision archive (see the spec's ``obtain``)."""
     spec = REGISTRY[name]
     seen: list[dict] = []
     for split in ("train", "val", "test"):
@@ -337,6 +339,29 @@ def download(name: str, root: str | Path) -> None:
             continue
         seen.append(kwargs)
         spec.tv_class(str(root), download=True, **kwargs)  # VOC: train/val fetch the trainval archive, test its own
+
+
+def image_folders(name: str, root: str | Path) -> list[Path]:
+    """The folders holding ``name``'s image files under ``root``, for the check that decodes
+    them all once (:func:`ssl_core.datasets.check.check_images`): a stand-in's tree; a real set's
+    required folders (e.g. ``dtd/dtd/images``), else its top folder (SUN397; CIFAR's pickles hold
+    no image files). Fails as :func:`check_present` where the set is missing."""
+    check_present(name, root)
+    root = Path(root)
+    if name in STANDINS:
+        return [root / name]
+    folders = [root / rel for rel in REGISTRY[name].required if (root / rel).is_dir()]
+    return folders or [root / Path(REGISTRY[name].required[0]).parts[0]]
+
+
+def download_once(name: str, root: str | Path, marker: str | Path) -> None:
+    """:func:`download` then :func:`check_present`, then the ``marker`` (the DAG's
+    ``download_data`` output, which every job reading ``name`` waits for)."""
+    from ssl_core.io import write_json
+
+    download(name, root)
+    check_present(name, root)
+    write_json(marker, {"dataset": name, "root": str(root)})
 
 
 # --------------------------------------------------------------------------- the split dataset

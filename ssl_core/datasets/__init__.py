@@ -7,6 +7,8 @@ of ``(PIL image, label)`` items.
   (``<root>/cifar-10-batches-py``, ``<root>/cifar-100-python``; 50k train / 10k test images of
   32 px, which torchvision keeps in memory: 150 MB). ``val`` is the official test split. Only a
   config with ``data.pretrain.download: true`` (the cifar profile) lets torchvision download them.
+
+Every set is checked once before any job reads it (``ssl_core.datasets.check``).
 """
 from __future__ import annotations
 
@@ -52,9 +54,8 @@ def imagenet(root: str, split: str, transform: Transform = None, download: bool 
     return _image_folder(path, transform)
 
 
-# name -> (torchvision class, its folder under root, a file the DAG waits for after the download)
-CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py", "batches.meta"),
-         "cifar100": ("CIFAR100", "cifar-100-python", "meta")}
+# name -> (torchvision class, its folder under root)
+CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py"), "cifar100": ("CIFAR100", "cifar-100-python")}
 
 
 def _cifar(cls_name: str, folder: str) -> Callable[..., "Dataset"]:
@@ -73,19 +74,39 @@ def _cifar(cls_name: str, folder: str) -> Callable[..., "Dataset"]:
     return build
 
 
-for _name, (_cls, _folder, _) in CIFAR.items():
+for _name, (_cls, _folder) in CIFAR.items():
     DATASETS.register(_name)(_cifar(_cls, _folder))
 
 
-def downloaded_marker(data: dict[str, Any]) -> Path | None:
-    """The file that shows a downloadable dataset is in place (the DAG's ``download_data``
-    output), or None for datasets that are not downloaded."""
-    if not data.get("download", False):
-        return None
-    if data["name"] not in CIFAR:
-        raise ValueError(f"data.pretrain.download: only {', '.join(CIFAR)} can be downloaded, not {data['name']!r}")
-    _, folder, marker = CIFAR[data["name"]]
-    return Path(data["root"]) / folder / marker
+def downloads(config: dict[str, Any]) -> dict[str, str]:
+    """name -> root of every dataset a profile lets torchvision download: the pretraining set
+    (``data.pretrain.download``) and the transfer sets (``eval.transfer.download``). The DAG's
+    ``download_data`` rule fetches each once, before any job reads it; a set used both for
+    pretraining and transfer (CIFAR-10 in the cifar profile) is one download."""
+    plan: dict[str, str] = {}
+    pretrain = config["data"]["pretrain"]
+    if pretrain.get("download", False):
+        if pretrain["name"] not in CIFAR:
+            raise ValueError(f"data.pretrain.download: only {', '.join(CIFAR)} can be downloaded, not {pretrain['name']!r}")
+        plan[pretrain["name"]] = pretrain["root"]
+    transfer = config.get("eval", {}).get("transfer", {})
+    if transfer.get("download", False):
+        for name in transfer["datasets"]:
+            if plan.setdefault(name, transfer["data_root"]) != transfer["data_root"]:
+                raise ValueError(f"{name} is downloaded into data.pretrain.root ({plan[name]}) and into "
+                                 f"eval.transfer.data_root ({transfer['data_root']}): use one root")
+    return plan
+
+
+def pretrain_folders(data: dict[str, Any]) -> list[Path]:
+    """The folders of ``data``'s image files (ImageFolder sets, both splits); none for CIFAR's
+    pickles. Fails, as the loaders do, naming the expected path where the set is missing."""
+    folders = []
+    for split in ("train", "val"):
+        dataset = pretrain_split(data, split)
+        if hasattr(dataset, "samples"):  # an ImageFolder
+            folders.append(Path(dataset.root))
+    return folders
 
 
 def pretrain_split(data: dict[str, Any], split: str, transform: Transform = None) -> "Dataset":

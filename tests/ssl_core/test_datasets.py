@@ -9,7 +9,7 @@ import torchvision.datasets
 import torchvision.datasets.cifar
 from PIL import Image
 
-from ssl_core.datasets import DATASETS, downloaded_marker, pretrain_images, pretrain_split
+from ssl_core.datasets import DATASETS, downloads, pretrain_folders, pretrain_images, pretrain_split
 from tests.conftest import write_image_folder
 
 
@@ -50,8 +50,7 @@ def test_cifar_reads_the_official_pickle_layout(tmp_path, monkeypatch, name):
     assert np.array_equal(np.asarray(img), first[0].reshape(3, 32, 32).transpose(1, 2, 0))
     assert label == labels[0]
     assert len(pretrain_images(data)) == len(train)
-    assert downloaded_marker({**data, "download": True}).parent.name in ("cifar-10-batches-py", "cifar-100-python")
-    assert downloaded_marker(data) is None  # nothing to download unless the config asks
+    assert pretrain_folders(data) == []  # pickles: no image files to check
 
 
 def test_missing_cifar_names_the_expected_path_and_never_downloads(tmp_path):
@@ -71,12 +70,24 @@ def test_imagenet_is_read_lazily_from_an_image_folder(tmp_path):
     assert np.asarray(dataset[0][0])[0, 0].tolist() == [255, 0, 0]
     with pytest.raises(FileNotFoundError, match="ImageNet-1K val split not found"):
         pretrain_split({"name": "imagenet", "root": str(tmp_path)}, "val")
+    write_image_folder(tmp_path / "val", n_per_class=1)
+    assert pretrain_folders({"name": "imagenet", "root": str(tmp_path)}) == [tmp_path / "train", tmp_path / "val"]
 
 
 def test_registry_names():
     assert {"shapes", "imagenet", "cifar10", "cifar100"} <= set(DATASETS.names())
     with pytest.raises(ValueError, match="only cifar10, cifar100"):
-        downloaded_marker({"name": "imagenet", "root": "x", "download": True})
+        downloads({"data": {"pretrain": {"name": "imagenet", "root": "x", "download": True}}})
+
+
+def test_downloads_one_per_dataset_pretraining_and_transfer():
+    pretrain = {"name": "cifar10", "root": "d", "download": True}
+    transfer = {"data_root": "d", "datasets": ["cifar10", "dtd"], "download": True}
+    assert downloads({"data": {"pretrain": pretrain}, "eval": {"transfer": transfer}}) == {"cifar10": "d", "dtd": "d"}
+    assert downloads({"data": {"pretrain": {**pretrain, "download": False}},
+                      "eval": {"transfer": {**transfer, "download": False}}}) == {}  # nothing unless asked
+    with pytest.raises(ValueError, match="cifar10 is downloaded into data.pretrain.root"):
+        downloads({"data": {"pretrain": pretrain}, "eval": {"transfer": {**transfer, "data_root": "other"}}})
 
 
 def test_multiview_items_are_seeded_per_item_and_leave_the_callers_rng_alone(tiny_folder):

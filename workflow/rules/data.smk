@@ -1,5 +1,6 @@
-# Datasets the DAG makes itself (shapes) or downloads (CIFAR, cifar profile only). External data
-# (ImageNet) is read where the config points.
+# Datasets the DAG makes itself (shapes, the transfer stand-ins) or downloads (cifar profile only),
+# and the check of every set's images. External data (ImageNet, the paper's transfer sets) is read
+# where the config points.
 
 
 rule shapes_data:
@@ -13,18 +14,57 @@ rule shapes_data:
         "python -m ssl_core.datasets.shapes --out {output} {params.args} > {log} 2>&1"
 
 
-if downloaded_marker(config["data"]["pretrain"]):
+if DOWNLOADS:
 
     rule download_data:
-        """CIFAR through torchvision, once, before any job reads it (cifar profile only)."""
+        """One dataset through torchvision, once, before any job reads it (the cifar profile: its
+        pretraining set and every transfer set it reads)."""
         output:
-            str(downloaded_marker(config["data"]["pretrain"])),
+            downloaded_marker("{dataset}"),
+        wildcard_constraints:
+            dataset="|".join(DOWNLOADS),
         params:
-            data=json.dumps(config["data"]["pretrain"], sort_keys=True),
+            root=lambda w: DOWNLOADS[w.dataset],
         log:
-            f"{OUT}/logs/download_data.log",
+            f"{OUT}/logs/download_data/{{dataset}}.log",
         shell:
-            "python -m ssl_core download --data {params.data:q} > {log} 2>&1"
+            "python -m evaluations download --dataset {wildcards.dataset} --root {params.root} --out {output} > {log} 2>&1"
+
+
+# Every image of a data set is decoded once, before any job reads it: a corrupt file fails here,
+# naming every bad file, not mid-training (ssl_core.datasets.check; cached on the file list).
+rule check_pretrain_images:
+    input:
+        pretrain_source,
+    output:
+        f"{OUT}/data/checked/pretrain.json",
+    params:
+        data=json.dumps(config["data"]["pretrain"], sort_keys=True),
+    log:
+        f"{OUT}/logs/check_images/pretrain.log",
+    threads: max(1, config["data"]["pretrain"]["num_workers"])
+    resources:
+        **resources("report"),
+    shell:
+        "python -m ssl_core check-images --data {params.data:q} --out {output} > {log} 2>&1"
+
+
+rule check_transfer_images:
+    input:
+        transfer_source,
+    output:
+        f"{OUT}/data/checked/transfer/{{dataset}}.json",
+    params:
+        root=TRANSFER["data_root"],
+        workers=TRANSFER["num_workers"],
+    log:
+        f"{OUT}/logs/check_images/transfer/{{dataset}}.log",
+    threads: max(1, TRANSFER["num_workers"])
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations transfer-check --dataset {wildcards.dataset} --root {params.root} "
+        "--workers {params.workers} --out {output} > {log} 2>&1"
 
 
 rule transfer_standins:

@@ -87,7 +87,7 @@ def _tiny_cfg(info, task="voc"):
         DatasetCatalog.register("test_convert_classes", list)
         MetadataCatalog.get("test_convert_classes").set(thing_classes=["a", "b"])
     sched = {"max_iter": 1, "steps": [1], "ims_per_batch": 1, "base_lr": 0.01, "min_size_train": [64],
-             "min_size_test": 64, "max_size_test": 64, "max_size_train": 64, "window_size": 4}
+             "min_size_test": 64, "max_size_test": 64, "max_size_train": 64, "window_size": 4, "score_thresh_test": 0.0}
     cfg = build_cfg(task, info, sched, ((), "test_convert_classes"), "", "")
     cfg.MODEL.DEVICE = "cpu"
     return cfg
@@ -147,6 +147,7 @@ def test_vit_loads_into_vitdet(tmp_path):
     net_missing = [k for k in incompatible.missing_keys if k.startswith("backbone.net.")]
     assert all(".rel_pos_" in k for k in net_missing), net_missing  # ViTDet's new relative positions
     torch.testing.assert_close(d2.backbone.net.blocks[2].attn.qkv.weight, model.blocks[2].attn.qkv.weight)
+    assert d2.roi_heads.box_predictor.test_score_thresh == 0.0  # the schedule's, not ViTDet's 0.05
 
 
 def test_dense_cli_without_detectron2_says_how_to_install(tmp_path):
