@@ -1,0 +1,94 @@
+"""README.md and docs/ stay true as the code moves: every file, link, make target, `python -m`
+entry point (and its subcommand), config file and Snakemake rule they name exists."""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Top-level entries of the repository a page may name as a path.
+REPO_DIRS = ("ssl_core/", "evaluations/", "benchmarks/", "config/", "workflow/", "tests/", "docs/", ".ci/")
+REPO_FILES = ("Snakefile", "Makefile", "pyproject.toml", "environment.yml")
+
+
+def _code(text: str) -> list[str]:
+    """Inline code spans and fenced code blocks of a markdown page."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+    rest = re.sub(r"```.*?```", "", text, flags=re.S)
+    return blocks + re.findall(r"`([^`\n]+)`", rest)
+
+
+def _rules() -> set[str]:
+    sources = [ROOT / "Snakefile", *(ROOT / "workflow" / "rules").glob("*.smk")]
+    return {m for p in sources for m in re.findall(r"^rule (\w+):", p.read_text(), flags=re.M)}
+
+
+def _make_targets() -> set[str]:
+    return set(re.findall(r"^([a-zA-Z0-9_-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
+
+
+def test_pages_exist():
+    assert (ROOT / "docs").is_dir() and len(PAGES) > 1
+    for name in ("profiles", "targets", "protocols", "scaling", "benchmarks", "detectron2"):
+        assert (ROOT / "docs" / f"{name}.md").is_file(), f"docs/{name}.md is missing"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_links_resolve(page):
+    text = page.read_text()
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        assert (page.parent / target).exists(), f"{page.name}: link to {target} does not resolve"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_named_paths_exist(page):
+    missing = []
+    for code in _code(page.read_text()):
+        for token in re.split(r"[\s'\"=(),;]+", code):
+            token = token.rstrip(".:")
+            if not (token.startswith(REPO_DIRS) or token in REPO_FILES):
+                continue
+            if any(c in token for c in "<>*{}[]$") or "..." in token:
+                continue  # a pattern, not a path
+            if not (ROOT / token).exists():
+                missing.append(token)
+    assert not missing, f"{page.name} names paths that do not exist: {sorted(set(missing))}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_entry_points_exist(page):
+    problems = []
+    for code in _code(page.read_text()):
+        for module, sub in re.findall(r"python -m ([\w.]+)(?: ([a-z][\w-]*))?", code):
+            if module in ("pip", "venv", "pytest", "torch.distributed.run"):
+                continue
+            if importlib.util.find_spec(module) is None:
+                problems.append(f"python -m {module}: no such module")
+                continue
+            main = ROOT / Path(*module.split(".")) / "__main__.py"
+            if sub and main.is_file() and f'"{sub}"' not in main.read_text():
+                problems.append(f"python -m {module} {sub}: no such subcommand in {main.relative_to(ROOT)}")
+    assert not problems, f"{page.name}: {problems}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_make_targets_exist(page):
+    targets = _make_targets()
+    named = {t for code in _code(page.read_text()) for t in re.findall(r"\bmake ([a-z][\w-]*)", code)}
+    assert named <= targets, f"{page.name} names make targets that do not exist: {sorted(named - targets)}"
+
+
+def test_targets_table_names_rules():
+    """Each row of the targets page names a rule of the DAG (or a make target / command)."""
+    page = ROOT / "docs" / "targets.md"
+    rules, targets = _rules(), _make_targets()
+    rows = re.findall(r"^\| `([\w-]+)`", page.read_text(), flags=re.M)
+    assert rows, "docs/targets.md has no table of targets"
+    unknown = [r for r in rows if r not in rules and r not in targets]
+    assert not unknown, f"docs/targets.md names rules that are not in the DAG: {unknown}"
