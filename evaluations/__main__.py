@@ -96,7 +96,7 @@ def _cosine(args: argparse.Namespace) -> None:
     table = pd.DataFrame([{
         "views": views, "published": published.get(views, float("nan")), "ours": ours[views],
         "published_encoder": "ResNet-50 trained on ImageNet (paper Sec. 3)",
-        "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"],
+        "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"], "diff_sd": ours["diff_sd"],
     } for views in ("common", "strong")])
     report.write_csv(table, args.out)
 

@@ -123,11 +123,16 @@ def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict]) ->
 
 def _cosine_claim(paper: pd.DataFrame, cosine: pd.DataFrame | None) -> dict:
     """Sec. 3: strong views are less similar to common views than common views to each other
-    (published: common - strong > 0). Ours: one encoder, n = 1, no interval."""
+    (published: common - strong > 0). Ours: one encoder; the interval is over the images, paired by
+    image (``diff_sd``: the std of the per-image difference; without it, n = 1 and no interval)."""
     published = paper.set_index("run")["value"]
     diff = round(published["paper-cosine-common"] - published["paper-cosine-strong"], 4)
-    iv = NONE if cosine is None else stats.interval(
-        [cosine.set_index("views").loc["common", "ours"] - cosine.set_index("views").loc["strong", "ours"]])
+    iv = NONE
+    if cosine is not None:
+        ours = cosine.set_index("views")["ours"]
+        mean, n = ours["common"] - ours["strong"], int(cosine.n_images.iloc[0])
+        sd = float(cosine.diff_sd.iloc[0]) if "diff_sd" in cosine.columns else float("nan")
+        iv = stats.t_interval(mean, sd, n) if n > 1 and sd == sd else stats.interval([mean])
     encoder = "" if cosine is None else str(cosine.our_encoder.iloc[0])
     return _row("mean cosine: common-common minus common-strong views", "Sec. 3", "", "resnet50", diff, iv, encoder)
 

@@ -19,7 +19,8 @@ from ssl_core.strong_augment import StrongAugment
 def cosine_study(backbone: nn.Module, images: Dataset, recipe: dict[str, Any], seed: int = 0,
                  batch_size: int = 256, device: torch.device | str = "cpu") -> dict[str, float]:
     """Mean cos(f(common_a), f(common_b)) and mean cos(f(common_a), f(strong)) over ``images``
-    (a dataset of (PIL image, label)),
+    (a dataset of (PIL image, label)), and ``diff_sd``, the std over images of the per-image
+    difference of the two (the claim's interval is over images),
     with the SimCLR common views of ``recipe`` and the rescue term's strong views; the views of
     image i are drawn from (seed, i), so the study is reproducible and independent of batching."""
     size = recipe["image_size"]
@@ -27,7 +28,7 @@ def cosine_study(backbone: nn.Module, images: Dataset, recipe: dict[str, Any], s
                                                     blur_prob=recipe.get("blur_prob", 0.5)))
     original, strong = original_transform(size), StrongAugment(size=size)
     backbone.eval().to(device)
-    sums = {"common": 0.0, "strong": 0.0}
+    cos_common, cos_strong = [], []
     for start in range(0, len(images), batch_size):
         views_a, views_b, originals = [], [], []
         for i in range(start, min(start + batch_size, len(images))):
@@ -40,7 +41,9 @@ def cosine_study(backbone: nn.Module, images: Dataset, recipe: dict[str, Any], s
         z_s = torch.stack(originals)
         z_a, z_b, z_s = (backbone(torch.stack(v).to(device) if isinstance(v, list) else v.to(device))
                          for v in (views_a, views_b, z_s))
-        sums["common"] += F.cosine_similarity(z_a, z_b, dim=1).sum().item()
-        sums["strong"] += F.cosine_similarity(z_a, z_s, dim=1).sum().item()
-    n = len(images)
-    return {"common": sums["common"] / n, "strong": sums["strong"] / n, "n_images": n}
+        cos_common.append(F.cosine_similarity(z_a, z_b, dim=1).cpu())
+        cos_strong.append(F.cosine_similarity(z_a, z_s, dim=1).cpu())
+    common, strong = torch.cat(cos_common).double(), torch.cat(cos_strong).double()
+    diff = common - strong  # per image: the claim's difference, paired by image
+    return {"common": common.mean().item(), "strong": strong.mean().item(), "n_images": len(images),
+            "diff_sd": diff.std().item() if len(images) > 1 else float("nan")}

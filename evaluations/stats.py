@@ -60,7 +60,12 @@ def interval(values, confidence: float = CONFIDENCE) -> Interval:
         tail = (1 - confidence) / 2 * 100
         low, high = np.percentile(means, [tail, 100 - tail])
         return Interval(mean, float(low), float(high), n, "bootstrap")
-    half = float(sps.t.ppf((1 + confidence) / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return t_interval(mean, float(x.std(ddof=1)), n, confidence)
+
+
+def t_interval(mean: float, sd: float, n: int, confidence: float = CONFIDENCE) -> Interval:
+    """Student t interval of a mean from its sample's std (ddof 1) and size ``n`` >= 2."""
+    half = float(sps.t.ppf((1 + confidence) / 2, n - 1) * sd / math.sqrt(n))
     return Interval(mean, mean - half, mean + half, n, "t")
 
 

@@ -90,3 +90,20 @@ def test_compare_reference_exact_and_interval(tmp_path, capsys):
     assert set(table[~table.ok].variant) == {"baseline"}
     missing = compare.compare_exact(reference[reference.variant != "supervised"], reference)
     assert (missing[~missing.ok]["where"] == "only in reference").all() and (~missing.ok).sum() == 3 * 2  # 3 seeds x (top1, params_M)
+
+
+def test_cosine_claim_interval_is_over_images():
+    """The cosine study's difference common - strong gets a t interval over its images from the
+    per-image std; a table written without that std has one value and no interval."""
+    def cosine(common, strong, sd, n=400):
+        table = pd.DataFrame({"views": ["common", "strong"], "ours": [common, strong], "n_images": n,
+                              "our_encoder": "simclr-resnet_tiny-baseline-seed0 (resnet_tiny)"})
+        return table.assign(diff_sd=sd) if sd is not None else table
+
+    row = claim(claims_table(None, PAPER, [], cosine(0.80, 0.70, sd=0.2)), "mean cosine").iloc[0]
+    half = 1.9659 * 0.2 / 20  # t_{0.975, 399} = 1.9659
+    assert (row.verdict, row.ours_n) == ("reproduced", 400)
+    assert row.ours_mean == pytest.approx(0.1) and row.resolution == pytest.approx(half, rel=1e-3)
+    assert claim(claims_table(None, PAPER, [], cosine(0.70, 0.80, sd=0.2)), "mean cosine").verdict.tolist() == ["contradicted"]
+    assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.79, sd=0.5)), "mean cosine").verdict.tolist() == ["inconclusive"]
+    assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.70, sd=None)), "mean cosine").verdict.tolist() == ["inconclusive"]

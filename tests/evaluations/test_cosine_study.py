@@ -30,3 +30,4 @@ def test_cosine_study_is_reproducible_and_bounded(tiny_folder):
     c = cosine_study(MeanColour(), paths, RECIPE, seed=1, batch_size=3)
     assert a == pytest.approx(b) and a != c
     assert 0 < a["strong"] <= 1 and 0 < a["common"] <= 1
+    assert const["diff_sd"] == pytest.approx(0, abs=1e-6) and a["diff_sd"] > 0  # per image, paired
