@@ -1,6 +1,7 @@
 """The Makefile's commands, read with `make -n` (prints, runs nothing)."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 def snakemake_lines(target: str, args: str | None = None) -> list[str]:
     """The snakemake command lines `make <target>` would run, without the PATH prefix."""
     cmd = ["make", "-n", "--no-print-directory", target] + ([f"ARGS={args}"] if args is not None else [])
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # not the variables of a `make test ARGS=...` that runs this test (make passes them on in MAKEFLAGS)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ARGS")}
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
     return [line.split("$PATH ", 1)[1].strip() for line in out.splitlines() if "snakemake" in line]
 
 
