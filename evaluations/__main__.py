@@ -17,7 +17,7 @@
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
   python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM
-  python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X]
+  python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
 """
 from __future__ import annotations
 
@@ -227,6 +227,10 @@ def _compare_reference(args: argparse.Namespace) -> int:
     from evaluations import compare, report
 
     ours, reference = report.read_metrics(args.ours), report.read_metrics(args.reference)
+    if args.partial:  # a rerun of some runs: the reference's other runs are not compared
+        skipped = sorted(set(reference.run) - set(ours.run))
+        reference = reference[reference.run.isin(ours.run)]
+        print(f"partial rerun: {ours.run.nunique()} runs compared, {len(skipped)} runs of the reference not rerun")
     table = (compare.compare_exact(ours, reference, args.atol) if args.mode == "exact" else
              compare.compare_intervals(ours, reference))
     print(compare.report_differences(table))
@@ -335,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=["exact", "interval"], default="exact",
                    help="exact: run by run (same kind of machine); interval: within the reference's 95 %% intervals")
     p.add_argument("--atol", type=float, default=0.0, help="exact mode: allowed absolute difference")
+    p.add_argument("--partial", action="store_true",
+                   help="ours reran some runs only: compare those, leave the reference's other runs out")
     p.set_defaults(fn=_compare_reference)
     args = parser.parse_args(argv)
     return args.fn(args) or 0

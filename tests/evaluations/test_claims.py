@@ -90,6 +90,14 @@ def test_compare_reference_exact_and_interval(tmp_path, capsys):
     assert set(table[~table.ok].variant) == {"baseline"}
     missing = compare.compare_exact(reference[reference.variant != "supervised"], reference)
     assert (missing[~missing.ok]["where"] == "only in reference").all() and (~missing.ok).sum() == 3 * 2  # 3 seeds x (top1, params_M)
+    # a partial rerun (the seed-0 runs only) compares those runs; with a number moved it fails
+    partial = tmp_path / "partial.csv"
+    reference[reference.seed == 0].to_csv(partial, index=False)
+    assert main(["compare-reference", "--ours", str(partial), "--reference", str(ref)]) == 1  # the rest missing
+    assert main(["compare-reference", "--ours", str(partial), "--reference", str(ref), "--partial"]) == 0
+    assert "runs of the reference not rerun" in capsys.readouterr().out
+    shifted[shifted.seed == 1].to_csv(partial, index=False)
+    assert main(["compare-reference", "--ours", str(partial), "--reference", str(ref), "--partial"]) == 1
 
 
 def test_cosine_claim_interval_is_over_images():
