@@ -18,6 +18,7 @@
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
   python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
+  python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
 """
 from __future__ import annotations
 
@@ -237,6 +238,38 @@ def _compare_reference(args: argparse.Namespace) -> int:
     return 0 if table.ok.all() else 1
 
 
+def _snapshot(args: argparse.Namespace) -> None:
+    """A finished profile's results as a committed reference: metrics.csv, the tables, the figures
+    (PNG and their CSVs) and MANIFEST.json (the commit, the machine, the wall time)."""
+    import os
+    import platform
+    import shutil
+    import subprocess
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from ssl_core.io import write_json
+
+    results, out = Path(args.results), Path(args.out)
+    files = [results / "metrics.csv", *sorted((results / "tables").glob("*.*")),
+             *sorted(p for p in (results / "figures").glob("*.*") if p.suffix in (".png", ".csv"))]
+    if not files[0].is_file():
+        raise SystemExit(f"{results} holds no finished run: expected {files[0]}, {results}/tables/, {results}/figures/")
+    for path in files:
+        (out / path.parent.relative_to(results)).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out / path.relative_to(results))
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    write_json(out / "MANIFEST.json", {
+        "profile": results.name, "commit": commit, "wall_seconds": args.wall_seconds, "command": args.command,
+        "machine": {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
+                    "python": platform.python_version(), "torch": version("torch"), "torchvision": version("torchvision")},
+        "files": [str(p.relative_to(results)) for p in files],
+    })
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -342,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partial", action="store_true",
                    help="ours reran some runs only: compare those, leave the reference's other runs out")
     p.set_defaults(fn=_compare_reference)
+    p = sub.add_parser("snapshot", help="copy a finished profile's results into results/reference/<profile>")
+    p.add_argument("--results", required=True, help="results/<profile>")
+    p.add_argument("--out", required=True, help="results/reference/<profile>")
+    p.add_argument("--wall-seconds", type=float, required=True, help="the run's measured wall time")
+    p.add_argument("--command", default="", help="the command that made the results")
+    p.add_argument("--commit", default="", help="the commit the results came from (default: HEAD)")
+    p.set_defaults(fn=_snapshot)
     args = parser.parse_args(argv)
     return args.fn(args) or 0
 

@@ -1,6 +1,8 @@
 """The claims table and compare-reference on synthetic metrics tables with known answers."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -115,3 +117,19 @@ def test_cosine_claim_interval_is_over_images():
     assert claim(claims_table(None, PAPER, [], cosine(0.70, 0.80, sd=0.2)), "mean cosine").verdict.tolist() == ["contradicted"]
     assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.79, sd=0.5)), "mean cosine").verdict.tolist() == ["inconclusive"]
     assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.70, sd=None)), "mean cosine").verdict.tolist() == ["inconclusive"]
+
+
+def test_snapshot_copies_results_and_records_the_run(tmp_path):
+    results, out = tmp_path / "results" / "small", tmp_path / "reference" / "small"
+    for name in ("metrics.csv", "tables/claims.csv", "tables/claims.tex", "figures/fig2.png", "figures/fig2.pdf"):
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text(name)
+    assert main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "61.5",
+                 "--commit", "abc123"]) == 0
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert (manifest["profile"], manifest["commit"], manifest["wall_seconds"]) == ("small", "abc123", 61.5)
+    assert manifest["machine"]["cores"] >= 1 and manifest["machine"]["torch"].startswith("2.14.1")
+    assert sorted(manifest["files"]) == ["figures/fig2.png", "metrics.csv", "tables/claims.csv", "tables/claims.tex"]
+    assert (out / "tables" / "claims.tex").read_text() == "tables/claims.tex" and not (out / "figures" / "fig2.pdf").exists()
+    with pytest.raises(SystemExit, match="holds no finished run"):
+        main(["snapshot", "--results", str(tmp_path / "nothing"), "--out", str(out), "--wall-seconds", "1"])
