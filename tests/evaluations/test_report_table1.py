@@ -147,3 +147,19 @@ def test_fig4_outside_the_paper_profile_draws_the_paired_gain(paper, tmp_path, m
     low, high = sorted(bars[0].get_ydata() * 2 * rim - rim)  # back from radius to points
     gain = table[(table.variant == "rescued") & (table.dataset == "a")].iloc[0]
     assert (low, high) == pytest.approx((gain.gain_low, gain.gain_high), abs=0.05)  # the title rounds the rim
+
+
+def test_method_run_on_the_other_family_stands_in(paper):
+    """A scaled-down profile that runs MoCo v3 on the tiny ResNet only (tiny, small) fills the
+    paper's MoCo v3 ViT-B rows with it; a method with runs of the paper's family uses those only."""
+    ours = pd.DataFrame([_row("mocov3", "resnet_tiny", v, "shapes_top1", "top1", x)
+                         for v, x in (("baseline", 40.0), ("rescued", 42.0))]
+                        + [_row("simclr", "vit_tiny_test", "baseline", "shapes_top1", "top1", 30.0),
+                           _row("simclr", "resnet_tiny", "baseline", "shapes_top1", "top1", 45.0)])
+    table = R.table1_table(ours, paper, "small").dropna(subset=["ours"])
+    moco = table[table.method == "mocov3"].set_index("variant")
+    assert (moco.arch == "vit_base").all() and (moco.ours_arch == "resnet_tiny").all()
+    assert (moco.loc["baseline", "ours"], moco.loc["rescued", "ours"]) == (40.0, 42.0)
+    assert (moco.status == "scaled-down stand-in").all()
+    simclr = table[table.method == "simclr"]
+    assert simclr.ours_arch.tolist() == ["resnet_tiny"] and simclr.ours.tolist() == [45.0]
