@@ -1,1 +1,1 @@
-"""Benchmarks: ``python -m benchmarks.<name> [options]``; each prints one JSON line (see README)."""
+"""Benchmarks: ``python -m benchmarks.<name> [options]``; each prints one JSON line (see docs/benchmarks.md)."""

@@ -14,7 +14,7 @@
   The data pipeline is the yacs one of the ResNet recipe (ResizeShortestEdge), not ViTDet's
   large-scale jitter.
 
-Needs detectron2 (installed from its repository at the commit the README pins).
+Needs detectron2 (installed from its repository at the commit docs/detectron2.md pins).
 """
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def shapes(root: str, split: str, transform: Transform = None, download: bool = 
 @DATASETS.register("imagenet")
 def imagenet(root: str, split: str, transform: Transform = None, download: bool = False) -> "Dataset":
     """ImageNet-1K in the usual ImageFolder layout (``train/n01440764/*.JPEG``, ``val/<wnid>/``:
-    see the README for the val-folder script); ``val`` is the official 50k validation set."""
+    the official 50k validation images sorted into their class folders)."""
     path = Path(root) / split
     if not path.is_dir():
         raise FileNotFoundError(
