@@ -11,7 +11,7 @@ from evaluations.dense.convert import convert_backbone, describe, resnet_to_dete
 from ssl_core.backbones import build_backbone
 from ssl_core.io import save_torch
 
-D2_SKIP = "Detectron2 is not installed (see README 'Detectron2'); the naming tests above run without it"
+D2_SKIP = "Detectron2 is not installed (see docs/detectron2.md: make detectron2); the naming tests above run without it"
 
 
 def _basic_block_keys(stage: int, block: int, shortcut: bool) -> set[str]:

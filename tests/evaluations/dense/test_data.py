@@ -11,7 +11,7 @@ import torch
 from evaluations.dense.data import write_dense_shapes
 from ssl_core.datasets.shapes import generate_shapes
 
-D2_SKIP = "Detectron2 is not installed (see README 'Detectron2')"
+D2_SKIP = "Detectron2 is not installed (see docs/detectron2.md: make detectron2)"
 
 
 @pytest.fixture(scope="module")
