@@ -126,12 +126,19 @@ def of_group(metrics: pd.DataFrame, group: str, source: str | Path = "metrics.cs
     return rows.reset_index(drop=True)
 
 
-def _ours_for(mine: pd.DataFrame, method: str, variant: str, arch: str) -> pd.DataFrame:
+def _ours_for(mine: pd.DataFrame, method: str, variant: str, arch: str, other_family: bool = False) -> pd.DataFrame:
     """Our rows for a published (method, variant, arch): that architecture if run, else (a
-    scaled-down profile) the architectures of the same family (ResNet / ViT)."""
+    scaled-down profile) the architectures of the same family (ResNet / ViT). With
+    ``other_family`` (Tables 1-2, one published architecture per method), a method run only on
+    the other family stands in too (tiny, small: MoCo v3 on the tiny ResNet for the paper's ViT-B)."""
     cand = mine[(mine.method == method) & (mine.variant == variant)]
     exact = cand[cand.arch == arch]
-    return exact if len(exact) else cand[cand.arch.map(arch_family) == arch_family(arch)]
+    if len(exact):
+        return exact
+    same = cand[cand.arch.map(arch_family) == arch_family(arch)]
+    if same.empty and other_family and arch_family(arch) not in set(mine[mine.method == method].arch.map(arch_family)):
+        return cand
+    return same
 
 
 def _linear_top1(df: pd.DataFrame) -> pd.DataFrame:
@@ -391,7 +398,7 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
         values = {f"{r.task}_{r.metric}": r.value for r in group.itertuples()}
         rows.append({"method": method, "variant": variant, "arch": arch, "source": "published", "ours_arch": "",
                      "n_seeds": float("nan"), "status": "paper Table 2", **values})
-        cand = _ours_for(mine, method, variant, arch)
+        cand = _ours_for(mine, method, variant, arch, other_family=True)
         if cand.empty:
             rows.append({"method": method, "variant": variant, "arch": arch, "source": "ours", "ours_arch": "",
                          "n_seeds": 0, "status": missing, **{c: float("nan") for c in cols}})
@@ -461,11 +468,7 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
     rows = []
     for (method, variant, arch), published in pub.groupby(["method", "variant", "arch"], sort=False):
         published = published.set_index("dataset")["value"]
-        cand = _ours_for(mine, method, variant, arch)
-        if cand.empty and arch_family(arch) not in set(mine[mine.method == method].arch.map(arch_family)):
-            # a scaled-down profile may run the method on the other family only (tiny, small: MoCo v3
-            # on the tiny ResNet for the paper's ViT-B row): its runs stand in
-            cand = mine[(mine.method == method) & (mine.variant == variant)]
+        cand = _ours_for(mine, method, variant, arch, other_family=True)
         for ours_arch in list(dict.fromkeys(cand.arch)) or [""]:
             mean = cand[cand.arch == ours_arch].set_index("dataset")
             status = (f"not run in profile {profile}" if not ours_arch else

@@ -7,12 +7,12 @@ from evaluations import report
 from tests.conftest import ROOT
 
 
-def _ours(values: dict[str, float]) -> pd.DataFrame:
+def _ours(values: dict[str, float], method: str = "simclr") -> pd.DataFrame:
     rows = []
     for variant, offset in (("baseline", 0.0), ("rescued", 1.0)):
-        run = f"simclr-resnet_tiny-{variant}-seed0"
+        run = f"{method}-resnet_tiny-{variant}-seed0"
         for (task, metric) in report.TABLE2_COLUMNS:
-            rows.append({"run": run, "method": "simclr", "arch": "resnet_tiny", "variant": variant, "s": None,
+            rows.append({"run": run, "method": method, "arch": "resnet_tiny", "variant": variant, "s": None,
                          "k": None, "seed": 0, "task": task, "dataset": "shapes", "metric": metric,
                          "value": values.get(metric, 10.0) + offset})
     return pd.DataFrame(rows, columns=report.COLUMNS)
@@ -44,3 +44,12 @@ def test_ours_beside_published_with_pair_marks():
     ours_block = tex.split("Ours (profile tiny)")[1]
     assert r"Ours(SimCLR) & ResNet-tiny & \textbf{\underline{6.0}}" in ours_block
     assert "SimCLR & ResNet-tiny & 5.0" in ours_block
+
+
+def test_a_method_run_on_the_other_family_only_stands_in():
+    """Tiny and small run MoCo v3 on the tiny ResNet; its published Table 2 row is a ViT-B."""
+    paper = report.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
+    table = report.table2_table(_ours({"AP": 7.0}, method="mocov3"), paper, "tiny", "not run in profile tiny")
+    ours = table[(table.source == "ours") & (table.method == "mocov3")].set_index("variant")
+    assert (ours.arch == "vit_base").all() and (ours.ours_arch == "resnet_tiny").all()
+    assert ours.loc["rescued", "det_coco_AP"] == 8.0 and ours.status.str.startswith("scaled-down").all()
