@@ -12,7 +12,7 @@ import pandas as pd
 from evaluations import stats
 from evaluations.report import COLUMNS as COLUMNS_METRICS
 from evaluations.report import ARCH_LABEL, DATASET_LABEL, METHOD_LABEL, TABLE2_COLUMNS, TRANSFER_TASK, _tex, main_runs
-from evaluations.report import sweep_runs
+from evaluations.report import of_group
 from ssl_core.config import arch_family
 
 COLUMNS = ["claim", "source", "method", "arch", "published", "ours_run", "ours_mean", "ours_low", "ours_high",
@@ -101,7 +101,7 @@ def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict]) ->
                       and arch_family(s["arch"]) == arch_family(r.arch)), None)
         runs = top1.iloc[:0]
         if sweep is not None:
-            runs = sweep_runs(top1, sweep["name"])
+            runs = of_group(top1, sweep["name"], empty_ok=True)
             runs = runs[(runs.method == r.method) & (runs[other] == sweep[param][other])]
         means = runs.groupby(param)["value"].mean().sort_values(ascending=False)
         if means.empty or r.value not in means.index:

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from evaluations import stats  # noqa: E402
-from ssl_core.config import arch_family  # noqa: E402
+from ssl_core.config import MAIN_GROUP, arch_family  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
 
 COLUMNS = ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
@@ -36,14 +36,9 @@ def row_label(method: str, variant: str) -> str:
 
 
 def main_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the main experiments (group "main"), which Fig. 2, Tables 1-2, the radars and the
-    claims read; a table without a ``group`` column (written before it existed) is all main."""
-    return df[df["group"] == "main"] if "group" in df.columns else df
-
-
-def sweep_runs(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The rows of sweep ``name`` (Figs. 5-6); all rows of a table without a ``group`` column."""
-    return df[df["group"] == name] if "group" in df.columns else df
+    """The rows of the main experiments, which Fig. 2, Tables 1-2, the radars and the claims read
+    (:func:`of_group`; none is not an error here: a profile may not have run yet)."""
+    return of_group(df, MAIN_GROUP, empty_ok=True)
 
 
 def paired_gains(ours: pd.DataFrame) -> pd.DataFrame:
@@ -113,15 +108,16 @@ def read_metrics(path: str | Path, group: str | None = None) -> pd.DataFrame:
     return df if group is None else of_group(df, group, path)
 
 
-def of_group(metrics: pd.DataFrame, group: str, source: str | Path = "metrics.csv") -> pd.DataFrame:
+def of_group(metrics: pd.DataFrame, group: str, source: str | Path = "metrics.csv", empty_ok: bool = False) -> pd.DataFrame:
     """The rows of one group of runs: "main" (Fig. 2, Tables 1-2, the radars) or a sweep's name
     (Figs. 5-6). A run of several groups has a row per group, so an artifact that read every row
-    would count it twice and pool the sweep's runs with the main ones."""
+    would count it twice and pool the sweep's runs with the main ones: a table without the
+    ``group`` column is an error, never read as one group."""
     if "group" not in metrics.columns:
         raise ValueError(f"{source} has no 'group' column (written by an older aggregate step): rerun it, "
                          "e.g. snakemake --forcerun aggregate")
     rows = metrics[metrics.group == group]
-    if rows.empty:
+    if rows.empty and not empty_ok:
         raise ValueError(f"{source} has no runs of group {group!r}; its groups: {', '.join(sorted(set(metrics.group)))}")
     return rows.reset_index(drop=True)
 

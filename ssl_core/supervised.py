@@ -11,31 +11,28 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision.transforms import v2
 from tqdm import tqdm
 
-from ssl_core.backbones import build_backbone, count_parameters
+from ssl_core.augment import original_transform
+from ssl_core.backbones import build_backbone, is_vit
 from ssl_core.datasets import pretrain_split
 from ssl_core.distributed import resolve_device
-from ssl_core.io import atomic_path, load_torch, save_torch, write_json
+from ssl_core.io import atomic_path, load_torch, save_torch
 from ssl_core.optim import build_optimizer, lr_at, param_groups
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
-
-CHECKPOINT = "last.pt"
-METRICS = "metrics.jsonl"
+from ssl_core.trainer import CHECKPOINT, METRICS, write_run
+from ssl_core.views import N_UNIFORMS, ViewSpec, device_views
 
 
-def train_transform(size: int, min_scale: float) -> v2.Compose:
-    return v2.Compose([
-        v2.ToImage(), v2.RandomResizedCrop(size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip(),
-        v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+def train_view(size: int, min_scale: float) -> ViewSpec:
+    """The supervised view: ``RandomResizedCrop(size, (min_scale, 1))`` + flip, no colour, made on
+    the device in batches from uint8 originals (ssl_core.views, tested against torchvision's)."""
+    return ViewSpec(size, (min_scale, 1.0), jitter=(0.0, 0.0, 0.0, 0.0), jitter_prob=0.0, grey_prob=0.0)
 
 
 def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path,
@@ -49,8 +46,12 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
     device = resolve_device(spec["train"]["device"])
     torch.manual_seed(seed)
     backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
-    train_set = pretrain_split(spec["data"], "train", train_transform(recipe["image_size"], recipe["min_scale"]))
+    train_set = pretrain_split(spec["data"], "train", original_transform(recipe["image_size"]))
+    view = train_view(recipe["image_size"], recipe["min_scale"])
     model = nn.Sequential(backbone, nn.Linear(backbone.feature_dim, len(train_set.classes))).to(device)
+    # channels-last for convnets, as the pretraining step (ssl_core.trainer.TrainStep)
+    layout = torch.channels_last if not is_vit(backbone) else torch.contiguous_format
+    model.to(memory_format=layout)
     peak_lr = recipe["base_lr"] * recipe["batch_size"] / 256
     optimizer = build_optimizer(param_groups(model, recipe["weight_decay"]), recipe["optimizer"], peak_lr)
     steps_per_epoch = len(train_set) // recipe["batch_size"]
@@ -80,7 +81,9 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
             step = epoch * steps_per_epoch + i
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total, warmup, peak_lr)
-            x, y = x.to(device), y.to(device)
+            u = torch.rand(len(x), N_UNIFORMS, dtype=torch.float64)  # the views' draws, seeded per epoch
+            x = device_views(x.to(device), u, view).contiguous(memory_format=layout)
+            y = y.to(device)
             logits = model(x)
             loss = nn.functional.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
@@ -98,13 +101,5 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
     if len(records) < recipe["epochs"]:
         return False
     collapse = None if records and math.isfinite(records[-1]["loss"]) else "nan_loss"
-    save_torch({"arch": spec["arch"], "kwargs": recipe.get("backbone", {}),
-                "state_dict": backbone.state_dict()}, out_dir / "backbone.pt")
-    with atomic_path(out_dir / METRICS) as tmp:
-        tmp.write_text((ckpt_dir / METRICS).read_text())
-    write_json(out_dir / "run.json", {
-        "spec": spec, "params": count_parameters(backbone), "steps": total, "total_steps": total,
-        "steps_per_epoch": steps_per_epoch, "final": records[-1] if records else {}, "collapse": collapse,
-        "torch": torch.__version__, "python": platform.python_version(), "world_size": 1,
-    })
+    write_run(out_dir, spec, backbone, ckpt_dir / METRICS, records, total, total, steps_per_epoch, collapse)
     return True

@@ -281,13 +281,21 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
     # std near 1/sqrt(D), a collapsed one near 0.
     if collapse is None and final_std < 0.1 / math.sqrt(emb_dim):
         collapse = "embedding_std"
+    write_run(out_dir, spec, model.eval_backbone, metrics_path, records, step, total_steps, steps_per_epoch,
+              collapse, world)
+
+
+def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path, records: list[dict], step: int,
+              total_steps: int, steps_per_epoch: int, collapse: str | None, world: int = 1) -> None:
+    """A finished run's outputs, each written atomically: ``backbone.pt`` (what every evaluation
+    loads), the per-step log and ``run.json`` (spec, size, final record, collapse, versions)."""
     save_torch({"arch": spec["arch"], "kwargs": spec["recipe"].get("backbone", {}),
-                "state_dict": model.eval_backbone.state_dict()}, out_dir / "backbone.pt")
+                "state_dict": backbone.state_dict()}, out_dir / "backbone.pt")
     with atomic_path(out_dir / METRICS) as tmp:
         tmp.write_text(metrics_path.read_text())
     write_json(out_dir / "run.json", {
         "spec": spec,
-        "params": count_parameters(model.eval_backbone),
+        "params": count_parameters(backbone),
         "steps": step,
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,

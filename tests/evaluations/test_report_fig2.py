@@ -49,15 +49,15 @@ def _ours_row(table, method, variant):
     return table[(table.method == method) & (table.variant == variant) & (table.ours_arch != "")].iloc[0]
 
 
-def test_sweep_rows_stay_out_and_old_tables_are_all_main(paper):
+def test_sweep_rows_stay_out_and_old_tables_fail_clearly(paper):
     ours = metrics({("simclr", "resnet_tiny"): [1, 1, 1]})
     sweep = ours.assign(group="sens", value=0.0, run=lambda d: d.run + "-sweep")
     table = R.fig2_table(pd.concat([ours, sweep]), paper, "tiny")
     row = _ours_row(table, "simclr", "baseline")
     assert row.n_seeds == 3 and row.ours_top1 == pytest.approx(ours[(ours.variant == "baseline")
                                                                     & (ours.metric == "top1")].value.mean())
-    old = R.fig2_table(ours.drop(columns="group"), paper, "tiny")  # no group column: every row is main
-    assert _ours_row(old, "simclr", "baseline").n_seeds == 3
+    with pytest.raises(ValueError, match="no 'group' column"):  # never read as all main: rerun aggregate
+        R.fig2_table(ours.drop(columns="group"), paper, "tiny")
 
 
 def test_floor_and_ceiling_rows(paper):

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 
 def _row(method, arch, variant, dataset, metric, value, run=None):
-    return {"run": run or f"{method}-{arch}-{variant}", "method": method, "arch": arch, "variant": variant,
+    return {"run": run or f"{method}-{arch}-{variant}", "group": "main", "method": method, "arch": arch, "variant": variant,
             "s": float("nan"), "k": float("nan"), "seed": 0, "task": "transfer_linear", "dataset": dataset,
             "metric": metric, "value": value}
 

@@ -10,6 +10,13 @@ def run_spec(wildcards):
 MAIN_RUNS = [r for r, s in RUNS.items() if MAIN_GROUP in s["groups"]]  # Fig. 2, Tables 1-2
 
 
+def pretrain_priority(wildcards):
+    """The main runs and their floor and ceiling before the sweeps' points: the long trainings
+    start first and the short ones fill the cores beside them, so the last evaluations of a main run
+    do not wait at the end of the DAG (tiny profile, 2 cores: the main runs start late otherwise)."""
+    return 1 if wildcards.run in MAIN_RUNS else 0
+
+
 DOWNLOADS = downloads(config)  # name -> root of each dataset the profile downloads (cifar only)
 
 

@@ -19,6 +19,7 @@ rule pretrain:
     log:
         f"{OUT}/logs/pretrain/{{run}}.log",
     threads: 1
+    priority: pretrain_priority
     resources:
         **resources("pretrain"),
     shell:
