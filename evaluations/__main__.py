@@ -179,19 +179,23 @@ def _transfer(args: argparse.Namespace) -> None:
 
     # The rule's threads for torch and for the BLAS under scikit-learn's L-BFGS: unlimited, BLAS
     # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
+    if len(args.dataset) != len(args.out):
+        raise SystemExit(f"transfer: {len(args.dataset)} datasets but {len(args.out)} --out files (one each)")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.config_json)
     grid = cfg["grid"]
     meaning = grid.get("meaning", "l2_strength")
-    with threadpool_limits(limits=args.threads):
-        result = evaluate_transfer(
-            load_backbone(args.backbone), args.backbone, args.dataset, data_root=cfg["data_root"],
-            cache_dir=args.cache_dir, preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
-            c_grid=c_values(log_grid(grid["min"], grid["max"], grid["num"]), meaning),
-            standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
-            batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
-            max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
-    write_json(args.out, {"run": args.run, **result, "grid_meaning": meaning})
+    backbone = load_backbone(args.backbone)
+    for dataset, out in zip(args.dataset, args.out):  # each cell written as soon as it is done
+        with threadpool_limits(limits=args.threads):
+            result = evaluate_transfer(
+                backbone, args.backbone, dataset, data_root=cfg["data_root"],
+                cache_dir=args.cache_dir, preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
+                c_grid=c_values(log_grid(grid["min"], grid["max"], grid["num"]), meaning),
+                standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
+                batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
+                max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
+        write_json(out, {"run": args.run, **result, "grid_meaning": meaning})
 
 
 def _table1(args: argparse.Namespace) -> None:
@@ -344,9 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(name, required=True)
     p.add_argument("--workers", type=int, default=0, help="decoding processes (the loader workers)")
     p.set_defaults(fn=_transfer_check)
-    p = sub.add_parser("transfer", help="linear transfer of a frozen backbone on one dataset (Table 1 cell)")
-    for name in ("--backbone", "--run", "--dataset", "--device", "--cache-dir", "--out"):
+    p = sub.add_parser("transfer", help="linear transfer of a frozen backbone on datasets (Table 1 cells)")
+    for name in ("--backbone", "--run", "--device", "--cache-dir"):
         p.add_argument(name, required=True)
+    p.add_argument("--dataset", nargs="+", required=True, help="one or more datasets, each with its --out")
+    p.add_argument("--out", nargs="+", required=True, help="a JSON per dataset, in the order of --dataset")
     p.add_argument("--config-json", required=True, help="eval.transfer of the config (JSON)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads of this process")
     p.set_defaults(fn=_transfer)

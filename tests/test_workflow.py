@@ -96,12 +96,14 @@ def test_dry_run_tiny_profile(tmp_path):
     # and their floor (per method and seed) and ceiling (per arch)
     assert sorted(r["variant"] for r in main if r not in trained) == ["random_init"] * 3 + ["supervised"] * 2
     n_sweeps = len(load_config(ROOT / "config" / "config.yaml")["sweeps"])
-    n_transfer = len(load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]["datasets"])
+    transfer = load_config(ROOT / "config" / "config.yaml")["eval"]["transfer"]
+    n_transfer = len(transfer["datasets"])
+    assert transfer["jobs"] == "per_run"  # one job per run for its n_transfer cells
     n_dense = len(dense_runs(load_config(ROOT / "config" / "config.yaml"))) if detectron2_available() else 0
     dense = {"dense_data": 1, "detectron2_weights": n_dense, "dense": 2 * n_dense} if n_dense else {}
     assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
                     "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
-                    "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main) * n_transfer,
+                    "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main),
                     "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, "check_pretrain_images": 1,
                     "check_transfer_images": n_transfer, **dense}
 

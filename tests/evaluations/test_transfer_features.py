@@ -130,3 +130,31 @@ def test_end_to_end_on_the_standins(tmp_path):
         net.calls = 0
         again = evaluate_transfer(net, ckpt, name, **kw)
         assert net.calls == 0 and all(again["cache_hits"].values()) and again["value"] == r["value"]
+
+
+def test_one_job_writes_a_cell_per_dataset_as_separate_jobs_do(tmp_path):
+    """`eval.transfer.jobs: per_run`: one process for a run's datasets gives the cells one process
+    per dataset gives."""
+    import json
+
+    from evaluations.__main__ import main
+    from ssl_core.backbones import build_backbone
+    from ssl_core.io import save_torch
+
+    build_standins(tmp_path / "data", n_train=16, n_val=8, n_test=8, image_size=16, n_classes=4)
+    torch.manual_seed(0)
+    save_torch({"arch": "resnet_tiny", "kwargs": {}, "state_dict": build_backbone("resnet_tiny").state_dict()},
+               tmp_path / "backbone.pt")
+    cfg = json.dumps({"data_root": str(tmp_path / "data"), "grid": {"min": 0.1, "max": 10.0, "num": 2, "meaning": "C"},
+                      "image_size": 16, "batch_size": 8, "num_workers": 0})
+    names = ["shapes_top1", "shapes_mpc"]
+    common = ["transfer", "--backbone", str(tmp_path / "backbone.pt"), "--run", "r", "--config-json", cfg,
+              "--device", "cpu"]
+    main([*common, "--cache-dir", str(tmp_path / "c1"), "--dataset", *names,
+          "--out", *(str(tmp_path / f"run_{n}.json") for n in names)])
+    for n in names:
+        main([*common, "--cache-dir", str(tmp_path / "c2"), "--dataset", n, "--out", str(tmp_path / f"cell_{n}.json")])
+        one, alone = (json.loads((tmp_path / f"{k}_{n}.json").read_text()) for k in ("run", "cell"))
+        assert one["dataset"] == n and one["value"] == alone["value"] and one["C"] == alone["C"]
+    with pytest.raises(SystemExit, match="2 datasets but 1 --out"):
+        main([*common, "--cache-dir", str(tmp_path / "c3"), "--dataset", *names, "--out", str(tmp_path / "x.json")])

@@ -123,11 +123,14 @@ def dense_data(wildcards):
     return config["data"]["dense"]["root"] if DENSE_DATA == "shapes" else []
 
 
-# Table 1 / Fig. 4: the transfer jobs, one per (run, dataset).
+# Table 1 / Fig. 4: the transfer jobs, one per (run, dataset), or per run (eval.transfer.jobs).
 TRANSFER = config["eval"]["transfer"]
 TRANSFER_RUNS = list(RUNS) if TRANSFER["runs"] == "all" else MAIN_RUNS
+TRANSFER_PER_RUN = TRANSFER.get("jobs", "per_dataset") == "per_run"
+# A job's wildcards, below eval/, benchmarks/ and logs/: {run}/{dataset}, or {run} for all datasets.
+TRANSFER_JOB_PATH = "{run}" if TRANSFER_PER_RUN else "{run}/{dataset}"
 # What one transfer job reads (a param: editing it reruns the jobs; the dataset list does not).
-TRANSFER_JOB = json.dumps({k: v for k, v in TRANSFER.items() if k not in ("datasets", "runs", "standins")},
+TRANSFER_JOB = json.dumps({k: v for k, v in TRANSFER.items() if k not in ("datasets", "runs", "standins", "jobs")},
                           sort_keys=True)
 TABLE1_METHODS = ("simclr", "mocov3", "dinov2")  # the rows of Table 1, the panels of Fig. 4
 
@@ -144,6 +147,11 @@ def transfer_source(wildcards):
     return [downloaded_marker(wildcards.dataset)] if wildcards.dataset in DOWNLOADS else []
 
 
+def transfer_datasets(wildcards):
+    """The datasets of a transfer job."""
+    return TRANSFER["datasets"] if TRANSFER_PER_RUN else [wildcards.dataset]
+
+
 def transfer_data(wildcards):
     """The jobs that read a transfer set wait for the check of its images."""
-    return f"{OUT}/data/checked/transfer/{wildcards.dataset}.json"
+    return [f"{OUT}/data/checked/transfer/{d}.json" for d in transfer_datasets(wildcards)]

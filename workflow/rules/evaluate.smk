@@ -23,27 +23,30 @@ rule linear_probe:
         "--config-json {params.cfg:q} --out {output} > {log} 2>&1"
 
 
-# Table 1 cell: frozen features (cached in the undeclared features/<run>/, keyed on the checkpoint's
-# bytes, the split and the preprocessing) and the Kornblith logistic protocol.
+# Table 1 cells: frozen features (cached in the undeclared features/<run>/, keyed on the checkpoint's
+# bytes, the split and the preprocessing) and the Kornblith logistic protocol; one cell per job, or a
+# run's row (eval.transfer.jobs: per_run).
 rule transfer_linear:
     input:
         backbone=rules.pretrain.output.backbone,
         data=transfer_data,
     output:
-        f"{OUT}/eval/transfer/{{run}}/{{dataset}}.json",
+        expand(f"{OUT}/eval/transfer/{{{{run}}}}/{{dataset}}.json", dataset=TRANSFER["datasets"]) if TRANSFER_PER_RUN
+        else f"{OUT}/eval/transfer/{{run}}/{{dataset}}.json",
     params:
         cfg=TRANSFER_JOB,
+        datasets=transfer_datasets,
         device=config["train"]["device"],
         cache=lambda w: f"{OUT}/features/{w.run}",
     benchmark:
-        f"{OUT}/benchmarks/transfer_linear/{{run}}/{{dataset}}.tsv"
+        f"{OUT}/benchmarks/transfer_linear/{TRANSFER_JOB_PATH}.tsv"
     log:
-        f"{OUT}/logs/transfer/{{run}}/{{dataset}}.log",
+        f"{OUT}/logs/transfer/{TRANSFER_JOB_PATH}.log",
     threads: 1
     resources:
         **resources("evaluate"),
     shell:
-        "python -m evaluations transfer --backbone {input.backbone} --run {wildcards.run} --dataset {wildcards.dataset} "
+        "python -m evaluations transfer --backbone {input.backbone} --run {wildcards.run} --dataset {params.datasets} "
         "--config-json {params.cfg:q} --device {params.device} --cache-dir {params.cache} --threads {threads} --out {output} "
         "> {log} 2>&1"
 
