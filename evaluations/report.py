@@ -153,6 +153,9 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
     main = _linear_top1(main_runs(ours))
     mine = stats.variant_summary(main, keys=["method", "arch"])
     gains = stats.paired_differences(main, keys=["method", "arch"]).set_index(["method", "arch"])
+    flags = main_runs(ours)
+    flags = flags[flags.metric == "collapsed"]
+    collapsed = (flags.value > 0).groupby([flags.method, flags.arch, flags.variant]).sum()
     nan = float("nan")
     rows = []
     for r in pub.itertuples():
@@ -172,7 +175,10 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
         rows.append({"method": c.method, "variant": c.variant, "arch": "", "published_top1": nan, "published_std": nan,
                      "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "ours_ci": c.half_width,
                      "n_seeds": int(c.n), "delta": nan, **_gain_columns(gains, None), "status": LEVEL_STATUS[c.variant]})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # seeds of our run that ended flagged collapsed (NaN loss or embedding std; the probe still reads them)
+    table["n_collapsed"] = [int(collapsed.get((r.method, r.ours_arch, r.variant), 0)) for r in table.itertuples()]
+    return table
 
 
 def _fmt(mean: float, half: float = float("nan"), bold: bool = False, underline: bool = False, digits: int = 1,
@@ -221,10 +227,15 @@ def fig2_latex(table: pd.DataFrame, profile: str) -> str:
             row_label(r.method, r.variant), ARCH_LABEL.get(r.arch, r.arch) or "--", _tex(r.variant),
             _fmt(r.published_top1, r.published_std, bold_pub[i]),
             ARCH_LABEL.get(r.ours_arch, r.ours_arch) or "not run",
-            _fmt(r.ours_top1, r.ours_ci, bold_ours[i], n=r.n_seeds),
+            _fmt(r.ours_top1, r.ours_ci, bold_ours[i], n=r.n_seeds) + (r"$^\dagger$" if r.n_collapsed else ""),
             _fmt_gain(r) if r.variant == "rescued" else "",
             "--" if pd.isna(r.delta) else f"{r.delta:+.1f}"]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    lines.append(r"\bottomrule")
+    for r in table[table.n_collapsed > 0].itertuples():
+        lines.append(rf"\multicolumn{{8}}{{l}}{{$^\dagger$ {row_label(r.method, r.variant)}: {r.n_collapsed} of "
+                     rf"{r.n_seeds} seeds ended flagged collapsed (NaN loss, or embedding std below "
+                     r"$0.1/\sqrt{D}$); the probe reads its backbone.} \\")
+    lines += [r"\end{tabular}", ""]
     return "\n".join(lines)
 
 

@@ -111,3 +111,17 @@ def test_fig2_labels_do_not_overlap(paper, tmp_path, monkeypatch, layout):
     for (name_a, a), (name_b, b) in itertools.combinations(boxes, 2):
         assert not a.overlaps(b), (name_a, name_b)
     plt.close(figures[0])
+
+
+def test_collapsed_seeds_are_marked(paper):
+    ours = metrics({("dinov2", "vit_tiny_test"): [1, 1, 1]})
+    flag = ours[(ours.metric == "params_M") & (ours.variant.isin(["baseline", "rescued"]))].assign(
+        task="pretrain", dataset="", metric="collapsed",
+        value=lambda d: ((d.variant == "rescued") & (d.seed == 1)).astype(float))
+    table = R.fig2_table(pd.concat([ours, flag]), paper, "tiny")
+    assert _ours_row(table, "dinov2", "rescued").n_collapsed == 1
+    assert _ours_row(table, "dinov2", "baseline").n_collapsed == 0
+    tex = R.fig2_latex(table, "tiny")
+    assert tex.count(r"$^\dagger$") == 2  # the rescued row's cell and its note
+    assert "Ours(DINOv2): 1 of 3 seeds ended flagged collapsed" in tex
+    assert r"$^\dagger$" not in R.fig2_latex(R.fig2_table(ours, paper, "tiny"), "tiny")
