@@ -186,16 +186,16 @@ def _transfer(args: argparse.Namespace) -> None:
     grid = cfg["grid"]
     meaning = grid.get("meaning", "l2_strength")
     backbone = load_backbone(args.backbone)
-    for dataset, out in zip(args.dataset, args.out):  # each cell written as soon as it is done
-        with threadpool_limits(limits=args.threads):
-            result = evaluate_transfer(
-                backbone, args.backbone, dataset, data_root=cfg["data_root"],
-                cache_dir=args.cache_dir, preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
-                c_grid=c_values(log_grid(grid["min"], grid["max"], grid["num"]), meaning),
-                standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
-                batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
-                max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
-        write_json(out, {"run": args.run, **result, "grid_meaning": meaning})
+    settings = dict(data_root=cfg["data_root"], cache_dir=args.cache_dir,
+                    preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
+                    c_grid=c_values(log_grid(grid["min"], grid["max"], grid["num"]), meaning),
+                    standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
+                    batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
+                    max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
+    with threadpool_limits(limits=args.threads):
+        for dataset, out in zip(args.dataset, args.out):  # each cell written as soon as it is done
+            result = evaluate_transfer(backbone, args.backbone, dataset, **settings)
+            write_json(out, {"run": args.run, **result, "grid_meaning": meaning})
 
 
 def _table1(args: argparse.Namespace) -> None:

@@ -20,12 +20,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core.augment import original_transform
-from ssl_core.backbones import build_backbone, is_vit
+from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
 from ssl_core.distributed import resolve_device
 from ssl_core.io import atomic_path, load_torch, save_torch
 from ssl_core.optim import build_optimizer, lr_at, param_groups
-from ssl_core.trainer import CHECKPOINT, METRICS, write_run
+from ssl_core.trainer import CHECKPOINT, METRICS, training_layout, write_run
 from ssl_core.views import N_UNIFORMS, ViewSpec, device_views
 
 
@@ -49,8 +49,7 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
     train_set = pretrain_split(spec["data"], "train", original_transform(recipe["image_size"]))
     view = train_view(recipe["image_size"], recipe["min_scale"])
     model = nn.Sequential(backbone, nn.Linear(backbone.feature_dim, len(train_set.classes))).to(device)
-    # channels-last for convnets, as the pretraining step (ssl_core.trainer.TrainStep)
-    layout = torch.channels_last if not is_vit(backbone) else torch.contiguous_format
+    layout = training_layout(backbone)  # channels-last for convnets, as the pretraining step
     model.to(memory_format=layout)
     peak_lr = recipe["base_lr"] * recipe["batch_size"] / 256
     optimizer = build_optimizer(param_groups(model, recipe["weight_decay"]), recipe["optimizer"], peak_lr)

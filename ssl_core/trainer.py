@@ -74,7 +74,7 @@ class TrainStep:
         # Convolutional networks train in channels-last layout (NHWC): the faster convolution
         # kernels on CPU (oneDNN; 1.1-1.5x per step here, benchmarks/throughput.py) and on GPU
         # (cuDNN's tensor-core kernels under bf16); the weights keep their values and names.
-        self.memory_format = torch.channels_last if uses_convolutions(self.model) else torch.contiguous_format
+        self.memory_format = training_layout(self.model.eval_backbone)
         self.model.to(memory_format=self.memory_format)
         self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self.hooks = [getattr(self.model, n, None) for n in ("on_before_optimizer_step", "on_after_optimizer_step")]
@@ -116,11 +116,11 @@ class TrainStep:
         return record, out.z_a.shape[1]
 
 
-def uses_convolutions(model: nn.Module) -> bool:
-    """A convolutional backbone (ResNet), as opposed to a ViT whose only convolution is the patch
-    projection."""
-    backbone = model.eval_backbone
-    return not is_vit(backbone) and any(isinstance(m, nn.Conv2d) for m in backbone.modules())
+def training_layout(backbone: nn.Module) -> torch.memory_format:
+    """channels-last for a convolutional backbone (ResNet), the default layout for a ViT, whose
+    only convolution is the patch projection."""
+    convolutional = not is_vit(backbone) and any(isinstance(m, nn.Conv2d) for m in backbone.modules())
+    return torch.channels_last if convolutional else torch.contiguous_format
 
 
 def _to_floats(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
