@@ -102,16 +102,25 @@ def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None
     return f"{method}-{arch}{middle}-{variant}{rescue}-seed{seed}"
 
 
+#: The rescue term's options beside k and s, with their defaults (the schema's): ssl_core.batchnorm, ssl_core.rescue.
+RESCUE_RULE = {"bn": "common", "topk": "per_process"}
+
+
 def _spec(config: dict[str, Any], method: str, arch: str, variant: str, seed: int, recipe: dict[str, Any],
-          k: int | None, s: float | None, tag: str | None = None) -> dict[str, Any]:
+          k: int | None, s: float | None, tag: str | None = None,
+          rescue: dict[str, Any] | None = None) -> dict[str, Any]:
     if variant == "rescued" and k > recipe["batch_size"]:
         raise ConfigError(f"{method} {arch}{' ' + tag if tag else ''}: rescue k={k} exceeds recipe.batch_size="
                           f"{recipe['batch_size']}")
     # s as a float: s: 1 in one place and s: 1.0 in another are one spec (and one run)
     s = None if s is None else float(s)
     rid = run_id(method, arch, variant, seed, k, s, tag)
-    return {"run": rid, "method": method, "arch": arch, "variant": variant, "seed": seed, "k": k, "s": s,
+    spec = {"run": rid, "method": method, "arch": arch, "variant": variant, "seed": seed, "k": k, "s": s,
             "recipe": recipe, "data": config["data"]["pretrain"], "train": config["train"]}
+    if variant == "rescued":
+        rescue = {**RESCUE_RULE, **config["methods"][method]["rescue"], **(rescue or {})}
+        spec["rescue"] = {key: rescue[key] for key in RESCUE_RULE}
+    return spec
 
 
 def arch_family(arch: str) -> str:
@@ -144,8 +153,8 @@ def experiment_runs(config: dict[str, Any], exp: dict[str, Any]) -> list[dict[st
     """The runs of one main experiment: one spec per (variant, seed)."""
     recipe = _recipe(config, exp)
     rescue = {**config["methods"][exp["method"]]["rescue"], **exp.get("rescue", {})}
-    return [_spec(config, exp["method"], exp["arch"], variant, seed, recipe, *_rescue_point(variant, rescue))
-            for variant in exp["variants"] for seed in exp["seeds"]]
+    return [_spec(config, exp["method"], exp["arch"], variant, seed, recipe, *_rescue_point(variant, rescue),
+                  rescue=rescue) for variant in exp["variants"] for seed in exp["seeds"]]
 
 
 def _add_run(runs: dict[str, dict[str, Any]], spec: dict[str, Any], group: str) -> None:

@@ -12,10 +12,12 @@ Batch-size-dependent pieces:
   GPU, and on CPU, where torch's has no kernel, ``CPUSyncBatchNorm`` below.
 - DINOv2's teacher centre and Sinkhorn-Knopp sums are all-reduced inside its losses; its iBOT
   masks and KoLeo term are per process, as in the official code.
-- The rescue term's top-k is taken per *local* batch with k / N per process, so every process
-  forwards the same number of strong views (no straggler) and N processes rescue k images in
-  total, as one process would; the selection is then the top-k/N of each slice rather than the
-  global top-k. ``k`` must be divisible by the number of processes.
+- The rescue term's top-k (``rescue.topk``): ``per_process`` takes k / N per local batch, so
+  every process forwards the same number of strong views and no similarity is communicated, the
+  selection being the top-k/N of each slice (``k`` divisible by N); ``global`` gathers the N
+  similarities of every process and takes the k easiest of the whole batch, as one process would.
+  The strong views are normalised with the common views' global statistics (``rescue.bn``,
+  ``ssl_core.batchnorm``), so neither choice depends on how many strong views a process holds.
 """
 from __future__ import annotations
 
@@ -122,6 +124,17 @@ def all_reduce_gradients(params) -> None:
     for g in grads:
         g.copy_(flat[offset:offset + g.numel()].view_as(g))
         offset += g.numel()
+
+
+@torch.no_grad()
+def gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """All processes' tensors concatenated along dim 0, without gradient (moco-v3 builder.py
+    ``concat_all_gather``; lightly's ``gather`` keeps the gradient)."""
+    if world_size() == 1:
+        return tensor
+    gathered = [torch.empty_like(tensor) for _ in range(world_size())]
+    dist.all_gather(gathered, tensor.contiguous())
+    return torch.cat(gathered, dim=0)
 
 
 def mean_over_processes(values: dict[str, float]) -> dict[str, float]:

@@ -30,7 +30,7 @@ their own magnitudes. Each op computes exactly what torchvision's per-image tens
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +75,10 @@ class StrongParams:
         """Per image, its ops as (name, magnitude or None), for tests and the Fig. 3 grid."""
         return [[(OP_NAMES[o], None if FIXMATCH_OPS[OP_NAMES[o]] is None else m)
                  for o, m in zip(ops, mags)] for ops, mags in zip(self.ops.tolist(), self.magnitudes.tolist())]
+
+    def rows(self, index: torch.Tensor) -> "StrongParams":
+        """The draws of the images ``index`` (rows of this draw)."""
+        return StrongParams(*(getattr(self, f.name)[index] for f in fields(self)))
 
 
 def crop_boxes(u_area: torch.Tensor, u_aspect: torch.Tensor, u_top: torch.Tensor, u_left: torch.Tensor,
@@ -314,14 +318,18 @@ class StrongAugment:
             images = apply_ops(images, params.ops[:, slot], params.magnitudes[:, slot])
         return cutout(images, params.cutouts)
 
-    def __call__(self, originals: torch.Tensor, generator: torch.Generator, return_ops: bool = False):
+    def __call__(self, originals: torch.Tensor, generator: torch.Generator, return_ops: bool = False,
+                 slots: torch.Tensor | None = None, of: int | None = None):
+        """``slots``/``of``: the originals take rows ``slots`` of a draw for ``of`` images (the rescue
+        term's global top-k: every process draws for all k and augments its own share)."""
         if originals.dtype != torch.uint8 or originals.ndim != 4 or originals.shape[1] != 3:
             raise ValueError(f"expected uint8 images [k, 3, H, W], got {originals.dtype} {tuple(originals.shape)}")
         side = self.original_size
         if tuple(originals.shape[-2:]) != (side, side):
             raise ValueError(f"expected originals of {side} x {side} "
                              f"(ssl_core.augment.original_transform), got {tuple(originals.shape[-2:])}")
-        params = self.sample(originals.shape[0], generator)
+        params = self.sample(originals.shape[0], generator) if slots is None else \
+            self.sample(of, generator).rows(slots.cpu())
         # Pixel arithmetic in full precision even inside a training step's autocast (whose bf16
         # matmuls would put the affine ops' sampling grids half a pixel off at 224 px).
         with torch.autocast(originals.device.type, enabled=False):

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ssl_core import distributed as dist
 from ssl_core.augment import original_size, original_transform
+from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
 from ssl_core.backbones import build_backbone, count_parameters, is_vit
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
@@ -70,6 +71,8 @@ class TrainStep:
     amp: bool = True
     clip_grad: float | None = None
 
+    rescue_bn: str = DEFAULT_RULE
+
     def __post_init__(self) -> None:
         # Convolutional networks train in channels-last layout (NHWC): the faster convolution
         # kernels on CPU (oneDNN; 1.1-1.5x per step here, benchmarks/throughput.py) and on GPU
@@ -77,6 +80,9 @@ class TrainStep:
         self.memory_format = training_layout(self.model.eval_backbone)
         self.model.to(memory_format=self.memory_format)
         self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        # How BatchNorm treats the strong views (ssl_core.batchnorm): `new_step` before the forward.
+        self.new_step, self.strong_embed = strong_embed(self.model, self.rescue_bn) if self.rescue is not None \
+            else ((lambda: None), None)
         self.hooks = [getattr(self.model, n, None) for n in ("on_before_optimizer_step", "on_after_optimizer_step")]
         # bf16 autocast on GPU (the official recipes train in mixed precision); fp32 on CPU.
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
@@ -90,12 +96,13 @@ class TrainStep:
         only those k on the host would wait for the forward pass."""
         views = [v.to(self.device, non_blocking=True, memory_format=self.memory_format) for v in views]
         originals = originals.to(self.device, non_blocking=True)
+        self.new_step()
         with self.autocast:
             out = self.model(views, info)
             loss = out.loss
             logs = {"loss_ssl": out.loss.detach(), **out.logs}
             if self.rescue is not None:
-                r = self.rescue(out.z_a, out.z_b, originals, self.model.embed, strong_rng)
+                r = self.rescue(out.z_a, out.z_b, originals, self.strong_embed, strong_rng)
                 loss = loss + self.s * r.loss
                 logs.update(loss_topk=r.loss.detach(), topk_sim=r.topk_similarity, pair_sim=r.pair_similarity,
                             strong_sim=r.strong_similarity)
@@ -140,12 +147,18 @@ def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1)
     groups = model.param_groups(recipe["weight_decay"]) if hasattr(model, "param_groups") else \
         param_groups(model, recipe["weight_decay"])
     optimizer = build_optimizer(groups, recipe["optimizer"], peak_lr, tuple(recipe.get("betas", (0.9, 0.999))))
-    rescue = None
+    rescue, rule = None, rescue_rule(spec)
     if spec["variant"] == "rescued":
-        rescue = RescueRegularizer(spec["k"] // world, StrongAugment(size=recipe["image_size"],
-                                                                     original_size=original_size(recipe)))
+        rescue = RescueRegularizer(spec["k"], StrongAugment(size=recipe["image_size"], original_size=original_size(recipe)),
+                                   rule["topk"])
     return TrainStep(model, optimizer, rescue, spec["s"], device, peak_lr, spec["train"].get("amp", True),
-                     recipe.get("clip_grad"))
+                     recipe.get("clip_grad"), rule["bn"])
+
+
+def rescue_rule(spec: dict[str, Any]) -> dict[str, str]:
+    """The rescue term's BatchNorm rule and top-k scope of a spec (its ``rescue: {bn, topk}``, which
+    the config fills for rescued runs), with the defaults where a spec has none."""
+    return {"bn": DEFAULT_RULE, "topk": "per_process", **(spec.get("rescue") or {})}
 
 
 def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, max_steps: int | None = None) -> bool:
@@ -159,10 +172,17 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     dist.init_from_env(device)
     device = dist.local_device(device)
     world, rank = dist.world_size(), dist.rank()
-    if batch_size % world or (spec["k"] or 0) % world:
-        raise ValueError(f"batch_size {batch_size} and k {spec['k']} must be divisible by the {world} processes")
-    if spec["k"] is not None and spec["k"] // world < 2:
-        raise ValueError(f"k / processes = {spec['k']} / {world} < 2: the strong views pass through BatchNorm heads")
+    rule = rescue_rule(spec)
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
+    if spec["k"] is not None and rule["topk"] == "per_process" and spec["k"] % world:
+        raise ValueError(f"k {spec['k']} must be divisible by the {world} processes (rescue.topk: per_process)")
+    if spec["k"] is not None and rule["bn"] == "own_batch" and spec["k"] // world < 2:
+        raise ValueError(f"k / processes = {spec['k']} / {world} < 2: with rescue.bn own_batch the strong views are "
+                         "a train-mode BatchNorm batch of their own")
+    if rule == {"bn": "own_batch", "topk": "global"}:
+        raise ValueError("rescue.topk global gives each process any number of strong views, which rescue.bn own_batch "
+                         "would normalise as a batch of their own: use rescue.bn common")
     local_batch = batch_size // world
 
     torch.manual_seed(seed)  # identical initial weights on every process
@@ -230,7 +250,9 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                     group["lr"] = 0.0 if frozen else lr * group.get("lr_mult", 1.0)
                     group["weight_decay"] = wd * group.get("wd_mult", 1.0)
                 torch.manual_seed(item_seed(seed, step, -3 - rank))  # in-method randomness (e.g. iBOT masks)
-                strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - rank))
+                # The global top-k draws every process's strong views from one generator (rank 0's).
+                strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - (0 if rule["topk"] == "global"
+                                                                                           else rank)))
                 record, emb_dim = train_step(views(batch, originals, device), originals, info, strong_rng)
                 if math.isfinite(record["loss"]):
                     step += 1

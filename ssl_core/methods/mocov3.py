@@ -59,7 +59,6 @@ import math
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from lightly.models.utils import update_momentum
 from torch import nn
@@ -92,22 +91,11 @@ def build_mlp(num_layers: int, input_dim: int, mlp_dim: int, output_dim: int, la
     return nn.Sequential(*mlp)
 
 
-@torch.no_grad()
-def concat_all_gather(tensor: torch.Tensor) -> torch.Tensor:
-    """builder.py ``concat_all_gather``: all processes' tensors, concatenated, without gradient
-    (lightly's ``gather`` keeps the gradient, which MoCo v3's keys do not have)."""
-    if distributed.world_size() == 1:
-        return tensor
-    gathered = [torch.empty_like(tensor) for _ in range(distributed.world_size())]
-    dist.all_gather(gathered, tensor.contiguous())
-    return torch.cat(gathered, dim=0)
-
-
 def contrastive_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.Tensor:
     """builder.py ``MoCo.contrastive_loss``: InfoNCE of the local queries against the keys of all
     processes, the positive of query i being key ``rank * N + i``; scaled by 2 tau."""
     q = F.normalize(q, dim=1)
-    k = concat_all_gather(F.normalize(k, dim=1))
+    k = distributed.gather_no_grad(F.normalize(k, dim=1))
     logits = torch.einsum("nc,mc->nm", q, k) / temperature
     n = logits.shape[0]
     labels = torch.arange(n, dtype=torch.long, device=logits.device) + n * distributed.rank()

@@ -30,6 +30,14 @@ def _records(path):
 def _baseline_spec(method, root):
     if method == "simclr":
         return make_spec(root, "baseline", epochs=1)
+    if method.endswith("-rescued-global"):
+        # The global top-k with the common-view BatchNorm rule: the same k pairs, the same strong
+        # views and their normalisation on 2 processes as on 1 (k = 3: odd, so one process holds more).
+        from tests.ssl_core.test_batchnorm import spec_of
+
+        spec = spec_of(root, method.split("-")[0], "rescued", 3)
+        spec["rescue"]["topk"] = "global"
+        return spec
     from tests.ssl_core.test_dinov2 import RECIPE, dinov2_spec
 
     # DINOv2 with either centering: the centre and the Sinkhorn-Knopp sums are all-reduced, so 2
@@ -39,7 +47,8 @@ def _baseline_spec(method, root):
                        koleo_loss_weight=0.0, backbone={**RECIPE["backbone"], "drop_path_rate": 0.0})
 
 
-@pytest.mark.parametrize("method", ["simclr", "dinov2-centering", "dinov2-sinkhorn_knopp"])
+@pytest.mark.parametrize("method", ["simclr", "dinov2-centering", "dinov2-sinkhorn_knopp", "simclr-rescued-global",
+                                    "mocov3-rescued-global"])
 def test_two_gloo_processes_match_one_process(tiny_folder, tmp_path, method):
     spec = _baseline_spec(method, tiny_folder)
     spec["train"]["ckpt_every_steps"] = 2
@@ -51,6 +60,8 @@ def test_two_gloo_processes_match_one_process(tiny_folder, tmp_path, method):
     assert [r["step"] for r in r1] == [r["step"] for r in r2] == [0, 1, 2, 3]
     for a, b in zip(r1, r2):  # the loss of the global batch, step by step
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5, abs=1e-6)
+        for key in ("loss_topk", "topk_sim", "strong_sim"):  # rescued runs: the same pairs, the same term
+            assert (key in a) == (key in b) and b.get(key, 0) == pytest.approx(a.get(key, 0), rel=1e-5, abs=1e-6)
     w1 = load_torch(tmp_path / "one" / "backbone.pt")["state_dict"]
     w2 = load_torch(tmp_path / "two" / "backbone.pt")["state_dict"]
     assert w1.keys() == w2.keys()
