@@ -33,6 +33,7 @@ def _linear(args: argparse.Namespace) -> None:
     from evaluations.linear_probe import train_linear_probe
     from ssl_core.backbones import load_backbone
     from ssl_core.distributed import resolve_device
+    from evaluations.linear_probe import write_predictions
     from ssl_core.io import write_json
 
     spec, cfg = json.loads(args.spec), json.loads(args.config_json)
@@ -40,6 +41,9 @@ def _linear(args: argparse.Namespace) -> None:
         load_backbone(args.backbone), spec["data"], cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
         num_workers=spec["data"]["num_workers"], device=resolve_device(spec["train"]["device"]))
     dataset = {"imagenet": "imagenet1k"}.get(spec["data"]["name"], spec["data"]["name"])
+    predictions = result.pop("predictions")
+    if args.predictions:
+        write_predictions(args.predictions, predictions["label"], predictions["predicted"])
     write_json(args.out, {"run": spec["run"], "task": "linear", "dataset": dataset, **result})
 
 
@@ -266,12 +270,25 @@ def _snapshot(args: argparse.Namespace) -> None:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
         else platform.processor()
     commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    write_json(out / "MANIFEST.json", {
+    # The torch thread count of every pretraining and probe job (run.json, eval/linear/*.json).
+    jobs = [*results.glob("pretrain/*/run.json"), *results.glob("eval/linear/*.json")]
+    threads = sorted({json.loads(p.read_text()).get("torch_threads") for p in jobs} - {None})
+    manifest = {
         "profile": results.name, "commit": commit, "wall_seconds": args.wall_seconds, "command": args.command,
+        "torch_threads": threads,
         "machine": {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
                     "python": platform.python_version(), "torch": version("torch"), "torchvision": version("torchvision")},
         "files": [str(p.relative_to(results)) for p in files],
-    })
+    }
+    if args.part:
+        # A reference built in parts: each part's commit, wall time, command and runs, kept across parts.
+        old = json.loads((out / "MANIFEST.json").read_text()).get("parts", {}) if (out / "MANIFEST.json").exists() else {}
+        runs = sorted(p.parent.name for p in results.glob("pretrain/*/run.json"))
+        part = {"commit": commit, "wall_seconds": args.wall_seconds, "command": args.command, "torch_threads": threads,
+                "runs": [r for r in runs if not any(r in q["runs"] for name, q in old.items() if name != args.part)]}
+        manifest["parts"] = {**old, args.part: part}
+        manifest["wall_seconds"] = sum(q["wall_seconds"] for q in manifest["parts"].values())
+    write_json(out / "MANIFEST.json", manifest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", required=True, help="the pretraining run spec (JSON)")
     p.add_argument("--config-json", required=True, help="eval.linear of the config (JSON)")
     p.add_argument("--out", required=True)
+    p.add_argument("--predictions", help="also write each val image's label and prediction here (.csv.gz)")
     p.set_defaults(fn=_linear)
     p = sub.add_parser("aggregate", help="per-run JSONs -> metrics.csv")
     p.add_argument("--runs", nargs="+", required=True)
@@ -387,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wall-seconds", type=float, required=True, help="the run's measured wall time")
     p.add_argument("--command", default="", help="the command that made the results")
     p.add_argument("--commit", default="", help="the commit the results came from (default: HEAD)")
+    p.add_argument("--part", default="", help="a reference built in parts: this part's name; the MANIFEST keeps every "
+                   "part's commit, wall time and runs, and its wall_seconds is their sum")
     p.set_defaults(fn=_snapshot)
     args = parser.parse_args(argv)
     return args.fn(args) or 0

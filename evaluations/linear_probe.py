@@ -23,8 +23,10 @@ recomputed every batch); ``augment=False`` computes centre-crop features once an
 """
 from __future__ import annotations
 
+import gzip
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -35,6 +37,7 @@ from torchvision.transforms import v2
 from evaluations.features import extract_features
 from ssl_core.augment import eval_transform
 from ssl_core.datasets import pretrain_split
+from ssl_core.io import atomic_path
 from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
 
 #: dinov2/eval/linear.py ``get_args_parser`` defaults.
@@ -102,9 +105,13 @@ def _state_fingerprint(module: nn.Module) -> list[torch.Tensor]:
     return [t.detach().clone() for t in module.state_dict().values()]
 
 
-def _top1(heads: list[_Head], x: torch.Tensor, y: torch.Tensor) -> list[float]:
+def _predictions(heads: list[_Head], x: torch.Tensor) -> list[torch.Tensor]:
     with torch.no_grad():
-        return [100.0 * (_logits(h, x).argmax(1).cpu() == y).float().mean().item() for h in heads]
+        return [_logits(h, x).argmax(1).cpu() for h in heads]
+
+
+def _top1(predictions: list[torch.Tensor], y: torch.Tensor) -> list[float]:
+    return [100.0 * (p == y).float().mean().item() for p in predictions]
 
 
 def _logits(head: _Head, x: torch.Tensor) -> torch.Tensor:
@@ -116,7 +123,7 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
                        device: torch.device | str = "cpu") -> dict[str, Any]:
     """Train the probe on the train split of ``data`` (the config's ``data.pretrain``, through the
     dataset registry) with the run's resolved ``eval.linear`` settings ``cfg`` and report top-1 (%)
-    on its val split."""
+    on its val split, with the chosen head's prediction of every val image (``predictions``)."""
     protocol = cfg.get("protocol", "main_lincls")
     dinov2 = protocol == "dinov2"
     features = DINOv2LinearInput(backbone, max(cfg.get("n_last_blocks", DINOV2_N_LAST_BLOCKS))) if dinov2 else backbone
@@ -186,15 +193,27 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
         optimizer.step()
 
     val_x = val_x.to(device)
-    val_scores = _top1(heads, val_x, val_y)
-    select_scores = val_scores if select_x is None else _top1(heads, select_x.to(device), select_y)
+    val_predictions = _predictions(heads, val_x)
+    val_scores = _top1(val_predictions, val_y)
+    select_scores = val_scores if select_x is None else _top1(_predictions(heads, select_x.to(device)), select_y)
     best = max(range(len(heads)), key=lambda i: select_scores[i])  # first maximum, as dinov2's ">"
     after = _state_fingerprint(backbone.cpu())
     if not all(torch.equal(a, b.cpu()) for a, b in zip(after, before)):
         raise RuntimeError("the backbone changed during linear probing")  # moco-v3 sanity_check
     result = {"metric": "top1", "value": val_scores[best], "train_size": n_fit, "val_size": len(val_set),
-              "epochs": cfg["epochs"], "iterations": total, "augment": cfg["augment"], "protocol": protocol}
+              "epochs": cfg["epochs"], "iterations": total, "augment": cfg["augment"], "protocol": protocol,
+              "torch_threads": torch.get_num_threads(),
+              # Per val image (in the split's order), for paired analyses across runs: not a metric.
+              "predictions": {"label": val_y.tolist(), "predicted": val_predictions[best].tolist()}}
     if dinov2:
         result |= {"best_head": heads[best].name, "select_on": cfg.get("select_on", "val"),
                    "selection_top1": select_scores[best]}
     return result
+
+
+def write_predictions(path: str | Path, labels: list[int], predicted: list[int]) -> None:
+    """``index,label,predicted`` per val image, gzip-compressed (no timestamp: reruns are byte-equal)."""
+    text = "index,label,predicted\n" + "".join(f"{i},{y},{p}\n" for i, (y, p) in enumerate(zip(labels, predicted)))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+            out.write(text.encode())

@@ -326,4 +326,6 @@ def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path
         "torch": torch.__version__,
         "python": platform.python_version(),
         "world_size": world,
+        # The same seed is bit-identical only at the same thread count (float summation order).
+        "torch_threads": torch.get_num_threads(),
     })

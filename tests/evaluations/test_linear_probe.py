@@ -131,3 +131,25 @@ def test_dinov2_protocol_needs_a_vit(halves):
     with pytest.raises(ValueError, match="ViT"):
         train_linear_probe(build_backbone("resnet_tiny"), halves, {"protocol": "dinov2", "epochs": 1,
                            "batch_size": 8, "base_lr": 0.1, "augment": False}, image_size=16)
+
+
+def test_probe_keeps_each_val_images_prediction_and_writes_them(halves, tmp_path):
+    import gzip
+
+    from evaluations.linear_probe import write_predictions
+
+    torch.manual_seed(0)
+    cfg = {"epochs": 2, "batch_size": 8, "base_lr": 0.01, "augment": False}
+    r = train_linear_probe(build_backbone("resnet_tiny"), halves, cfg, image_size=16)
+    labels, predicted = r["predictions"]["label"], r["predictions"]["predicted"]
+    assert len(labels) == len(predicted) == r["val_size"]
+    # the reported top-1 is the saved predictions' accuracy
+    assert r["value"] == pytest.approx(100.0 * sum(a == b for a, b in zip(labels, predicted)) / len(labels))
+    path = tmp_path / "p.csv.gz"
+    write_predictions(path, labels, predicted)
+    first = path.read_bytes()
+    lines = gzip.decompress(first).decode().splitlines()
+    assert lines[0] == "index,label,predicted" and len(lines) == len(labels) + 1
+    assert lines[1] == f"0,{labels[0]},{predicted[0]}"
+    write_predictions(path, labels, predicted)
+    assert path.read_bytes() == first  # no timestamp: a rerun is byte-equal

@@ -6,7 +6,8 @@ rule linear_probe:
         backbone=rules.pretrain.output.backbone,
         data=pretrain_data,
     output:
-        f"{OUT}/eval/linear/{{run}}.json",
+        metrics=f"{OUT}/eval/linear/{{run}}.json",
+        predictions=f"{OUT}/eval/linear/{{run}}.predictions.csv.gz",
     params:
         spec=run_spec,
         cfg=lambda wc: json.dumps(linear_settings(config["eval"]["linear"], RUNS[wc.run]["method"],
@@ -20,7 +21,7 @@ rule linear_probe:
         **resources("evaluate"),
     shell:
         "python -m evaluations linear --backbone {input.backbone} --spec {params.spec:q} "
-        "--config-json {params.cfg:q} --out {output} > {log} 2>&1"
+        "--config-json {params.cfg:q} --out {output.metrics} --predictions {output.predictions} > {log} 2>&1"
 
 
 # Table 1 cells: frozen features (cached in the undeclared features/<run>/, keyed on the checkpoint's
