@@ -92,12 +92,15 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None, s: float | None = None,
-           tag: str | None = None) -> str:
-    """e.g. ``simclr-resnet50-rescued-s0.75-k128-seed0``, ``simclr-resnet50-baseline-seed0``, or
-    with a sweep's tag (its recipe differs from the main run's) ``simclr-resnet50-sens-rescued-s0.5-k64-seed1``."""
-    if variant == "supervised":  # not a method's run: one per architecture (INTERFACE.md)
+           tag: str | None = None, rule: dict[str, str] | None = None) -> str:
+    """e.g. ``simclr-resnet50-rescued-s0.75-k128-seed0``, ``simclr-resnet50-baseline-seed0``, with a
+    sweep's tag (its recipe differs from the main run's) ``simclr-resnet50-sens-rescued-s0.5-k64-seed1``,
+    or with a rescue option other than its method's (``rule``: an experiment's ``rescue.bn: own_batch``
+    where the method's ``rescue`` block has ``common``) ``simclr-resnet50-rescued-s0.75-k128-own_batch-seed0``."""
+    if variant == "supervised":  # not a method's run: one per architecture
         return f"supervised-{arch}-seed{seed}"
-    rescue = f"-s{s:g}-k{k}" if variant == "rescued" else ""
+    options = "".join(f"-{value}" for value in (rule or {}).values())
+    rescue = f"-s{s:g}-k{k}{options}" if variant == "rescued" else ""
     middle = f"-{tag}" if tag else ""
     return f"{method}-{arch}{middle}-{variant}{rescue}-seed{seed}"
 
@@ -114,12 +117,17 @@ def _spec(config: dict[str, Any], method: str, arch: str, variant: str, seed: in
                           f"{recipe['batch_size']}")
     # s as a float: s: 1 in one place and s: 1.0 in another are one spec (and one run)
     s = None if s is None else float(s)
-    rid = run_id(method, arch, variant, seed, k, s, tag)
+    rule, changed = None, None
+    if variant == "rescued":
+        usual = {**RESCUE_RULE, **config["methods"][method]["rescue"]}
+        rescue = {**usual, **(rescue or {})}
+        rule = {key: rescue[key] for key in RESCUE_RULE}
+        changed = {key: value for key, value in rule.items() if value != usual[key]}
+    rid = run_id(method, arch, variant, seed, k, s, tag, changed)
     spec = {"run": rid, "method": method, "arch": arch, "variant": variant, "seed": seed, "k": k, "s": s,
             "recipe": recipe, "data": config["data"]["pretrain"], "train": config["train"]}
-    if variant == "rescued":
-        rescue = {**RESCUE_RULE, **config["methods"][method]["rescue"], **(rescue or {})}
-        spec["rescue"] = {key: rescue[key] for key in RESCUE_RULE}
+    if rule is not None:
+        spec["rescue"] = rule
     return spec
 
 
@@ -187,7 +195,7 @@ def run_matrix(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
     for exp in config["experiments"]:
         for spec in experiment_runs(config, exp):
-            _add_run(runs, spec, MAIN_GROUP)
+            _add_run(runs, spec, exp.get("group", MAIN_GROUP))
     for spec in reference_runs(config).values():
         _add_run(runs, spec, MAIN_GROUP)
     for sweep in config.get("sweeps", []):
@@ -239,8 +247,11 @@ def reference_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
     for exp in config["experiments"]:
         recipe = {**config["methods"][exp["method"]]["recipe"], **exp.get("recipe", {})}
-        if refs.get("random_init", False):
-            for seed in exp["seeds"]:
+        if exp.get("group", MAIN_GROUP) != MAIN_GROUP:
+            continue  # an ablation's runs share the main experiments' floor and ceiling
+        floors = refs.get("random_init", False)  # true: every seed; a list: those seeds
+        if floors:
+            for seed in exp["seeds"] if floors is True else [seed for seed in exp["seeds"] if seed in floors]:
                 spec = _spec(config, exp["method"], exp["arch"], "random_init", seed, recipe, None, None)
                 runs.setdefault(spec["run"], spec)
         if "supervised" in refs and not any(r["arch"] == exp["arch"] for r in runs.values()

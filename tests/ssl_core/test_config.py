@@ -14,7 +14,7 @@ def tiny():
 
 
 def test_shipped_configs_are_valid():
-    for name in ("config.yaml", "paper.yaml"):
+    for name in ("config.yaml", "small.yaml", "cifar.yaml", "verdict.yaml", "paper.yaml"):
         assert run_matrix(load_config(ROOT / "config" / name))
 
 
@@ -224,3 +224,25 @@ def test_conflicting_specs_of_one_run_and_a_sweep_named_main_are_rejected(tiny):
     tiny["sweeps"][0]["name"] = "main"
     with pytest.raises(ConfigError, match=r"sweeps\.0\.name: 'main' is the group of the main experiments"):
         validate_config(tiny)
+
+
+def test_an_ablation_group_gets_its_own_runs_and_shares_the_floor(tiny):
+    cfg = copy.deepcopy(tiny)
+    cfg["references"] = {"random_init": [0]}
+    cfg["experiments"] = [
+        {"method": "simclr", "arch": "resnet_tiny", "variants": ["baseline", "rescued"], "seeds": [0, 1]},
+        {"method": "simclr", "arch": "resnet_tiny", "variants": ["rescued"], "seeds": [0], "group": "bn_ablation",
+         "rescue": {"k": 2, "s": 0.75, "bn": "own_batch"}},
+    ]
+    runs = run_matrix(validate_config(cfg))
+    s = cfg["methods"]["simclr"]["rescue"]["s"]
+    main, ablation = f"simclr-resnet_tiny-rescued-s{s:g}-k2-seed0", f"simclr-resnet_tiny-rescued-s0.75-k2-own_batch-seed0"
+    # the rule's non-default value is part of the id: both rescued runs of seed 0 exist, each with its rule
+    assert runs[main]["rescue"]["bn"] == "common" and runs[main]["groups"] == ["main"]
+    assert runs[ablation]["rescue"]["bn"] == "own_batch" and runs[ablation]["groups"] == ["bn_ablation"]
+    # random_init as a list: one floor (seed 0), shared, not one per seed or per group
+    floors = sorted(r for r, spec in runs.items() if spec["variant"] == "random_init")
+    assert floors == ["simclr-resnet_tiny-random_init-seed0"]
+    cfg["experiments"][1]["group"] = "Bad Name"
+    with pytest.raises(ConfigError, match="group"):
+        validate_config(cfg)
