@@ -206,14 +206,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ckpt", help="training checkpoint of a trained run (results/<p>/checkpoints/<run>/...)")
     p.add_argument("--profile", default="tiny", choices=["tiny", "cifar"], help="specs without --ckpt and for the cost")
     p.add_argument("--max-n", type=int, default=4096, help="images per draw (the paper's N, capped by the data)")
-    p.add_argument("--draws", type=int, default=3, help="augmentation draws of the N images")
+    p.add_argument("--draws", type=int, default=3, help="augmentation draws of the N images (0: no overlap)")
     p.add_argument("--splits", type=int, default=50, help="random splits over processes per draw")
     p.add_argument("--cost-batch", type=int, default=256, help="global batch of the 2-process cost (0: skip)")
     p.add_argument("--repeats", type=int, default=5, help="timed step pairs of the cost")
     add_thread_option(p)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    rows, source = overlap_table(args)
+    rows, source = overlap_table(args) if args.draws else ([], None)
     costs = cost(args) if args.cost_batch else []
     emit("topk_scope", features=source, overlap=rows, cost=costs, cost_clock="wall, slowest of 2 processes",
          repeats=args.repeats)
