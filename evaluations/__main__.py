@@ -273,9 +273,13 @@ def _snapshot(args: argparse.Namespace) -> None:
     # The torch thread count of every pretraining and probe job (run.json, eval/linear/*.json).
     jobs = [*results.glob("pretrain/*/run.json"), *results.glob("eval/linear/*.json")]
     threads = sorted({json.loads(p.read_text()).get("torch_threads") for p in jobs} - {None})
+    # The rescued runs' BatchNorm rule (rescue.bn, docs/protocols.md); a spec without one predates it.
+    specs = [json.loads(p.read_text())["spec"] for p in results.glob("pretrain/*/run.json")]
+    rescue_bn = sorted({(s.get("rescue") or {}).get("bn", "own_batch (made before bb2e21b)") for s in specs
+                        if s.get("variant") == "rescued"})
     manifest = {
         "profile": results.name, "commit": commit, "wall_seconds": args.wall_seconds, "command": args.command,
-        "torch_threads": threads,
+        "torch_threads": threads, "rescue_bn": rescue_bn,
         "machine": {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
                     "python": platform.python_version(), "torch": version("torch"), "torchvision": version("torchvision")},
         "files": [str(p.relative_to(results)) for p in files],

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from benchmarks import dag, data_pipeline, rescue_overhead, step_breakdown, throughput
+import torch
+
+from benchmarks import dag, data_pipeline, rescue_overhead, step_breakdown, throughput, topk_scope
 from tests.test_workflow import copy_workflow
 
 COMMON = {"benchmark", "device", "cores", "torch_threads", "torch", "clock"}
@@ -71,3 +73,26 @@ def test_step_breakdown(capsys):
         assert case["device_over_loader_steps_per_s"] == pytest.approx(
             case["device"]["steps_per_s"] / case["loader"]["steps_per_s"])
     assert len(out["view_share"]) == len(out["cases"])
+
+
+def test_topk_scope(capsys):
+    topk_scope.main(["--max-n", "256", "--draws", "1", "--splits", "2", "--cost-batch", "8", "--repeats", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and out["features"]["trained"] is False
+    rows = {(r["method"], r["processes"]): r for r in out["overlap"]}
+    assert rows.keys() == {(m, p) for m in ("simclr", "mocov3", "dinov2") for p in (8, 32)}
+    for r in rows.values():  # a per-process selection only where k / P is whole
+        assert ("overlap" in r) == (r["k"] % r["processes"] == 0)
+        assert 1 <= r["max_on_one_process"] <= r["k"]
+    assert 0 < rows["simclr", 8]["overlap"] <= 1 and rows["simclr", 8]["worst_rank"] >= rows["simclr", 8]["k"]
+    assert [c["method"] for c in out["cost"]] == ["simclr", "mocov3"]
+    for c in out["cost"]:
+        assert c["per_process_step_s"] > 0 and c["global_over_per_process"] == pytest.approx(
+            c["global_step_s"] / c["per_process_step_s"])
+
+
+def test_topk_scope_selections():
+    sim = torch.arange(16.0)  # slices of 4: the largest of each vs the 4 largest of all
+    assert sorted(topk_scope.per_process_selection(sim, 4, 4).tolist()) == [3, 7, 11, 15]
+    out = topk_scope.compare(sim, 4, 1, 1, torch.Generator().manual_seed(0))  # one process: the same pairs
+    assert out["overlap"] == 1 and out["worst_rank"] == 4 and out["max_on_one_process"] == 4

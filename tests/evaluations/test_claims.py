@@ -133,3 +133,16 @@ def test_snapshot_copies_results_and_records_the_run(tmp_path):
     assert (out / "tables" / "claims.tex").read_text() == "tables/claims.tex" and not (out / "figures" / "fig2.pdf").exists()
     with pytest.raises(SystemExit, match="holds no finished run"):
         main(["snapshot", "--results", str(tmp_path / "nothing"), "--out", str(out), "--wall-seconds", "1"])
+
+
+def test_snapshot_records_the_rescue_bn_rule(tmp_path):
+    results, out = tmp_path / "results" / "small", tmp_path / "reference" / "small"
+    (results / "tables").mkdir(parents=True)
+    (results / "metrics.csv").write_text("run\n")
+    for run, spec in (("a", {"variant": "rescued", "rescue": {"bn": "common", "topk": "global"}}),
+                      ("b", {"variant": "rescued"}), ("c", {"variant": "baseline"})):
+        (results / "pretrain" / run).mkdir(parents=True)
+        (results / "pretrain" / run / "run.json").write_text(json.dumps({"spec": spec}))
+    main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "1", "--commit", "abc"])
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert manifest["rescue_bn"] == ["common", "own_batch (made before bb2e21b)"]
