@@ -211,31 +211,37 @@ def _coarse(rng, size, c) -> Sample:
 
 
 def _companion(rng, size, c) -> Sample:
-    main, comp = divmod(c, len(COARSE))
+    main, companions = divmod(c, 3)
     pixels = _bg(rng, size)
     _object(rng, pixels, COARSE[COARSE_NAMES[main]])
-    _object(rng, pixels, COARSE[COARSE_NAMES[comp]], scale=(0.3, 0.4), grey=DISTRACTOR_GREY)
+    for _ in range(companions):  # 0-2 small mid-grey discs on top
+        _object(rng, pixels, COARSE["circle"], scale=(0.25, 0.3), grey=DISTRACTOR_GREY)
     return _image(pixels), [c]
+
+
+FOOD_SHAPES = ("circle", "triangle", "square", "cross")
 
 
 def _cluttered_fill(rng, size, c) -> Sample:
-    shape, fill = divmod(c, 3)
+    shape, fill = divmod(c, len(FILLS))
     pixels = _bg(rng, size)
     for _ in range(3):  # clutter: small mid-grey blobs under the object
         _object(rng, pixels, COARSE["circle"], scale=(0.12, 0.22), grey=DISTRACTOR_GREY)
-    _object(rng, pixels, COARSE[COARSE_NAMES[shape]], fill=FILLS[fill])
+    _object(rng, pixels, COARSE[FOOD_SHAPES[shape]], fill=FILLS[fill])
     return _image(pixels), [c]
 
 
-PAIRS = tuple(itertools.combinations(range(len(COARSE)), 2))
+SCENE_OBJECTS = (0, 1, 2, 3)
 
 
 def _scene(rng, size, c) -> Sample:
-    pair = list(PAIRS[c])
-    rng.shuffle(pair)
-    pixels = _bg(rng, size)
-    while not all(_objects(rng, pixels, [COARSE[COARSE_NAMES[k]] for k in pair], (0.35, 0.5))):
-        pixels = _bg(rng, size)  # redraw until both objects are visible: the class needs both
+    """Stuff and things: the background texture's kind (at a random frequency) x how many
+    objects (random coarse shapes) stand on it."""
+    kind, n_objects = divmod(c, len(SCENE_OBJECTS))
+    pixels = texture(rng, size, TEXTURES[kind], rng.uniform(2.0, 6.5)) * 0.45  # dark, as the shapes' background
+    shapes = [COARSE[COARSE_NAMES[k]] for k in rng.integers(0, len(COARSE), SCENE_OBJECTS[n_objects])]
+    while not all(_objects(rng, pixels, shapes, (0.3, 0.45))):  # redraw until all are visible: the count is the class
+        pixels = texture(rng, size, TEXTURES[kind], rng.uniform(2.0, 6.5)) * 0.45
     return _image(pixels), [c]
 
 
@@ -244,9 +250,9 @@ def _texture(rng, size, c) -> Sample:
     return _image(texture(rng, size, TEXTURES[kind], TEXTURE_FREQS[freq])), [c]
 
 
-PETS = tuple(itertools.product((3, 4, 5, 6, 7, 8), (1.0, 0.75, 0.55), (0.0, 0.5)))
-AIRCRAFT = tuple(itertools.product((4, 5, 6, 7, 8), (0.3, 0.45, 0.6, 0.75), (1.0, 0.85, 0.7, 0.55, 0.4)))
-FLOWERS = tuple(itertools.product((5, 6, 7, 8, 9, 10), (0.35, 0.6), ("none", "dark", "mid")))
+PETS = tuple(itertools.product((3, 4, 6, 48), (1.0, 0.55), (0.0, 0.5)))  # 48 sides: a disc
+AIRCRAFT = tuple(itertools.product((4, 5, 6, 8), (0.35, 0.65), (1.0, 0.7, 0.45)))
+FLOWERS = tuple(itertools.product((5, 7, 10), (0.35, 0.65), ("none", "dark", "mid")))
 
 
 def _pet(rng, size, c) -> Sample:
@@ -276,10 +282,13 @@ def _flower(rng, size, c) -> Sample:
     return _image(pixels), [c]
 
 
+CALTECH_SHAPES = ("circle", "triangle", "square", "star", "cross", "diamond")
+
+
 def _fill(rng, size, c) -> Sample:
     shape, fill = divmod(c, len(FILLS))
     pixels = _bg(rng, size)
-    _object(rng, pixels, COARSE[COARSE_NAMES[shape]], fill=FILLS[fill])
+    _object(rng, pixels, COARSE[CALTECH_SHAPES[shape]], fill=FILLS[fill])
     return _image(pixels), [c]
 
 
@@ -289,7 +298,7 @@ def _multilabel(rng, size, c) -> Sample:
     others = [k for k in rng.permutation(len(COARSE)) if k != c][: int(rng.integers(0, 3))]
     classes = [c, *others]
     pixels = _bg(rng, size)
-    drawn = _objects(rng, pixels, [COARSE[COARSE_NAMES[k]] for k in classes], (0.3, 0.45))
+    drawn = _objects(rng, pixels, [COARSE[COARSE_NAMES[k]] for k in classes], (0.4, 0.6))
     return _image(pixels), sorted(k for k, d in zip(classes, drawn) if d)
 
 
@@ -326,28 +335,28 @@ def _f(x: float) -> str:
 
 
 RECIPES: dict[str, Recipe] = {
-    "cifar10": Recipe("cifar10", "top1", COARSE_NAMES, _coarse, (60, 20, 250),
+    "cifar10": Recipe("cifar10", "top1", COARSE_NAMES, _coarse, (150, 50, 250),
                       "10 coarse shape classes, one object per image"),
-    "cifar100": Recipe("cifar100", "top1", tuple(f"{a}+{b}" for a in COARSE_NAMES for b in COARSE_NAMES),
-                       _companion, (20, 5, 25), "many classes: 100 = main shape x smaller companion shape"),
-    "food101": Recipe("food101", "top1", tuple(f"{s}-{f}" for s in COARSE_NAMES for f in FILLS[:3]),
-                      _cluttered_fill, (30, 10, 84), "30 classes of shape x fill pattern on a cluttered background"),
-    "sun397": Recipe("sun397", "top1", tuple(f"{COARSE_NAMES[a]}+{COARSE_NAMES[b]}" for a, b in PAIRS), _scene,
-                     (30, 10, 56), "45 scene classes: the unordered pair of two same-size objects at random places"),
+    "cifar100": Recipe("cifar100", "top1", tuple(f"{a}+{k}discs" for a in COARSE_NAMES for k in range(3)),
+                       _companion, (50, 20, 84), "3x the classes of cifar10: main shape x 0-2 small companion discs"),
+    "food101": Recipe("food101", "top1", tuple(f"{s}-{f}" for s in FOOD_SHAPES for f in FILLS),
+                      _cluttered_fill, (60, 20, 125), "20 classes of shape x fill pattern on a cluttered background"),
+    "sun397": Recipe("sun397", "top1", tuple(f"{k}+{n}objects" for k in TEXTURES for n in SCENE_OBJECTS), _scene,
+                     (60, 20, 125), "20 scene classes: background texture (stuff) x number of objects (things)"),
     "dtd": Recipe("dtd", "top1", tuple(f"{k}-f{_f(f)}" for k in TEXTURES for f in TEXTURE_FREQS), _texture,
                   (40, 20, 125), "20 texture-only classes (5 kinds x 4 frequencies), no object"),
     "pets": Recipe("pets", "mean_per_class", tuple(f"poly{n}-e{_f(e)}-h{_f(h)}" for n, e, h in PETS), _pet,
-                   (30, 8, 70), "36 fine-grained classes: polygon sides x elongation x hole"),
+                   (80, 20, 157), "16 fine-grained classes: polygon sides x elongation x hole"),
     "aircraft": Recipe("aircraft", "mean_per_class", tuple(f"star{p}-i{_f(i)}-e{_f(e)}" for p, i, e in AIRCRAFT),
-                       _aircraft, (15, 5, 25), "100 fine-grained classes: star points x inner radius x elongation"),
+                       _aircraft, (50, 20, 105), "24 fine-grained classes: star points x inner radius x elongation"),
     "voc2007": Recipe("voc2007", "map11", COARSE_NAMES, _multilabel, (100, 50, 250),
-                      "multi-label scenes: 1-3 same-size objects of different classes, labels = classes drawn",
+                      "multi-label scenes: 1-3 large objects of different classes, labels = classes drawn",
                       multilabel=True),
     "flowers": Recipe("flowers", "mean_per_class", tuple(f"petals{p}-d{_f(d)}-{c}" for p, d, c in FLOWERS),
-                      _flower, (10, 10, 70), "36 fine-grained flower classes, 10 training images each"),
-    "caltech101": Recipe("caltech101", "mean_per_class", tuple(f"{s}-{f}" for s in COARSE_NAMES for f in FILLS),
-                         _fill, (25, 5, 200), "50 classes of shape x fill, 25 + 5 training images per class, "
-                         "long-tailed test set (200 down to 20 per class)", test_tail=0.1),
+                      _flower, (20, 20, 140), "18 fine-grained flower classes, 20 training images each"),
+    "caltech101": Recipe("caltech101", "mean_per_class", tuple(f"{s}-{f}" for s in CALTECH_SHAPES for f in FILLS),
+                         _fill, (25, 5, 240), "30 classes of shape x fill, 25 + 5 training images per class, "
+                         "long-tailed test set (240 down to 48 per class)", test_tail=0.2),
 }
 
 
