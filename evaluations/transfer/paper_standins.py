@@ -45,6 +45,7 @@ from PIL import Image, ImageDraw
 from ssl_core.datasets.shapes import BACKGROUND_GREY, DISTRACTOR_GREY, OBJECT_GREY, _background
 
 Sample = tuple[Image.Image, list[int]]  # the image and its class(es)
+FORMAT_VERSION = 1  # in each stand-in's meta.json: bump when a drawing changes, so old trees are not reused
 
 
 # --------------------------------------------------------------------------- shapes

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluations.transfer.datasets import STANDINS
+from evaluations.transfer.paper_standins import FORMAT_VERSION as PAPER_FORMAT_VERSION
 from evaluations.transfer.paper_standins import RECIPES
 from ssl_core.datasets.shapes import SHAPE_CLASSES, render_sample
 
@@ -116,7 +117,7 @@ def build_standins(out_root: str | Path, *, n_train: int = 400, n_val: int = 100
     for name in names:
         if STANDINS[name].stands_for:
             recipe = RECIPES[STANDINS[name].stands_for]
-            meta = {"generator": "evaluations.transfer.paper_standins", "format_version": FORMAT_VERSION,
+            meta = {"generator": "evaluations.transfer.paper_standins", "format_version": PAPER_FORMAT_VERSION,
                     "name": name, "stands_for": recipe.stands_for, "metric": recipe.metric,
                     "counts": {s: recipe.counts(s, paper_scale) for s in SPLIT_IDS}, "image_size": image_size,
                     "seed": seed, "paper_scale": paper_scale, "classes": list(recipe.classes)}

@@ -110,6 +110,18 @@ def test_table1_reports_a_standin_under_its_paper_dataset():
     assert "Cifar10 (stand-in)" in ours_block and "VOC2007 (stand-in)" in ours_block and "shapes" not in ours_block
 
 
+def test_fig4_spokes_are_the_paper_datasets_marked(tmp_path, monkeypatch):
+    paper = R.read_metrics(ROOT / "results" / "paper" / "table1_transfer.csv")
+    table = R.table1_table(_ours(), paper, "small")
+    labels = []
+    monkeypatch.setattr(R, "save_figure", lambda fig, stem: labels.extend(
+        t.get_text() for ax in fig.axes for t in ax.get_xticklabels()))
+    R.fig4_radar(table, "simclr", "small", tmp_path / "simclr")
+    ours = [label for label in labels if "(n = 3)" in label]
+    assert len(ours) == 10 and all("(stand-in)" in label for label in ours)
+    assert any(label.startswith("Caltech101 (stand-in)") for label in ours)
+
+
 def test_claims_get_a_row_per_transfer_dataset(tmp_path):
     path = tmp_path / "metrics.csv"
     _ours().to_csv(path, index=False)
