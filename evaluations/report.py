@@ -489,7 +489,9 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
     each dataset of the paper or of this profile, the published value and ours (mean, std over
     seeds) beside it. Ours is matched as in :func:`fig2_table`; the delta (ours - published) only
     where both exist on the same architecture. A scaled-down profile evaluates other datasets (the
-    stand-ins): their rows have no published value, the paper's datasets no value of ours."""
+    stand-ins): their rows have no published value, the paper's datasets no value of ours; except
+    a stand-in of one paper dataset (``shapes_<dataset>``), which fills that dataset's row
+    (:func:`as_paper_datasets`; ``ours_dataset`` names what was evaluated)."""
     nan = float("nan")
     pub = paper[paper.task == TRANSFER_TASK]
     main = main_runs(as_paper_datasets(ours))
@@ -521,7 +523,8 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
                              "status": status})
     for r in mine[mine.variant.isin(LEVEL_STATUS)].itertuples():  # our floor and ceiling rows
         rows.append({"method": r.method, "variant": r.variant, "arch": "", "dataset": r.dataset, "metric": r.metric,
-                     "ours_dataset": evaluated.get(r.dataset, r.dataset), "published": nan, "ours_arch": r.arch, "ours": r.mean, "ours_std": r.std, "ours_ci": r.half_width,
+                     "ours_dataset": evaluated.get(r.dataset, r.dataset), "published": nan, "ours_arch": r.arch,
+                     "ours": r.mean, "ours_std": r.std, "ours_ci": r.half_width,
                      "n_seeds": int(r.count), "delta": nan, **_gain_columns(gains, None),
                      "status": LEVEL_STATUS[r.variant]})
     return pd.DataFrame(rows)
