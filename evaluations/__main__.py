@@ -226,7 +226,8 @@ def _claims(args: argparse.Namespace) -> None:
 
     names = ("fig2_linear", "text_claims", "table1_transfer", "table2_dense", "sensitivity_best", "cosine_study")
     paper = {name: report.read_metrics(Path(args.paper_dir) / f"{name}.csv") for name in names}
-    ours = report.read_metrics(args.metrics) if args.metrics else None
+    # a transfer stand-in (shapes_<dataset>) answers for the paper dataset it stands for
+    ours = report.as_paper_datasets(report.read_metrics(args.metrics)) if args.metrics else None
     cosine = pd.read_csv(args.cosine) if args.cosine else None
     table = claims_table(ours, paper, json.loads(args.sweeps), cosine)
     report.write_table(table, claims_latex(table, args.profile), args.table)

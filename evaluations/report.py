@@ -450,6 +450,34 @@ DATASET_LABEL = {"cifar10": "Cifar10", "cifar100": "Cifar100", "food101": "Food1
                  "pets": "Pets", "aircraft": "Aircraft", "voc2007": "VOC2007", "flowers": "Flowers",
                  "caltech101": "Caltech101"}
 METRIC_LABEL = {"top1": "top-1", "mean_per_class": "mean p.c.", "map11": "mAP$_{11}$"}
+STANDIN_PREFIX = "shapes_"  # shapes_<dataset>: the generated stand-in of a paper dataset (paper_standins)
+STANDIN_MARK = " (stand-in)"
+
+
+def standin_of(dataset: str) -> str | None:
+    """The paper dataset a transfer stand-in ``shapes_<dataset>`` stands for, else None."""
+    d = dataset.removeprefix(STANDIN_PREFIX)
+    return d if dataset.startswith(STANDIN_PREFIX) and d in DATASET_LABEL else None
+
+
+def as_paper_datasets(ours: pd.DataFrame) -> pd.DataFrame:
+    """``ours`` with each stand-in's transfer rows under the paper dataset it stands for, so they
+    fill that dataset's row of Table 1 and its claims; ``ours_dataset`` keeps the name evaluated.
+    A run scored on both a paper dataset and its stand-in is an error (which would it report?)."""
+    out = ours.copy()
+    out["ours_dataset"] = out["dataset"]
+    transfer = out.task == TRANSFER_TASK
+    paper = out.loc[transfer, "dataset"].map(lambda d: standin_of(d) or d)
+    both = out.loc[transfer].assign(paper=paper).groupby(["run", "group", "paper"]).ours_dataset.nunique()
+    if (both > 1).any():
+        run, _, d = both[both > 1].index[0]
+        raise ValueError(f"run {run} has transfer results on both {d} and its stand-in {STANDIN_PREFIX}{d}")
+    out.loc[transfer, "dataset"] = paper
+    return out
+
+
+def dataset_label(dataset: str, standin: bool = False) -> str:
+    return DATASET_LABEL.get(dataset, dataset) + (STANDIN_MARK if standin else "")
 
 
 def _tex(text: str) -> str:
@@ -461,11 +489,14 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
     each dataset of the paper or of this profile, the published value and ours (mean, std over
     seeds) beside it. Ours is matched as in :func:`fig2_table`; the delta (ours - published) only
     where both exist on the same architecture. A scaled-down profile evaluates other datasets (the
-    stand-ins): their rows have no published value, the paper's datasets no value of ours."""
+    stand-ins): their rows have no published value, the paper's datasets no value of ours; except
+    a stand-in of one paper dataset (``shapes_<dataset>``), which fills that dataset's row
+    (:func:`as_paper_datasets`; ``ours_dataset`` names what was evaluated)."""
     nan = float("nan")
     pub = paper[paper.task == TRANSFER_TASK]
-    main = main_runs(ours)
+    main = main_runs(as_paper_datasets(ours))
     main = main[main.task == TRANSFER_TASK]
+    evaluated = dict(zip(main.dataset, main.ours_dataset))  # a paper dataset -> its stand-in, where one ran
     keys = ["method", "arch", "dataset", "metric"]
     mine = stats.variant_summary(main, keys=keys).rename(columns={"n": "count"})
     gains = stats.paired_differences(main, keys=keys).set_index(keys)
@@ -484,6 +515,7 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
                 r = mean.loc[d] if d in mean.index else {"mean": nan, "std": nan, "half_width": nan, "count": 0}
                 pub_value = published.get(d, nan)
                 rows.append({"method": method, "variant": variant, "arch": arch, "dataset": d, "metric": metric[d],
+                             "ours_dataset": evaluated.get(d, "") if ours_arch else "",
                              "published": pub_value, "ours_arch": ours_arch, "ours": r["mean"], "ours_std": r["std"],
                              "ours_ci": r["half_width"], "n_seeds": int(r["count"]),
                              "delta": r["mean"] - pub_value if ours_arch == arch else nan,
@@ -491,7 +523,8 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
                              "status": status})
     for r in mine[mine.variant.isin(LEVEL_STATUS)].itertuples():  # our floor and ceiling rows
         rows.append({"method": r.method, "variant": r.variant, "arch": "", "dataset": r.dataset, "metric": r.metric,
-                     "published": nan, "ours_arch": r.arch, "ours": r.mean, "ours_std": r.std, "ours_ci": r.half_width,
+                     "ours_dataset": evaluated.get(r.dataset, r.dataset), "published": nan, "ours_arch": r.arch,
+                     "ours": r.mean, "ours_std": r.std, "ours_ci": r.half_width,
                      "n_seeds": int(r.count), "delta": nan, **_gain_columns(gains, None),
                      "status": LEVEL_STATUS[r.variant]})
     return pd.DataFrame(rows)
@@ -508,8 +541,9 @@ def _table1_block(table: pd.DataFrame, column: str, arch_col: str, datasets: lis
     bold = _significant(table) if ours else _better_of_pair(table, column, ["method", arch_col, "dataset"])
     pair = table.variant.isin(stats.PAIR)
     best = pair & (table[column] == table[column].where(pair).groupby(table.dataset).transform("max"))
+    standin = set(table.dataset[table.ours_dataset.fillna("").map(standin_of).notna()]) if ours else set()
     lines = [rf"\multicolumn{{{width}}}{{l}}{{\emph{{{title}}}}} \\",
-             " & ".join(["Method", "Arch.", *(_tex(DATASET_LABEL.get(d, d)) for d in datasets)]) + r" \\",
+             " & ".join(["Method", "Arch.", *(_tex(dataset_label(d, d in standin)) for d in datasets)]) + r" \\",
              " & ".join(["", "", *(METRIC_LABEL[table.metric[table.dataset == d].iloc[0]] for d in datasets)]) + r" \\",
              r"\midrule"]
     for (method, variant, arch), rows in table.groupby(["method", "variant", arch_col], sort=False):
@@ -637,7 +671,8 @@ def _radar_gain(fig: plt.Figure, slot: int, rows: pd.DataFrame, table: pd.DataFr
     level = {(v, d): x for v, d, x in zip(levels.variant, levels.dataset, levels.ours)}
     base = rows[rows.variant == "baseline"].set_index("dataset")["ours"]
     fmt = lambda v: "--" if pd.isna(v) else f"{v:.1f}"  # noqa: E731
-    ax.set_varlabels([f"{DATASET_LABEL.get(d, d)} (n = {r.gain_n})\nbase {fmt(base.get(d))} floor "
+    standin = dict(zip(rows.dataset, rows.ours_dataset.fillna("").map(standin_of).notna()))
+    ax.set_varlabels([f"{dataset_label(d, standin.get(d, False))} (n = {r.gain_n})\nbase {fmt(base.get(d))} floor "
                       f"{fmt(level.get((FLOOR, d)))} ceil {fmt(level.get((CEILING, d)))}"
                       for d, r in rescued.iterrows()])
     ax.set_ylim(0, 1)

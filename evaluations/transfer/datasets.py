@@ -78,6 +78,8 @@ from torch.utils.data import Dataset
 from torchvision import datasets as tvd
 from torchvision.transforms import v2
 
+from evaluations.transfer.paper_standins import RECIPES as PAPER_RECIPES
+
 SPLITS = ("train", "val", "trainval", "test")
 METRICS = ("top1", "mean_per_class", "map11")
 VOC_CLASSES: tuple[str, ...] = (
@@ -269,6 +271,7 @@ class StandinSpec:
     multilabel: bool
     description: str
     split_scheme: str = "generated train/val/test"
+    stands_for: str = ""  # the paper dataset whose row it fills (Table 1, claims), "" for none
 
 
 STANDINS: dict[str, StandinSpec] = {
@@ -284,6 +287,17 @@ STANDINS: dict[str, StandinSpec] = {
         "every shape kind drawn in the image is a positive label (main object and distractors; "
         "like VOC2007)"),
 }
+# One stand-in per paper dataset, shapes_<dataset> (evaluations.transfer.paper_standins).
+STANDINS.update({
+    f"shapes_{d}": StandinSpec(f"shapes_{d}", r.metric, r.multilabel, r.mimics, stands_for=d)
+    for d, r in PAPER_RECIPES.items()
+})
+
+
+def stands_for(name: str) -> str:
+    """The paper dataset ``name`` reports as: itself, or the one its stand-in stands for."""
+    spec = STANDINS.get(name)
+    return spec.stands_for if spec is not None and spec.stands_for else name
 
 
 def spec_of(name: str) -> DatasetSpec | StandinSpec:

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from evaluations.transfer.datasets import STANDINS
+from evaluations.transfer.paper_standins import FORMAT_VERSION as PAPER_FORMAT_VERSION
+from evaluations.transfer.paper_standins import RECIPES
 from ssl_core.datasets.shapes import SHAPE_CLASSES, render_sample
 
 STANDIN_STREAM = 1729
@@ -78,17 +80,51 @@ def _write(out: Path, name: str, sizes: dict[str, int], image_size: int, n_class
                 csv.writer(f).writerows([["file", *classes], *rows])
 
 
+def _write_paper(out: Path, name: str, image_size: int, seed: int, scale: float) -> None:
+    """A stand-in of a paper dataset (:data:`evaluations.transfer.paper_standins.RECIPES`): image
+    ``i`` of a split is class ``c`` in class order, drawn from the stream of its index."""
+    recipe = RECIPES[STANDINS[name].stands_for]
+    standin = list(STANDINS).index(name)
+    for split in SPLIT_IDS:
+        folder = out / split
+        folder.mkdir(parents=True)
+        categories = [c for c, k in enumerate(recipe.counts(split, scale)) for _ in range(k)]
+        rows = []
+        for i, category in enumerate(categories):
+            rng = np.random.default_rng([seed, STANDIN_STREAM, standin, SPLIT_IDS[split], i])
+            image, labels = recipe.render(rng, image_size, category)
+            if recipe.multilabel:
+                rel = f"images/{i:05d}.png"
+                rows.append([rel] + [int(c in labels) for c in range(len(recipe.classes))])
+            else:
+                rel = f"{recipe.classes[category]}/{i:05d}.png"
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            image.save(folder / rel)
+        if recipe.multilabel:
+            with open(folder / "labels.csv", "w", newline="") as f:
+                csv.writer(f).writerows([["file", *recipe.classes], *rows])
+
+
 def build_standins(out_root: str | Path, *, n_train: int = 400, n_val: int = 100, n_test: int = 200,
                    image_size: int = 32, n_classes: int = 8, seed: int = 0, tail: float = 0.7,
-                   names: tuple[str, ...] = tuple(STANDINS)) -> dict[str, Path]:
-    """Write the stand-ins under ``out_root/<name>`` and return their folders."""
+                   paper_scale: float = 1.0, names: tuple[str, ...] = tuple(STANDINS)) -> dict[str, Path]:
+    """Write the stand-ins under ``out_root/<name>`` and return their folders. ``n_*``,
+    ``n_classes`` and ``tail`` size the three shapes_top1/mpc/multilabel stand-ins; the ten of the
+    paper's datasets (``shapes_<dataset>``) have their own per-class counts, times ``paper_scale``."""
     sizes = {"train": n_train, "val": n_val, "test": n_test}
     out_root = Path(out_root)
     done = {}
     for name in names:
-        meta = {"generator": "evaluations.transfer.standins", "format_version": FORMAT_VERSION, "name": name,
-                "metric": STANDINS[name].metric, "sizes": sizes, "image_size": image_size,
-                "n_classes": n_classes, "seed": seed, "tail": tail, "classes": list(SHAPE_CLASSES[:n_classes])}
+        if STANDINS[name].stands_for:
+            recipe = RECIPES[STANDINS[name].stands_for]
+            meta = {"generator": "evaluations.transfer.paper_standins", "format_version": PAPER_FORMAT_VERSION,
+                    "name": name, "stands_for": recipe.stands_for, "metric": recipe.metric,
+                    "counts": {s: recipe.counts(s, paper_scale) for s in SPLIT_IDS}, "image_size": image_size,
+                    "seed": seed, "paper_scale": paper_scale, "classes": list(recipe.classes)}
+        else:
+            meta = {"generator": "evaluations.transfer.standins", "format_version": FORMAT_VERSION, "name": name,
+                    "metric": STANDINS[name].metric, "sizes": sizes, "image_size": image_size,
+                    "n_classes": n_classes, "seed": seed, "tail": tail, "classes": list(SHAPE_CLASSES[:n_classes])}
         out = out_root / name
         meta_path = out / "meta.json"
         if meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
@@ -99,7 +135,10 @@ def build_standins(out_root: str | Path, *, n_train: int = 400, n_val: int = 100
         tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _write(tmp, name, sizes, image_size, n_classes, seed, tail)
+            if STANDINS[name].stands_for:
+                _write_paper(tmp, name, image_size, seed, paper_scale)
+            else:
+                _write(tmp, name, sizes, image_size, n_classes, seed, tail)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
             if out.exists():
                 out.rmdir()  # empty (checked above)

@@ -109,7 +109,10 @@ def test_configs_transfer_sections():
     assert log_grid(grid["min"], grid["max"], grid["num"]) == DEFAULT_C_GRID  # 45 values in [1e-6, 1e5]
     # App. B.5's "l2 regularisation parameter" on features as they are (docs/protocols.md)
     assert (grid["meaning"], paper["standardize"]) == ("l2_strength", False)
-    assert tiny["datasets"] == list(STANDINS) and tiny["data_root"].startswith("results/tiny/")
+    assert tiny["datasets"] == [n for n in STANDINS if not STANDINS[n].stands_for]
+    assert tiny["data_root"].startswith("results/tiny/")
+    small = yaml.safe_load((ROOT / "config" / "small.yaml").read_text())["eval"]["transfer"]
+    assert [STANDINS[n].stands_for for n in small["datasets"]] == list(REGISTRY)  # one stand-in per dataset
     # workflow/rules/common.smk tells generated stand-ins from real datasets by this prefix
     assert all(n.startswith("shapes_") for n in STANDINS) and not any(n.startswith("shapes_") for n in REGISTRY)
 
