@@ -166,14 +166,17 @@ def power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
         return float("nan")
     df, nc = n - 1, effect / (sd / math.sqrt(n))
     crit = sps.t.ppf(1 - alpha / 2, df)
-    return float(sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc))
+    value = float(sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc))
+    if value != value:  # scipy's nct fails far out (large df and nc): the normal limit, exact there
+        value = float(sps.norm.sf(crit - nc) + sps.norm.cdf(-crit - nc))
+    return value
 
 
 def detectable_effect(sd: float, n: int, target: float = POWER, alpha: float = ALPHA) -> float:
     """The smallest true difference ``n`` pairs detect with power ``target`` (NaN for n < 2)."""
     if n < 2 or not sd > 0:
         return float("nan")
-    high = sd
+    high = 4 * sd / math.sqrt(n)
     while power(high, sd, n, alpha) < target:
         high *= 2
     return float(optimize.brentq(lambda d: power(d, sd, n, alpha) - target, 0.0, high, xtol=1e-10))
@@ -261,3 +264,48 @@ def gain_trend(diffs: pd.DataFrame, at: float, log2: bool = False) -> tuple[Inte
         elif min(cols) <= at <= max(cols):
             gains.append(float(intercept + slope * (math.log2(at) if log2 else at)))
     return interval(slopes), interval(gains)
+
+
+NOT_GAINS = ("model", "pretrain")  # tasks of metrics.csv that are run properties, not evaluations
+
+
+def power_table(df: pd.DataFrame, effect: float = 1.0, half_width: float = 1.0, keys: list[str] = KEYS) -> pd.DataFrame:
+    """Per comparison of an evaluation (``keys``; the tasks in NOT_GAINS left out): the paired
+    difference's mean, 95 % interval, SD and n, the power to detect a true gain ``effect``, the
+    effect detected with 80 % power, the pairs needed for a half-width of ``half_width`` and for 80 %
+    power at ``effect``, and the probability of improvement with its bootstrap interval."""
+    df = df[~df.task.isin(NOT_GAINS)]
+    rescued = df[df.variant == "rescued"]
+    settings = rescued[["s", "k"]].drop_duplicates() if {"s", "k"} <= set(df.columns) else pd.DataFrame()
+    if len(settings) > 1:  # a sweep: each (s, k) of the rescued runs against the same seeds' baselines
+        parts = []
+        for s_, k_ in settings.itertuples(index=False):
+            mine = rescued[((rescued.s == s_) | (pd.isna(s_) & rescued.s.isna()))
+                           & ((rescued.k == k_) | (pd.isna(k_) & rescued.k.isna()))]
+            part = paired_differences(pd.concat([df[df.variant == "baseline"], mine]), keys, detail=True)
+            parts.append(part.assign(s=s_, k=k_))
+        table = pd.concat(parts, ignore_index=True).drop(columns="values")
+    else:
+        table = paired_differences(df, keys, detail=True).drop(columns="values")
+    table["power"] = [power(effect, sd, n) for sd, n in zip(table.sd, table.n)]
+    table["detectable"] = [detectable_effect(sd, n) for sd, n in zip(table.sd, table.n)]
+    table["pairs_for_half_width"] = [pairs_for_half_width(half_width, sd) for sd in table.sd]
+    table["pairs_for_effect"] = [pairs_for_power(effect, sd) for sd in table.sd]
+    return table
+
+
+def format_power_table(table: pd.DataFrame, effect: float, half_width: float) -> str:
+    """``power_table`` as aligned text, one comparison a line."""
+    def num(x, fmt):
+        return "--" if pd.isna(x) else format(x, fmt)
+
+    rows = [{"comparison": " ".join(str(r[k]) for k in KEYS if k in r and str(r[k]) not in ("", "nan"))
+             + "".join(f" {p}={r[p]:g}" for p in ("s", "k") if p in r and pd.notna(r[p])),
+             "n": int(r["n"]), "mean [95 % CI]": f"{num(r['mean'], '+.2f')} [{num(r['ci_low'], '+.2f')}, "
+             f"{num(r['ci_high'], '+.2f')}]", "SD": num(r["sd"], ".2f"), f"power at {effect:g}": num(r["power"], ".2f"),
+             "detects (80 %)": num(r["detectable"], ".2f"), f"pairs for +-{half_width:g}": num(r["pairs_for_half_width"], ".0f"),
+             f"pairs for {effect:g}": num(r["pairs_for_effect"], ".0f"),
+             "P(improve) [95 % CI]": f"{num(r['poi'], '.2f')} [{num(r['poi_low'], '.2f')}, {num(r['poi_high'], '.2f')}]"}
+            for _, r in table.iterrows()]
+    return (f"paired rescued - baseline per comparison; power: two-sided paired t test, alpha {ALPHA:g}, "
+            f"80 % power\n" + pd.DataFrame(rows).to_string(index=False))
