@@ -101,7 +101,8 @@ def _transfer_missing(gains: pd.DataFrame, dataset: str) -> str:
     name = DATASET_LABEL.get(dataset, dataset)
     if any(not d.startswith("shapes") for d in ours):
         return f"{name} not among this profile's transfer datasets ({', '.join(ours)})"
-    return f"needs the real {name}: this profile evaluates generated stand-ins" if ours else "no transfer evaluation"
+    return f"needs the real {name}: this profile evaluates generated stand-ins" if ours else \
+        "no transfer evaluation of its runs in this profile"
 
 
 def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame, ours: pd.DataFrame | None) -> list[dict]:
@@ -130,7 +131,7 @@ def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame, ours: pd.DataFram
     return rows
 
 
-def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict]) -> list[dict]:
+def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict], ran: bool = True) -> list[dict]:
     """The best s (k) of each published sweep. The argmax of a few seeds' means resolves nothing,
     so ours is what the sweep can answer: per seed, the paired gain rescued - baseline at each swept
     value (the sweep's own baseline runs of that seed); ``ours_mean`` [``ours_low``,
@@ -160,7 +161,7 @@ def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict]) ->
         diffs = rescued.pivot_table(index="seed", columns=param, values="value").sub(base, axis=0).dropna(how="all")
         log2 = param == "k"
         slope, gain = stats.gain_trend(diffs, r.value, log2=log2) if len(diffs) and len(grid) > 1 else (NONE, NONE)
-        why = ("" if gain.n else f"not in this profile: no sweep of {_family_label(r.method, r.arch)}" if sweep is None
+        why = ("" if gain.n else _absent(None, r.method, r.arch, "") if not ran else f"not in this profile: no sweep of {_family_label(r.method, r.arch)}" if sweep is None
                else "no runs of the sweep in metrics.csv" if rescued.empty
                else "the sweep has no baseline runs" if base.empty
                else f"{param} = {r.value:g} outside our grid ({', '.join(f'{v:g}' for v in grid)})")
@@ -233,7 +234,7 @@ def claims_table(ours: pd.DataFrame | None, paper: dict[str, pd.DataFrame], swee
                  else "not in this profile: no dense evaluation")
     rows += _gain_claims(t2, gains, ["task", "metric"], "Table 2", lambda i: f"{i['task']} {i['metric']} gain",
                          lambda i: _absent(given, i["method"], i["arch"], dense_why))
-    rows += _sweep_claims(paper["sensitivity_best"], ours, sweeps)
+    rows += _sweep_claims(paper["sensitivity_best"], ours, sweeps, ran=given is not None)
     rows.append(_cosine_claim(paper["cosine_study"], cosine))
     return pd.DataFrame(rows, columns=COLUMNS)
 
