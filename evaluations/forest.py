@@ -36,7 +36,7 @@ def _values(text) -> np.ndarray:
 
 def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> None:
     rows = forest_rows(claims).reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * max(len(rows), 1)))
+    fig, ax = plt.subplots(figsize=(11, 1.8 + 0.5 * max(len(rows), 1)), layout="constrained")
     if rows.empty:
         ax.text(0.5, 0.5, f"no claim of ours has a paired gain in profile {profile}", ha="center", va="center",
                 transform=ax.transAxes)
@@ -52,19 +52,24 @@ def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> N
         color = VERDICT_COLOR.get(r.verdict, "black")
         if pd.notna(r.ours_low):
             ax.plot([r.ours_low, r.ours_high], [y, y], color=color, linewidth=2, zorder=3)
-        ax.plot(r.ours_mean, y, "o", color=color, markersize=6, zorder=4, label="ours: mean, 95 % interval" if i == 0 else None)
+        ax.plot(r.ours_mean, y, "o", color=color, markersize=6, zorder=4,
+                label="ours: mean, 95 % interval" if i == 0 else None)
         published = pd.to_numeric(pd.Series([r.published]), errors="coerce").iloc[0]
         if pd.notna(published) and not str(r.source).startswith("Sec. 5"):
             ax.plot(published, y, "D", color="tab:blue", markersize=6, zorder=5,
                     label="published" if "published" not in ax.get_legend_handles_labels()[1] else None)
-        ax.annotate(f"{r.verdict}, n = {int(r.ours_n)}", (1.01, y), xycoords=("axes fraction", "data"), va="center",
-                    fontsize=8, color=color)
     ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
-    ax.set_yticks(range(len(rows)), [f"{c} [{run}]" for c, run in zip(rows.claim[::-1], rows.ours_run[::-1])],
-                  fontsize=8)
+    ax.set_yticks(range(len(rows)), [f"{c}\n[{run}]" for c, run in zip(rows.claim[::-1], rows.ours_run[::-1])],
+                  fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
+    right = ax.twinx()  # the verdicts, as tick labels on the right
+    right.set_ylim(ax.get_ylim())
+    right.set_yticks(range(len(rows)), [f"{v}, n = {int(n)}" for v, n in zip(rows.verdict[::-1], rows.ours_n[::-1])],
+                     fontsize=7)
+    for label, verdict in zip(right.get_yticklabels(), rows.verdict[::-1]):
+        label.set_color(VERDICT_COLOR.get(verdict, "black"))
     ax.set_xlabel("rescued − baseline (points), paired by seed")
     ax.set_title(f"Claims of profile {profile}: paired gains, 95 % intervals and the published gains", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.06), ncol=3, frameon=False)
-    fig.tight_layout()
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / max(len(rows), 1)), ncol=3,
+              frameon=False)
     save_figure(fig, out_stem)
