@@ -309,3 +309,23 @@ def format_power_table(table: pd.DataFrame, effect: float, half_width: float) ->
             for _, r in table.iterrows()]
     return (f"paired rescued - baseline per comparison; power: two-sided paired t test, alpha {ALPHA:g}, "
             f"80 % power\n" + pd.DataFrame(rows).to_string(index=False))
+
+
+def val_noise(pairs) -> dict:
+    """What the finite val set adds to the paired differences, from per-image predictions (the
+    probe's ``eval/linear/<run>.predictions.csv.gz``): ``pairs`` holds, per seed, the (baseline,
+    rescued) frames with columns index, label, predicted. Per seed, D_i = correct_rescued -
+    correct_baseline on image i; the variance of its mean over the N images is var(D) / N (in
+    points^2: x 100^2). Returned: that variance averaged over the seeds (``val_var``) and the share
+    of images the two runs classify differently (``disagree``)."""
+    variances, disagree = [], []
+    for base, resc in pairs:
+        both = base.merge(resc, on="index", suffixes=("_b", "_r"))
+        if len(both) < 2 or not (both.label_b == both.label_r).all():
+            raise ValueError("baseline and rescued predictions are not of the same val images")
+        d = (both.predicted_r == both.label_r).astype(float) - (both.predicted_b == both.label_b).astype(float)
+        variances.append(100.0 ** 2 * float(d.var(ddof=1)) / len(d))
+        disagree.append(float((both.predicted_r != both.predicted_b).mean()))
+    nan = float("nan")
+    return {"val_var": float(np.mean(variances)) if variances else nan,
+            "disagree": float(np.mean(disagree)) if disagree else nan}

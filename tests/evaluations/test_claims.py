@@ -10,6 +10,7 @@ from evaluations import compare, report, stats
 from evaluations.__main__ import main
 from evaluations.claims import COLUMNS, claims_table
 from evaluations.forest import forest_figure, forest_rows
+from evaluations.linear_probe import write_predictions
 from tests.conftest import ROOT
 from tests.evaluations.test_report_fig2 import metrics
 
@@ -136,6 +137,16 @@ def test_power_command_on_a_metrics_table(tmp_path, capsys):
         main(["power", "--metrics", str(path), "--group", "sens"])
     with pytest.raises(SystemExit, match="cannot read"):
         main(["power", "--metrics", str(tmp_path / "missing.csv")])
+    # per-image predictions of seeds 0 and 1 (seed 2 has none): 100 images, the runs differ on 10
+    for seed in (0, 1):
+        for variant, wrong in (("baseline", range(10)), ("rescued", range(5, 15))):
+            write_predictions(tmp_path / f"simclr-resnet_tiny-{variant}-seed{seed}.predictions.csv.gz", [0] * 100,
+                              [int(i in wrong) for i in range(100)])
+    main(["power", "--metrics", str(path), "--predictions", str(tmp_path)])
+    out = capsys.readouterr().out
+    d = pd.Series([0] * 5 + [-1] * 5 + [1] * 5 + [0] * 85)  # rescued right on 0-4, wrong on 10-14
+    share = 1e4 * d.var() / 100 / sd ** 2
+    assert f"simclr resnet_tiny top1: 2 seeds, 10% of the images, {share:.0%}" in out
 
 
 def test_compare_reference_exact_and_interval(tmp_path, capsys):

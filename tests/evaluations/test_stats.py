@@ -202,3 +202,14 @@ def test_variant_summary_mean_std_and_interval():
     assert summary.loc["baseline", "mean"] == 11.0 and summary.loc["baseline", "std"] == pytest.approx(math.sqrt(2))
     assert summary.loc["rescued", "half_width"] == pytest.approx(12.706205 * 2, rel=1e-6)  # sd sqrt(8), se 2
     assert (summary.n == 2).all()
+
+
+def test_val_noise_by_hand():
+    labels = [0, 1, 2, 3]
+    base = pd.DataFrame({"index": range(4), "label": labels, "predicted": [0, 1, 0, 0]})  # correct: 1 1 0 0
+    resc = pd.DataFrame({"index": range(4), "label": labels, "predicted": [0, 0, 2, 0]})  # correct: 1 0 1 0
+    # D = 0 -1 1 0: var (ddof 1) 2/3, over 4 images 1/6, in points^2 10000/6; they disagree on 2 of 4
+    noise = S.val_noise([(base, resc)])
+    assert noise["val_var"] == pytest.approx(1e4 / 6) and noise["disagree"] == 0.5
+    with pytest.raises(ValueError, match="same val images"):
+        S.val_noise([(base, resc.assign(label=[1, 1, 2, 3]))])
