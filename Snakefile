@@ -42,6 +42,7 @@ include: "workflow/rules/budget.smk"
 rule all:
     input:
         rules.claims.output,
+        rules.forest.output,
         rules.fig2_linear.output,
         rules.fig3_augmentations.output,
         rules.cosine_study.output,

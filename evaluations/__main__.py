@@ -16,7 +16,9 @@
   python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
-  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM
+  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT]
+  python -m evaluations forest    --claims claims.csv --profile P --figure STEM
+  python -m evaluations power     --metrics metrics.csv [--group main] [--effect 1.0] [--half-width 1.0] [--predictions DIR]
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
   python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
 """
@@ -229,8 +231,66 @@ def _claims(args: argparse.Namespace) -> None:
     # a transfer stand-in (shapes_<dataset>) answers for the paper dataset it stands for
     ours = report.as_paper_datasets(report.read_metrics(args.metrics)) if args.metrics else None
     cosine = pd.read_csv(args.cosine) if args.cosine else None
-    table = claims_table(ours, paper, json.loads(args.sweeps), cosine)
+    table = claims_table(ours, paper, json.loads(args.sweeps), cosine, args.dense_status)
     report.write_table(table, claims_latex(table, args.profile), args.table)
+
+
+def _forest(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from evaluations.forest import forest_figure
+
+    forest_figure(pd.read_csv(args.claims), args.profile, args.figure)
+
+
+def _power(args: argparse.Namespace) -> None:
+    from evaluations import report, stats
+
+    try:
+        metrics = report.read_metrics(args.metrics)
+        if args.group and "group" in metrics.columns:
+            metrics = report.of_group(metrics, args.group, args.metrics)
+    except (OSError, ValueError, KeyError) as err:
+        raise SystemExit(f"power: cannot read {args.metrics}: {err}")
+    table = stats.power_table(metrics, effect=args.effect, half_width=args.half_width)
+    if table.empty:
+        raise SystemExit(f"{args.metrics}: no baseline/rescued pairs of the same seed (group {args.group or 'any'})")
+    print(stats.format_power_table(table, args.effect, args.half_width))
+    if args.predictions:
+        print(_val_noise(metrics, table, args.predictions))
+
+
+def _val_noise(metrics, table, folder: str) -> str:
+    """The linear probe's comparisons: the share of the paired variance that the val set's finite
+    size explains, from the per-image predictions where both runs of a seed saved them."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from evaluations import stats
+
+    lines = ["val-set noise (linear probe; per-image predictions): comparison, seeds with predictions, "
+             "disagreement, val-set variance / paired variance"]
+    for _, r in table[table.task == "linear"].iterrows():
+        rows = metrics[(metrics.method == r["method"]) & (metrics.arch == r["arch"]) & (metrics.task == "linear")
+                       & (metrics.metric == r["metric"])]
+        if "s" in r and pd.notna(r["s"]):
+            rows = rows[(rows.variant == "baseline") | ((rows.s == r["s"]) & (rows.k == r["k"]))]
+        runs = rows.groupby(["seed", "variant"]).run.first().unstack()
+        pairs = []
+        for seed, names in runs.iterrows():
+            paths = [Path(folder) / f"{names.get(v)}.predictions.csv.gz" for v in stats.PAIR]
+            if all(isinstance(names.get(v), str) for v in stats.PAIR) and all(p.is_file() for p in paths):
+                pairs.append(tuple(pd.read_csv(p) for p in paths))
+        name = f"{r['method']} {r['arch']} {r['metric']}" + (f" s={r['s']:g} k={r['k']:g}" if "s" in r and pd.notna(r["s"]) else "")
+        if not pairs:
+            lines.append(f"{name}: no predictions in {folder}")
+            continue
+        noise = stats.val_noise(pairs)
+        share = noise["val_var"] / r["sd"] ** 2 if r["sd"] > 0 else float("nan")
+        lines.append(f"{name}: {len(pairs)} seeds, {noise['disagree']:.0%} of the images, {share:.0%} "
+                     f"(val-set SD of a paired difference {noise['val_var'] ** 0.5:.2f} points, paired SD {r['sd']:.2f})")
+    return "\n".join(lines)
 
 
 def _compare_reference(args: argparse.Namespace) -> int:
@@ -394,7 +454,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweeps", default="[]", help="the config's sweeps (JSON list)")
     p.add_argument("--profile", required=True)
     p.add_argument("--table", required=True, help="output stem")
+    p.add_argument("--dense-status", default="", help="why the profile has no Table 2 results (the DAG's DENSE_STATUS)")
     p.set_defaults(fn=_claims)
+    p = sub.add_parser("forest", help="forest plot of the claims table (pdf, png): paired gains, intervals, published")
+    p.add_argument("--claims", required=True, help="tables/claims.csv of the profile")
+    p.add_argument("--profile", required=True)
+    p.add_argument("--figure", required=True, help="output stem")
+    p.set_defaults(fn=_forest)
+    p = sub.add_parser("power", help="power of the paired comparisons of any metrics table (printed)")
+    p.add_argument("--metrics", required=True, help="a metrics.csv")
+    p.add_argument("--group", default="main", help="the runs' group (main or a sweep's name; '' for all rows)")
+    p.add_argument("--effect", type=float, default=1.0, help="the true gain to detect (points)")
+    p.add_argument("--half-width", type=float, default=1.0, help="the 95 %% interval's half-width to reach")
+    p.add_argument("--predictions", help="eval/linear of the profile: where the probe saved per-image predictions "
+                   "(optional; adds the share of the paired variance due to the val set)")
+    p.set_defaults(fn=_power)
     p = sub.add_parser("compare-reference", help="a rerun against a reference run: which numbers differ, by how much")
     p.add_argument("--ours", required=True, help="results/<profile>/metrics.csv")
     p.add_argument("--reference", required=True, help="results/reference/<profile>/metrics.csv")

@@ -1,8 +1,11 @@
 """The claims table: one row per claim of the paper, the published value beside ours (mean, 95 %
-interval, n over seed pairs), the smallest difference the run resolves (the interval's half-width)
-and a verdict (evaluations.stats.verdict). Ours comes from the main runs (group "main"), the
-sensitivity claims from their sweep's group; a profile without the paper's architecture answers
-with its stand-in of the same method and family (``ours_run`` says which)."""
+interval, n over seed pairs), the smallest difference the run resolves (the interval's half-width),
+its power (the SD of the paired differences, the effect detected with 80 % power, the pairs needed
+for a +-1.0 interval and to detect the published value), the probability of improvement with its
+bootstrap interval, and a verdict (evaluations.stats.verdict). Ours comes from the main runs
+(group "main"), the sensitivity claims from their sweep's group; a profile without the paper's
+architecture answers with its stand-in of the same method and family (``ours_run`` says which).
+A row ours did not run says why in ``note``; a sweep row says there what the sweep resolves."""
 from __future__ import annotations
 
 import math
@@ -16,8 +19,13 @@ from evaluations.report import of_group
 from ssl_core.config import arch_family
 
 COLUMNS = ["claim", "source", "method", "arch", "published", "ours_run", "ours_mean", "ours_low", "ours_high",
-           "ours_n", "resolution", "verdict"]
+           "ours_n", "resolution", "sd", "detectable", "pairs_for_pm1", "pairs_for_published", "poi", "poi_low",
+           "poi_high", "verdict", "note", "ours_values"]
 NONE = stats.Interval(float("nan"), float("nan"), float("nan"), 0, "none")
+NAN = float("nan")
+POWER_NONE = {"sd": NAN, "detectable": NAN, "pairs_for_pm1": NAN, "pairs_for_published": NAN, "poi": NAN,
+              "poi_low": NAN, "poi_high": NAN, "ours_values": ""}
+TARGET_HALF_WIDTH = 1.0  # pairs_for_pm1: the pairs for a 95 % interval of +-1.0 point
 
 
 def _stand_ins(gains: pd.DataFrame, method: str, arch: str) -> pd.DataFrame:
@@ -27,15 +35,44 @@ def _stand_ins(gains: pd.DataFrame, method: str, arch: str) -> pd.DataFrame:
     return exact if len(exact) else mine[mine.arch.map(arch_family) == arch_family(arch)]
 
 
-def _row(claim: str, source: str, method: str, arch: str, published: float, iv: stats.Interval, ours_run: str) -> dict:
+def _family_label(method: str, arch: str) -> str:
+    return f"{METHOD_LABEL.get(method, method)} {'ViT' if arch_family(arch) == 'vit' else 'ResNet'}"
+
+
+def _absent(ours: pd.DataFrame | None, method: str, arch: str, otherwise: str) -> str:
+    """Why a claim has no result of ours: the profile has not run, has no run of the method's
+    family (``not in this profile``), or ``otherwise`` (it has the runs, not this evaluation)."""
+    if ours is None:
+        return "not run yet: no metrics.csv of this profile"
+    main = main_runs(ours)
+    if main[(main.method == method) & (main.arch.map(arch_family) == arch_family(arch))].empty:
+        return f"not in this profile: no {_family_label(method, arch)} run"
+    return otherwise
+
+
+def _power(published, iv: stats.Interval, sd: float) -> dict:
+    """The power columns of a row from the SD of its paired differences (NaN without one)."""
+    numeric = not isinstance(published, str) and published == published
+    return {"sd": sd, "detectable": stats.detectable_effect(sd, iv.n),
+            "pairs_for_pm1": stats.pairs_for_half_width(TARGET_HALF_WIDTH, sd),
+            "pairs_for_published": stats.pairs_for_power(published, sd) if numeric else NAN}
+
+
+def _row(claim: str, source: str, method: str, arch: str, published: float, iv: stats.Interval, ours_run: str,
+         sd: float = NAN, poi: stats.Interval = NONE, values=(), note: str = "") -> dict:
+    power = _power(published, iv, sd)
+    detectable = power["detectable"] if power["detectable"] == power["detectable"] else None
     return {"claim": claim, "source": source, "method": method, "arch": arch, "published": published,
             "ours_run": ours_run if iv.n else "not run", "ours_mean": iv.mean, "ours_low": iv.low, "ours_high": iv.high,
-            "ours_n": iv.n, "resolution": iv.half_width, "verdict": stats.verdict(published, iv)}
+            "ours_n": iv.n, "resolution": iv.half_width, **power, "poi": poi.mean, "poi_low": poi.low,
+            "poi_high": poi.high, "verdict": stats.verdict(published, iv, detectable), "note": note if not iv.n else "",
+            "ours_values": ";".join(f"{v:.4f}" for v in values)}
 
 
-def _gain_claims(pub: pd.DataFrame, gains: pd.DataFrame, match: list[str], source: str, what) -> list[dict]:
+def _gain_claims(pub: pd.DataFrame, gains: pd.DataFrame, match: list[str], source: str, what, why) -> list[dict]:
     """One row per published baseline/rescued pair of ``pub`` (rescued - baseline) and stand-in:
-    ours is the paired gain of the rows of ``gains`` that agree on ``match``."""
+    ours is the paired gain of the rows of ``gains`` (stats.paired_differences with detail) that
+    agree on ``match``; ``why(info)``: why there is none."""
     rows = []
     by = ["method", "arch", *match]
     for key, group in pub[pub.variant.isin(stats.PAIR)].groupby(by, sort=False):
@@ -49,14 +86,26 @@ def _gain_claims(pub: pd.DataFrame, gains: pd.DataFrame, match: list[str], sourc
             mine = mine[mine[col] == info[col]]
         label = f"{METHOD_LABEL.get(info['method'], info['method'])} {ARCH_LABEL.get(info['arch'], info['arch'])}: {what(info)}"
         if mine.empty:
-            rows.append(_row(label, source, info["method"], info["arch"], published, NONE, ""))
+            rows.append(_row(label, source, info["method"], info["arch"], published, NONE, "", note=why(info)))
         for r in mine.itertuples():
             iv = stats.Interval(r.mean, r.ci_low, r.ci_high, int(r.n), r.ci_method)
-            rows.append(_row(label, source, info["method"], info["arch"], published, iv, f"{r.method} {r.arch} (main)"))
+            poi = stats.Interval(r.poi, r.poi_low, r.poi_high, int(r.n), "bootstrap")
+            rows.append(_row(label, source, info["method"], info["arch"], published, iv, f"{r.method} {r.arch} (main)",
+                             sd=r.sd, poi=poi, values=r.values))
     return rows
 
 
-def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame) -> list[dict]:
+def _transfer_missing(gains: pd.DataFrame, dataset: str) -> str:
+    """Why a Table 1 dataset has no gain of ours although its method's runs exist."""
+    ours = sorted(gains[gains.task == TRANSFER_TASK].dataset.unique())
+    name = DATASET_LABEL.get(dataset, dataset)
+    if any(not d.startswith("shapes") for d in ours):
+        return f"{name} not among this profile's transfer datasets ({', '.join(ours)})"
+    return f"needs the real {name}: this profile evaluates generated stand-ins" if ours else \
+        "no transfer evaluation of its runs in this profile"
+
+
+def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame, ours: pd.DataFrame | None) -> list[dict]:
     """"Rescued beats baseline on n of the N transfer datasets", per method. Ours: on how many of
     our transfer datasets the paired interval excludes 0 above; reproduced where that is a
     majority of them, contradicted where a majority excludes 0 below, else inconclusive."""
@@ -67,10 +116,11 @@ def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame) -> list[dict]:
         mine = _stand_ins(gains[gains.task == TRANSFER_TASK], method, arch)
         label = f"{METHOD_LABEL.get(method, method)} {ARCH_LABEL.get(arch, arch)}: rescued beats baseline on n of the transfer datasets"
         row = {"claim": label, "source": "Table 1 / Fig. 4", "method": method, "arch": arch,
-               "published": f"{won} of {total}", "resolution": float("nan")}
+               "published": f"{won} of {total}", "resolution": float("nan"), **POWER_NONE, "note": ""}
         if mine.empty:
             rows.append({**row, "ours_run": "not run", "ours_mean": float("nan"), "ours_low": float("nan"),
-                         "ours_high": float("nan"), "ours_n": 0, "verdict": "not run"})
+                         "ours_high": float("nan"), "ours_n": 0, "verdict": "not run",
+                         "note": _absent(ours, method, arch, "no transfer evaluation of its runs in this profile")})
             continue
         for arch_ours, g in mine.groupby("arch"):
             up, down, n = int((g.ci_low > 0).sum()), int((g.ci_high < 0).sum()), len(g)
@@ -81,43 +131,59 @@ def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict]) -> list[dict]:
-    """The best s (k) of each published sweep. Ours: the value of our sweep with the highest mean
-    linear top-1, and the paired difference (by seed) of that value's runs over the published
-    value's runs (or over the runner-up where they are the same value): reproduced where ours is the
-    published value and beats the runner-up, contradicted where another value beats the published
-    one, both with intervals excluding 0; not run without a sweep of the method or where our grid
-    lacks the published value."""
+def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict], ran: bool = True) -> list[dict]:
+    """The best s (k) of each published sweep. The argmax of a few seeds' means resolves nothing,
+    so ours is what the sweep can answer: per seed, the paired gain rescued - baseline at each swept
+    value (the sweep's own baseline runs of that seed); ``ours_mean`` [``ours_low``,
+    ``ours_high``]: the gain at the paper's value (stats.gain_trend, an interval over seeds) and
+    ``note``: the slope of the gain per unit of s (per doubling of k) with its interval. The verdict
+    tests that rescuing at the paper's value beats the baseline: `reproduced` / `contradicted`
+    where the gain's interval excludes 0 above / below, else `inconclusive`; `not run` without a
+    sweep of the method, without its baselines, or where the paper's value lies outside our grid."""
     rows = []
-    top1 = ours[(ours.task == "linear") & (ours.metric == "top1") & (ours.variant == "rescued")]
+    top1 = ours[(ours.task == "linear") & (ours.metric == "top1")]
     for r in best.itertuples():
         param = r.metric.removeprefix("best_")
         other = "k" if param == "s" else "s"
         label = (f"{METHOD_LABEL.get(r.method, r.method)} {ARCH_LABEL.get(r.arch, r.arch)}: best {param} "
                  f"(Fig. {5 if param == 's' else 6})")
         row = {"claim": label, "source": f"Sec. 5, Fig. {5 if param == 's' else 6}", "method": r.method,
-               "arch": r.arch, "published": f"{r.value:g}"}
+               "arch": r.arch, "published": f"{r.value:g}", **POWER_NONE}
         sweep = next((s for s in sweeps if s["method"] == r.method
                       and arch_family(s["arch"]) == arch_family(r.arch)), None)
         runs = top1.iloc[:0]
         if sweep is not None:
             runs = of_group(top1, sweep["name"], empty_ok=True)
-            runs = runs[(runs.method == r.method) & (runs[other] == sweep[param][other])]
-        means = runs.groupby(param)["value"].mean().sort_values(ascending=False)
-        if means.empty or r.value not in means.index:
-            why = "not run" if means.empty else f"not run: {param} = {r.value:g} not in our grid"
-            rows.append({**row, "ours_run": why, "ours_mean": float("nan"), "ours_low": float("nan"),
-                         "ours_high": float("nan"), "ours_n": 0, "resolution": float("nan"), "verdict": "not run"})
+            runs = runs[runs.method == r.method]
+        rescued = runs[(runs.variant == "rescued") & (runs[other] == sweep[param][other])] if len(runs) else runs
+        base = runs[runs.variant == "baseline"].groupby("seed")["value"].mean() if len(runs) else pd.Series(dtype=float)
+        grid = sorted(rescued[param].unique())
+        diffs = rescued.pivot_table(index="seed", columns=param, values="value").sub(base, axis=0).dropna(how="all")
+        log2 = param == "k"
+        slope, gain = stats.gain_trend(diffs, r.value, log2=log2) if len(diffs) and len(grid) > 1 else (NONE, NONE)
+        why = ("" if gain.n else _absent(None, r.method, r.arch, "") if not ran else f"not in this profile: no sweep of {_family_label(r.method, r.arch)}" if sweep is None
+               else "no runs of the sweep in metrics.csv" if rescued.empty
+               else "the sweep has no baseline runs" if base.empty
+               else f"{param} = {r.value:g} outside our grid ({', '.join(f'{v:g}' for v in grid)})")
+        if not gain.n:
+            rows.append({**row, "ours_run": "not run", "ours_mean": NAN, "ours_low": NAN, "ours_high": NAN,
+                         "ours_n": 0, "resolution": NAN, "verdict": "not run", "note": why})
             continue
-        winner = means.index[0]
-        rival = r.value if winner != r.value else (means.index[1] if len(means) > 1 else None)
-        seeds = runs.pivot_table(index="seed", columns=param, values="value")
-        iv = stats.interval(seeds[winner] - seeds[rival]) if rival is not None else stats.interval([])
-        verdict = ("inconclusive" if iv.sign == 0 else "reproduced" if winner == r.value else "contradicted")
-        rows.append({**row, "ours_run": f"{sweep['method']} {sweep['arch']} (sweep {sweep['name']}): best {winner:g}"
-                     + (f" vs {rival:g}" if rival is not None else ""), "ours_mean": iv.mean, "ours_low": iv.low,
-                     "ours_high": iv.high, "ours_n": iv.n, "resolution": iv.half_width,
-                     "verdict": verdict if iv.n else "not run"})
+        unit = "doubling of k" if log2 else "unit of s"
+        trend = ("rises" if slope.sign > 0 else "falls" if slope.sign < 0 else "no resolved trend")
+        note = (f"gain vs {param} ({', '.join(f'{v:g}' for v in grid)}; {other} = {sweep[param][other]:g}): slope "
+                f"{slope.mean:+.2f} [{slope.low:+.2f}, {slope.high:+.2f}] per {unit}, n = {slope.n}: "
+                + (f"the gain {trend} with {param}" if slope.sign else f"{trend} (the argmax is not resolved)"))
+        at = diffs[r.value].dropna() if r.value in diffs.columns else pd.Series(dtype=float)
+        poi = (stats.improvement_interval(rescued[rescued[param] == r.value].groupby("seed")["value"].mean(), base)
+               if len(at) else NONE)
+        sd = float(at.std(ddof=1)) if len(at) > 1 else NAN
+        rows.append({**row, **_power(NAN, gain, sd), "ours_run": f"{sweep['method']} {sweep['arch']} (sweep "
+                     f"{sweep['name']}): gain at {param} = {r.value:g}" + ("" if len(at) else " (line)"),
+                     "ours_mean": gain.mean, "ours_low": gain.low, "ours_high": gain.high, "ours_n": gain.n,
+                     "resolution": gain.half_width, "poi": poi.mean, "poi_low": poi.low, "poi_high": poi.high,
+                     "verdict": {1: "reproduced", -1: "contradicted", 0: "inconclusive"}[gain.sign], "note": note,
+                     "ours_values": ";".join(f"{v:.4f}" for v in at)})
     return rows
 
 
@@ -133,32 +199,42 @@ def _cosine_claim(paper: pd.DataFrame, cosine: pd.DataFrame | None) -> dict:
         mean, n = ours["common"] - ours["strong"], int(cosine.n_images.iloc[0])
         sd = float(cosine.diff_sd.iloc[0]) if "diff_sd" in cosine.columns else float("nan")
         iv = stats.t_interval(mean, sd, n) if n > 1 and sd == sd else stats.interval([mean])
+        sd = sd if n > 1 else NAN
     encoder = "" if cosine is None else str(cosine.our_encoder.iloc[0])
-    return _row("mean cosine: common-common minus common-strong views", "Sec. 3", "", "resnet50", diff, iv, encoder)
+    return _row("mean cosine: common-common minus common-strong views", "Sec. 3", "", "resnet50", diff, iv, encoder,
+                sd=sd if cosine is not None else NAN, note="no cosine study (tables/cosine_study.csv) given")
 
 
 def claims_table(ours: pd.DataFrame | None, paper: dict[str, pd.DataFrame], sweeps: list[dict],
-                 cosine: pd.DataFrame | None = None) -> pd.DataFrame:
+                 cosine: pd.DataFrame | None = None, dense_status: str = "") -> pd.DataFrame:
     """``paper``: the frames of results/paper (fig2_linear, text_claims, table1_transfer,
-    table2_dense, sensitivity_best, cosine_study); ``ours`` None: a profile not run yet."""
+    table2_dense, sensitivity_best, cosine_study); ``ours`` None: a profile not run yet;
+    ``dense_status``: why the profile has no Table 2 results, as the DAG knows it (e.g. "not run:
+    Detectron2 not installed")."""
+    given = ours
     ours = pd.DataFrame(columns=COLUMNS_METRICS) if ours is None else ours
-    gains = stats.paired_differences(main_runs(ours))
+    gains = stats.paired_differences(main_runs(ours), detail=True)
     fig2 = paper["fig2_linear"]
     fig2 = fig2[(fig2.task == "linear") & (fig2.metric == "top1")]
     text = paper["text_claims"].set_index(["method", "arch"])["value"]
-    rows = _gain_claims(fig2, gains[gains.task == "linear"], [], "Fig. 2", lambda i: "linear top-1 gain")
+    rows = _gain_claims(fig2, gains[gains.task == "linear"], [], "Fig. 2", lambda i: "linear top-1 gain",
+                        lambda i: _absent(given, i["method"], i["arch"], "no linear probe of its runs"))
     for row in rows:  # the gains the text states (Sec. 4.1) are the table's differences
         stated = text.get((row["method"], row["arch"]))
         if stated is not None and not math.isclose(stated, row["published"], abs_tol=0.05):
             raise ValueError(f"text claim {stated} != Fig. 2 difference {row['published']} ({row['claim']})")
     t1 = paper["table1_transfer"]
     rows += _gain_claims(t1, gains[gains.task == TRANSFER_TASK], ["dataset"], "Table 1",
-                         lambda i: f"transfer gain on {DATASET_LABEL.get(i['dataset'], i['dataset'])}")
-    rows += _transfer_count(t1, gains)
+                         lambda i: f"transfer gain on {DATASET_LABEL.get(i['dataset'], i['dataset'])}",
+                         lambda i: _absent(given, i["method"], i["arch"], _transfer_missing(gains, i["dataset"])))
+    rows += _transfer_count(t1, gains, given)
     t2 = paper["table2_dense"]
     t2 = t2[t2.set_index(["task", "metric"]).index.isin(TABLE2_COLUMNS)]
-    rows += _gain_claims(t2, gains, ["task", "metric"], "Table 2", lambda i: f"{i['task']} {i['metric']} gain")
-    rows += _sweep_claims(paper["sensitivity_best"], ours, sweeps)
+    dense_why = (dense_status.removeprefix("not run: ") if dense_status.startswith("not run: ")
+                 else "not in this profile: no dense evaluation")
+    rows += _gain_claims(t2, gains, ["task", "metric"], "Table 2", lambda i: f"{i['task']} {i['metric']} gain",
+                         lambda i: _absent(given, i["method"], i["arch"], dense_why))
+    rows += _sweep_claims(paper["sensitivity_best"], ours, sweeps, ran=given is not None)
     rows.append(_cosine_claim(paper["cosine_study"], cosine))
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -169,16 +245,25 @@ def _num(value, digits: int = 2) -> str:
     return "--" if pd.isna(value) else f"{value:+.{digits}f}"
 
 
+def _pairs(value) -> str:
+    return "--" if pd.isna(value) else f"{int(value)}"
+
+
 def claims_latex(table: pd.DataFrame, profile: str) -> str:
-    lines = [r"\begin{longtable}{llrlrrl}", r"\toprule",
-             rf"Claim & Source & Published & Ours ({_tex(profile)}): run & Mean [95 \% CI], n & Resolves & Verdict \\",
+    lines = [r"\begin{longtable}{llrlrrrrrl}", r"\toprule",
+             rf"Claim & Source & Published & Ours ({_tex(profile)}): run & Mean [95 \% CI], n & Resolves & Detects & "
+             r"Pairs $\pm$1 / pub. & $P$(improve) & Verdict \\",
              r"\midrule"]
     for r in table.itertuples():
         ours = "--" if r.ours_n == 0 else (
             _num(r.ours_mean) + ("" if pd.isna(r.ours_low) else f" [{_num(r.ours_low)}, {_num(r.ours_high)}]")
             + f", n = {r.ours_n}")
+        run = r.ours_run if r.ours_n or not r.note else f"not run: {r.note}"
+        poi = "--" if pd.isna(r.poi) else f"{r.poi:.2f}" + ("" if pd.isna(r.poi_low) else f" [{r.poi_low:.2f}, {r.poi_high:.2f}]")
         lines.append(" & ".join(_tex(x) for x in (
-            r.claim, r.source, _num(r.published), r.ours_run, ours,
-            "--" if pd.isna(r.resolution) else f"{r.resolution:.2f}", r.verdict)) + r" \\")
+            r.claim, r.source, _num(r.published), run, ours,
+            "--" if pd.isna(r.resolution) else f"{r.resolution:.2f}",
+            "--" if pd.isna(r.detectable) else f"{r.detectable:.2f}",
+            f"{_pairs(r.pairs_for_pm1)} / {_pairs(r.pairs_for_published)}", poi, r.verdict)) + r" \\")
     lines += [r"\bottomrule", r"\end{longtable}", ""]
     return "\n".join(lines)

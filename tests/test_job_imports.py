@@ -23,6 +23,7 @@ def imported(module: str) -> set[str]:
     # tables and figures from metrics.csv (aggregate, fig2, fig4-6, table1, table2) and the generators
     ("evaluations.report", {"torch", "torchvision", "lightly", "timm"}),
     ("evaluations.claims", {"torch", "torchvision", "lightly", "timm"}),
+    ("evaluations.forest", {"torch", "torchvision", "lightly", "timm"}),
     ("evaluations.compare", {"torch", "torchvision", "lightly", "timm"}),
     ("evaluations.__main__", {"torch", "matplotlib", "pandas"}),
     ("ssl_core.datasets.shapes", {"torch", "torchvision"}),

@@ -104,7 +104,8 @@ def test_dry_run_tiny_profile(tmp_path):
     assert jobs == {"aggregate": 1, "all": 1, "fig2_linear": 1, "fig3_augmentations": 1, "linear_probe": n,
                     "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
                     "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main),
-                    "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, "check_pretrain_images": 1,
+                    "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, "forest": 1,
+                    "check_pretrain_images": 1,
                     "check_transfer_images": n_transfer, **dense}
 
 
@@ -331,7 +332,7 @@ def test_report_captions_every_artifact(tiny_run):
         first_words = " ".join(caption.read_text().split()[:4])
         assert first_words in html, caption.name
     for name in ("fig2_params_vs_top1.png", "fig2_linear.csv", "fig3_augmentations.png", "cosine_study.csv",
-                 "fig5_sensitivity_s_simclr.png", "fig6_sensitivity_k_mocov3.png"):
+                 "fig5_sensitivity_s_simclr.png", "fig6_sensitivity_k_mocov3.png", "forest.png"):
         assert name in html, name
 
 

@@ -6,9 +6,11 @@ import json
 import pandas as pd
 import pytest
 
-from evaluations import compare, report
+from evaluations import compare, report, stats
 from evaluations.__main__ import main
-from evaluations.claims import claims_table
+from evaluations.claims import COLUMNS, claims_table
+from evaluations.forest import forest_figure, forest_rows
+from evaluations.linear_probe import write_predictions
 from tests.conftest import ROOT
 from tests.evaluations.test_report_fig2 import metrics
 
@@ -18,12 +20,16 @@ SWEEP = {"name": "sens", "method": "simclr", "arch": "resnet_tiny", "s": {"value
          "k": {"values": [4, 8], "s": 0.75}}
 
 
-def sweep(best: float, seeds=range(3)) -> pd.DataFrame:
-    """SimCLR s-sweep runs at k = 4: top-1 60 + seed, 3 points more at s = ``best``."""
-    return pd.DataFrame([{"run": f"sweep-{s}-{seed}", "group": "sens", "method": "simclr", "arch": "resnet_tiny",
-                          "variant": "rescued", "s": s, "k": 4.0, "seed": seed, "task": "linear", "dataset": "shapes",
-                          "metric": "top1", "value": 60 + seed + 3 * (s == best)}
-                         for s in SWEEP["s"]["values"] for seed in seeds])
+def sweep(best: float, seeds=range(3), baselines: bool = True) -> pd.DataFrame:
+    """SimCLR s-sweep runs at k = 4: top-1 60 + seed, 3 points more at s = ``best``; the sweep's
+    baselines at 61 + seed (a gain of +2 at ``best``, -1 elsewhere, on every seed)."""
+    row = {"group": "sens", "method": "simclr", "arch": "resnet_tiny", "task": "linear", "dataset": "shapes",
+           "metric": "top1"}
+    rescued = [{**row, "run": f"sweep-{s}-{seed}", "variant": "rescued", "s": s, "k": 4.0, "seed": seed,
+                "value": 60 + seed + 3 * (s == best)} for s in SWEEP["s"]["values"] for seed in seeds]
+    base = [{**row, "run": f"sweep-baseline-{seed}", "variant": "baseline", "s": float("nan"), "k": float("nan"),
+             "seed": seed, "value": 61 + seed} for seed in seeds]
+    return pd.DataFrame(rescued + (base if baselines else []))
 
 
 def claim(table, text, arch=None):
@@ -34,6 +40,8 @@ def claim(table, text, arch=None):
 def test_paper_profile_has_every_claim_not_run():
     table = claims_table(None, PAPER, [])
     assert len(table) == 5 + 30 + 3 + 27 + 8 + 1 and (table.verdict == "not run").all()
+    assert (table.note == "not run yet: no metrics.csv of this profile").sum() == len(table) - 1  # all but the cosine
+    assert claim(table, "mean cosine").note.tolist() == ["no cosine study (tables/cosine_study.csv) given"]
     gains = claim(table, "SimCLR ResNet-50: linear top-1 gain")
     assert gains.published.tolist() == [1.1]  # 70.2 - 69.1, as the text states
 
@@ -49,12 +57,46 @@ def test_verdicts_of_stand_ins():
     assert simclr.ours_mean == pytest.approx(1.0) and simclr.resolution == pytest.approx(simclr.ours_high - 1.0)
     assert claim(table, "MoCo v3 ViT-S: linear top-1 gain").verdict.tolist() == ["contradicted"]
     assert claim(table, "MoCo v3 ResNet-50: linear top-1 gain").verdict.tolist() == ["not run"]  # no ResNet MoCo
-    assert claim(table, "DINOv2 ViT-L: linear top-1 gain").verdict.tolist() == ["inconclusive"]
+    dino = claim(table, "DINOv2 ViT-L: linear top-1 gain").iloc[0]
+    assert dino.verdict == "inconclusive (underpowered)" and dino.detectable > 0.5  # published +0.5
+    assert dino.ours_values == "1.0000;-1.0000;0.2000"  # the paired differences by seed
     best_s = claim(table, "SimCLR ResNet-50: best s").iloc[0]
-    assert best_s.verdict == "reproduced" and "best 0.75 vs 0.25" in best_s.ours_run and best_s.ours_mean == 3.0
-    assert claim(table, "SimCLR ResNet-50: best k").verdict.tolist() == ["not run"]  # k = 64 not in our grid
+    # the gain at the paper's s = 0.75 is +2 on every seed (-1 at 0.25): slope +6 per unit of s
+    assert best_s.verdict == "reproduced" and "gain at s = 0.75" in best_s.ours_run and best_s.ours_mean == 2.0
+    assert "slope +6.00 [+6.00, +6.00] per unit of s" in best_s.note
+    # rliable's P(rescued > baseline) compares every rescued run with every baseline run (unpaired):
+    # rescued 63, 64, 65 against baselines 61, 62, 63: 8 wins and a tie of 9 pairs
+    assert best_s.poi == pytest.approx(8.5 / 9)
+    k = claim(table, "SimCLR ResNet-50: best k").iloc[0]
+    assert k.verdict == "not run" and k.note == "k = 64 outside our grid (4)"  # the k sweep ran at k = 4 only here
     wrong = claims_table(pd.concat([metrics({("simclr", "resnet_tiny"): [1, 1, 1]}), sweep(best=0.25)]), PAPER, [SWEEP])
-    assert claim(wrong, "SimCLR ResNet-50: best s").verdict.tolist() == ["contradicted"]
+    assert claim(wrong, "SimCLR ResNet-50: best s").verdict.tolist() == ["contradicted"]  # -1 at 0.75
+    assert "the gain falls with s" in claim(wrong, "SimCLR ResNet-50: best s").note.iloc[0]
+    alone = claims_table(pd.concat([metrics({("simclr", "resnet_tiny"): [1, 1, 1]}), sweep(0.75, baselines=False)]),
+                         PAPER, [SWEEP])
+    assert claim(alone, "SimCLR ResNet-50: best s").note.tolist() == ["the sweep has no baseline runs"]
+
+
+def test_power_columns_and_new_verdicts():
+    # 6 pairs, differences with SD 0.5 around +0.3 (published +1.1): the interval excludes 1.1 below
+    small = [0.3 + d for d in (-0.5, 0.5, -0.25, 0.25, 0.0, 0.0)]
+    ours = metrics({("simclr", "resnet_tiny"): small, ("mocov3", "resnet_tiny"): [2, -3, 4, -1, 0.5, 1]},
+                   seeds=range(6))
+    table = claims_table(ours, PAPER, [], dense_status="not run: Detectron2 not installed")
+    simclr = claim(table, "SimCLR ResNet-50: linear top-1 gain").iloc[0]
+    sd = pd.Series(small).std()
+    assert simclr.verdict == "smaller than published" and simclr.sd == pytest.approx(sd)
+    assert simclr.detectable == pytest.approx(stats.detectable_effect(sd, 6))
+    assert simclr.pairs_for_pm1 == stats.pairs_for_half_width(1.0, sd)
+    assert simclr.pairs_for_published == stats.pairs_for_power(1.1, sd)
+    assert 0 <= simclr.poi_low <= simclr.poi <= simclr.poi_high <= 1
+    mocov3 = claim(table, "MoCo v3 ResNet-50: linear top-1 gain").iloc[0]
+    assert mocov3.verdict == "inconclusive (underpowered)" and mocov3.detectable > 0.6
+    assert claim(table, "SimCLR ResNet-50: det_voc AP gain").note.tolist() == ["Detectron2 not installed"]
+    assert claim(table, "DINOv2 ViT-L: det_voc AP gain").note.tolist() == ["not in this profile: no DINOv2 ViT run"]
+    assert claim(table, "SimCLR ResNet-50: transfer gain on DTD").note.tolist() == [
+        "no transfer evaluation of its runs in this profile"]
+    assert (table[table.verdict == "not run"].note != "").all()  # every row not run says why
 
 
 def test_sweep_runs_do_not_enter_the_main_claims():
@@ -70,6 +112,41 @@ def test_claims_command_writes_csv_and_tex(tmp_path):
           "--table", str(tmp_path / "claims")])
     table = pd.read_csv(tmp_path / "claims.csv")
     assert "reproduced" in set(table.verdict) and r"\end{longtable}" in (tmp_path / "claims.tex").read_text()
+    assert list(table.columns) == COLUMNS
+    main(["forest", "--claims", str(tmp_path / "claims.csv"), "--profile", "tiny", "--figure", str(tmp_path / "forest")])
+    assert (tmp_path / "forest.png").stat().st_size > 0 and (tmp_path / "forest.pdf").stat().st_size > 0
+    assert forest_rows(table).claim.tolist() == ["SimCLR ResNet-50: linear top-1 gain"]
+
+
+def test_forest_of_a_profile_not_run(tmp_path):
+    table = claims_table(None, PAPER, [])
+    assert forest_rows(table).empty
+    forest_figure(table, "paper", tmp_path / "forest")
+    assert (tmp_path / "forest.png").stat().st_size > 0
+
+
+def test_power_command_on_a_metrics_table(tmp_path, capsys):
+    path = tmp_path / "metrics.csv"
+    metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]}).to_csv(path, index=False)
+    main(["power", "--metrics", str(path)])
+    out = capsys.readouterr().out
+    sd = pd.Series([1, 1.2, 0.8]).std()
+    assert "simclr resnet_tiny linear shapes top1" in out and "params_M" not in out
+    assert f" {stats.pairs_for_half_width(1.0, sd)} " in out and f"{stats.detectable_effect(sd, 3):.2f}" in out
+    with pytest.raises(SystemExit, match="no runs of group 'sens'"):
+        main(["power", "--metrics", str(path), "--group", "sens"])
+    with pytest.raises(SystemExit, match="cannot read"):
+        main(["power", "--metrics", str(tmp_path / "missing.csv")])
+    # per-image predictions of seeds 0 and 1 (seed 2 has none): 100 images, the runs differ on 10
+    for seed in (0, 1):
+        for variant, wrong in (("baseline", range(10)), ("rescued", range(5, 15))):
+            write_predictions(tmp_path / f"simclr-resnet_tiny-{variant}-seed{seed}.predictions.csv.gz", [0] * 100,
+                              [int(i in wrong) for i in range(100)])
+    main(["power", "--metrics", str(path), "--predictions", str(tmp_path)])
+    out = capsys.readouterr().out
+    d = pd.Series([0] * 5 + [-1] * 5 + [1] * 5 + [0] * 85)  # rescued right on 0-4, wrong on 10-14
+    share = 1e4 * d.var() / 100 / sd ** 2
+    assert f"simclr resnet_tiny top1: 2 seeds, 10% of the images, {share:.0%}" in out
 
 
 def test_compare_reference_exact_and_interval(tmp_path, capsys):
@@ -115,8 +192,10 @@ def test_cosine_claim_interval_is_over_images():
     assert (row.verdict, row.ours_n) == ("reproduced", 400)
     assert row.ours_mean == pytest.approx(0.1) and row.resolution == pytest.approx(half, rel=1e-3)
     assert claim(claims_table(None, PAPER, [], cosine(0.70, 0.80, sd=0.2)), "mean cosine").verdict.tolist() == ["contradicted"]
-    assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.79, sd=0.5)), "mean cosine").verdict.tolist() == ["inconclusive"]
-    assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.70, sd=None)), "mean cosine").verdict.tolist() == ["inconclusive"]
+    assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.79, sd=0.5)), "mean cosine").verdict.tolist() == [
+        "inconclusive (underpowered)"]  # detects 0.07 with 80 % power, published 0.0379
+    assert claim(claims_table(None, PAPER, [], cosine(0.80, 0.70, sd=None)), "mean cosine").verdict.tolist() == [
+        "inconclusive (underpowered)"]  # one value
 
 
 def test_snapshot_copies_results_and_records_the_run(tmp_path):

@@ -185,6 +185,7 @@ rule claims:
     params:
         profile=PROFILE,
         sweeps=json.dumps(config.get("sweeps", []), sort_keys=True),
+        dense_status=DENSE_STATUS,
         stem=lambda w, output: output[0].removesuffix(".csv"),
     log:
         f"{OUT}/logs/claims.log",
@@ -192,4 +193,22 @@ rule claims:
         **resources("report"),
     shell:
         "python -m evaluations claims --metrics {input.metrics} --cosine {input.cosine} --paper-dir results/paper "
-        "--sweeps {params.sweeps:q} --profile {params.profile} --table {params.stem} > {log} 2>&1"
+        "--sweeps {params.sweeps:q} --profile {params.profile} --table {params.stem} "
+        "--dense-status {params.dense_status:q} > {log} 2>&1"
+
+
+rule forest:
+    input:
+        rules.claims.output[0],
+    output:
+        report(multiext(f"{OUT}/figures/forest", ".pdf", ".png"), caption="../report/forest.rst",
+               category="0 Claims: verdicts"),
+    params:
+        profile=PROFILE,
+        stem=lambda w, output: output[0].removesuffix(".pdf"),
+    log:
+        f"{OUT}/logs/forest.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations forest --claims {input} --profile {params.profile} --figure {params.stem} > {log} 2>&1"
