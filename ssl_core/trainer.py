@@ -216,15 +216,15 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     if main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
     images = _image_fingerprint(dataset) if step < total_steps else None
-    state = _resume_state(ckpt_dir, spec, device, main)
+    state = resume_state(ckpt_dir, spec, device, main)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, collapse, emb_dim = state["step"], state["collapse"], state.get("emb_dim")
         if main:
-            _say(f"{spec['run']}: resuming from step {step} of {total_steps} ({state['path']})")
+            say(f"{spec['run']}: resuming from step {step} of {total_steps} ({state['path']})")
         if emb_dim is None and step >= total_steps and collapse is None:
-            _say(f"{spec['run']}: {state['path']} predates the recorded embedding width: the embedding "
+            say(f"{spec['run']}: {state['path']} predates the recorded embedding width: the embedding "
                  "collapse test is not repeated (the run's earlier run.json has its verdict)")
         if step < total_steps and state.get("images") not in (None, images):
             _recheck_images(dataset, spec)  # the images changed since this run started
@@ -233,7 +233,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
 
     def checkpoint() -> None:
         if main:
-            _save_checkpoint({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            save_checkpoint({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                               "step": step, "collapse": collapse, "emb_dim": emb_dim, "images": images}, ckpt_dir)
         dist.barrier()
 
@@ -298,12 +298,12 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     return True
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     """One line to the job's log (stderr; the progress bar's stream)."""
     print(message, file=sys.stderr, flush=True)
 
 
-def _save_checkpoint(state: dict[str, Any], ckpt_dir: Path) -> None:
+def save_checkpoint(state: dict[str, Any], ckpt_dir: Path) -> None:
     """``last.pt``, atomically, after moving the one before it to ``previous.pt``: a ``last.pt``
     damaged later (a full disk, a copy cut short) still leaves a checkpoint to resume from."""
     last = ckpt_dir / CHECKPOINT
@@ -330,7 +330,7 @@ def _spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".")]
 
 
-def _resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, main: bool) -> dict[str, Any] | None:
+def resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, main: bool) -> dict[str, Any] | None:
     """The training state to resume from: ``last.pt``, else ``previous.pt``, else none (a fresh
     start). A checkpoint that cannot be read, or that belongs to another spec (a recipe value was
     edited), is set aside with a log line naming it; the run then starts afresh from what is left."""
@@ -341,7 +341,7 @@ def _resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, ma
             continue
         try:
             state = load_torch(path, map_location=device)
-            if not isinstance(state, dict) or not {"spec", "model", "optimizer", "step"} <= state.keys():
+            if not isinstance(state, dict) or not {"spec", "model", "optimizer"} <= state.keys():
                 raise ValueError("not a training checkpoint of ssl_core.trainer")
         except Exception as e:  # noqa: BLE001 - a checkpoint we cannot read is set aside, whatever the cause
             moves.append((path, "damaged", f"cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"))
@@ -360,7 +360,7 @@ def _resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, ma
             if reason == "other-spec" and (ckpt_dir / METRICS).exists() and found is None:
                 _set_aside(ckpt_dir / METRICS, reason)  # its log, beside it
             then = f"resuming from {found['path'].name}" if found is not None else "starting the run afresh"
-            _say(f"WARNING: {path} {why}; set aside as {aside}; {then} (delete the set-aside file when not needed)")
+            say(f"WARNING: {path} {why}; set aside as {aside}; {then} (delete the set-aside file when not needed)")
     dist.barrier()
     return found
 
@@ -375,7 +375,7 @@ def _recheck_images(dataset: MultiViewDataset, spec: dict[str, Any]) -> None:
     """The training images changed since the checkpoint was written (after the one-time check):
     decode them all again before any step, naming every bad file."""
     files = [Path(p) for p, _ in dataset.source.samples]
-    _say(f"{spec['run']}: the training images changed since the checkpoint was written; decoding all {len(files)} again")
+    say(f"{spec['run']}: the training images changed since the checkpoint was written; decoding all {len(files)} again")
     bad = find_corrupt(files, spec["data"].get("num_workers", 0))
     if bad:
         lines = "\n".join(f"  {path}: {error}" for path, error in bad)
