@@ -56,3 +56,4 @@ rule all:
                ext=("pdf", "png")),
         rules.table1_transfer.output,
         expand(f"{OUT}/figures/fig4_radar_{{method}}.{{ext}}", method=TABLE1_METHODS, ext=("pdf", "png")),
+        expand(f"{OUT}/figures/training_curves_{{method}}.{{ext}}", method=CURVE_RUNS, ext=("pdf", "png", "csv")),

@@ -16,6 +16,7 @@
   python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
+  python -m evaluations curves    --runs DIR1 DIR2 .. --method M --profile P --figure STEM [--window W]
   python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
   python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
@@ -60,6 +61,12 @@ def _fig2(args: argparse.Namespace) -> None:
     table = report.fig2_table(ours, paper, args.profile)
     report.write_table(table, report.fig2_latex(table, args.profile), args.table)
     report.fig2_figure(ours, paper, args.profile, args.figure)
+
+
+def _curves(args: argparse.Namespace) -> None:
+    from evaluations.curves import curves_figure, read_runs
+
+    curves_figure(read_runs(args.runs), args.method, args.profile, args.figure, args.window)
 
 
 def _fig3(args: argparse.Namespace) -> None:
@@ -426,6 +433,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--metrics", "--paper", "--profile", "--method", "--figure"):
         p.add_argument(name, required=True)
     p.set_defaults(fn=_fig4)
+    p = sub.add_parser("curves", help="training curves of a method's runs (pdf, png, csv): metrics.jsonl over steps")
+    p.add_argument("--runs", nargs="+", required=True, help="the runs' folders (results/<profile>/pretrain/<run>)")
+    p.add_argument("--method", required=True, help="the method the runs belong to (the figure's title)")
+    p.add_argument("--profile", required=True)
+    p.add_argument("--figure", required=True)
+    p.add_argument("--window", type=int, default=None, help="moving average over this many steps (default: ~1/50 "
+                   "of the run; 1: raw)")
+    p.set_defaults(fn=_curves)
     p = sub.add_parser("claims", help="the claims table (tex, csv): each claim of the paper, ours and a verdict")
     p.add_argument("--metrics", help="metrics.csv (none: the profile was not run)")
     p.add_argument("--cosine", help="tables/cosine_study.csv of the profile")

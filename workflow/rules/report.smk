@@ -193,3 +193,35 @@ rule claims:
     shell:
         "python -m evaluations claims --metrics {input.metrics} --cosine {input.cosine} --paper-dir results/paper "
         "--sweeps {params.sweeps:q} --profile {params.profile} --table {params.stem} > {log} 2>&1"
+
+
+# Training curves: per method, what its main runs logged per step (metrics.jsonl), baseline and rescued overlaid.
+CURVE_RUNS = {m: sorted(r for r in MAIN_RUNS if RUNS[r]["method"] == m and RUNS[r]["variant"] in ("baseline", "rescued"))
+              for m in sorted({RUNS[r]["method"] for r in MAIN_RUNS})}
+CURVE_RUNS = {m: runs for m, runs in CURVE_RUNS.items() if runs}
+
+
+rule training_curves:
+    input:
+        runs=lambda w: expand(f"{OUT}/pretrain/{{run}}/run.json", run=CURVE_RUNS[w.method]),
+        metrics=lambda w: expand(f"{OUT}/pretrain/{{run}}/metrics.jsonl", run=CURVE_RUNS[w.method]),
+    output:
+        report(
+            multiext(f"{OUT}/figures/training_curves_{{method}}", ".pdf", ".png"),
+            caption="../report/curves.rst",
+            category="Training curves",
+        ),
+        f"{OUT}/figures/training_curves_{{method}}.csv",
+    wildcard_constraints:
+        method="|".join(CURVE_RUNS) or "none",
+    params:
+        dirs=lambda w, input: [os.path.dirname(p) for p in input.runs],
+        profile=PROFILE,
+        stem=lambda w, output: output[0].removesuffix(".pdf"),
+    log:
+        f"{OUT}/logs/training_curves_{{method}}.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations curves --runs {params.dirs} --method {wildcards.method} --profile {params.profile} "
+        "--figure {params.stem} > {log} 2>&1"
