@@ -21,6 +21,13 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+# Every job runs in the project's one pinned environment: `conda:` names it on each rule (used with
+# --sdm conda); otherwise the jobs' `python` is the interpreter of the environment that runs
+# Snakemake, activated or not (its bin/ first on the jobs' PATH).
+ENVIRONMENT = os.path.join(workflow.basedir, "environment.yml")
+os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
 # --config values nested in a mapping arrive as strings (Snakemake's YAML BaseLoader): typed here.
 # A config error names the files that set each bad key.
 try:
