@@ -105,7 +105,7 @@ def test_dry_run_tiny_profile(tmp_path):
                     "pretrain": n, "shapes_data": 1, "cosine_study": 1, "fig5_sensitivity_s": n_sweeps,
                     "fig6_sensitivity_k": n_sweeps, "transfer_standins": 1, "transfer_linear": len(main),
                     "table1_transfer": 1, "fig4_radar": 3, "table2_dense": 1, "claims": 1, "check_pretrain_images": 1,
-                    "check_transfer_images": n_transfer, **dense}
+                    "check_transfer_images": n_transfer, "training_curves": len(METHODS.names()), **dense}
 
 
 @pytest.mark.dag_state
