@@ -210,12 +210,11 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     # emb_dim: the width of the embedding the collapse test reads, known once a step ran (kept in
     # the checkpoint, so a run resumed with nothing left to train keeps its verdict).
     step, collapse, emb_dim = 0, None, None
-    ckpt_path = ckpt_dir / CHECKPOINT
     metrics_path = ckpt_dir / METRICS
     main = dist.is_main()
     if main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-    images = _image_fingerprint(dataset) if step < total_steps else None
+    images = _image_fingerprint(dataset) if total_steps else None  # what the run trains on
     state = resume_state(ckpt_dir, spec, device, main)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -223,9 +222,10 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
         step, collapse, emb_dim = state["step"], state["collapse"], state.get("emb_dim")
         if main:
             say(f"{spec['run']}: resuming from step {step} of {total_steps} ({state['path']})")
-        if emb_dim is None and step >= total_steps and collapse is None:
-            say(f"{spec['run']}: {state['path']} predates the recorded embedding width: the embedding "
-                 "collapse test is not repeated (the run's earlier run.json has its verdict)")
+        if main and emb_dim is None and step >= total_steps and collapse is None:
+            say(f"WARNING: {spec['run']}: {state['path']} predates the recorded embedding width, so the embedding "
+                "collapse test cannot be repeated and run.json's collapse stays null; delete the checkpoint and rerun "
+                "to retrain the run and have the test")
         if step < total_steps and state.get("images") not in (None, images):
             _recheck_images(dataset, spec)  # the images changed since this run started
     if main:
