@@ -50,7 +50,9 @@ def _run(args: argparse.Namespace) -> int:
         from ssl_core.datasets import pretrain_folders
         from ssl_core.datasets.check import CorruptImagesError, check_images
 
-        data = _json(args.data, "--data")
+        from ssl_core.config import validate_pretrain_data
+
+        data = validate_pretrain_data(_json(args.data, "--data"))
         try:
             check_images(pretrain_folders(data), args.out, f"the pretraining set {data['name']} ({data['root']})",
                          workers=data.get("num_workers", 0))

@@ -164,6 +164,13 @@ def name_sources(error: ConfigError, files: list[str | Path], command_line: dict
     return ConfigError(f"{error}\n" + "\n".join(lines) if lines else str(error), error.keys)
 
 
+def validate_pretrain_data(data: Any) -> dict[str, Any]:
+    """Check a ``data.pretrain`` section (what ``python -m ssl_core check-images --data`` reads)."""
+    root = _schema()
+    _check(data, root["properties"]["data"]["properties"]["pretrain"], root, "data.pretrain.", "data")
+    return data
+
+
 #: The variants of a run spec (ssl_core.config._spec and reference_runs).
 VARIANTS = ("baseline", "rescued", "random_init", "supervised")
 SPEC_KEYS = ("run", "method", "arch", "variant", "seed", "k", "s", "recipe", "data", "train")

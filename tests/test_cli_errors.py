@@ -40,6 +40,11 @@ def test_pretrain_spec_is_checked_with_the_workflows_schema(tmp_path, capsys):
     assert not (tmp_path / "c").exists()  # nothing ran
 
 
+def test_check_images_data_is_checked(tmp_path, capsys):
+    message = exit_message(ssl_core_main, ["check-images", "--data", '{"root": "x"}', "--out", str(tmp_path / "m")], capsys)
+    assert message == "error: invalid data:\n  data.pretrain: 'name' is a required property"
+
+
 def test_every_spec_of_every_profile_is_valid():
     for name in ("config", "small", "cifar", "paper"):
         for spec in run_matrix(load_config(ROOT / "config" / f"{name}.yaml")).values():
