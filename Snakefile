@@ -8,7 +8,7 @@ import os
 import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import MAIN_GROUP, arch_family, linear_settings, run_groups, run_matrix, sweep_runs, training_spec, validate_config
+from ssl_core.config import MAIN_GROUP, ConfigError, arch_family, linear_settings, name_sources, run_groups, run_matrix, sweep_runs, training_spec, typed_overrides, validate_config
 from ssl_core.datasets import downloads
 
 # The tiny profile is the default config only: a --configfile given on the command line replaces it
@@ -21,7 +21,20 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
-config = validate_config(config)
+# Every job runs in the project's one pinned environment: `conda:` names it on each rule (used with
+# --sdm conda); otherwise the jobs' `python` is the interpreter of the environment that runs
+# Snakemake, activated or not (its bin/ first on the jobs' PATH).
+ENVIRONMENT = os.path.join(workflow.basedir, "environment.yml")
+os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
+# --config values nested in a mapping arrive as strings (Snakemake's YAML BaseLoader): typed here.
+# A config error names the files that set each bad key.
+try:
+    config = validate_config(typed_overrides(config, workflow.config_settings.config))
+except ConfigError as e:
+    raise name_sources(e, [str(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"],
+                       workflow.config_settings.config) from None
 PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
 RUNS = run_matrix(config)  # one training per distinct spec, with the groups that use it
@@ -51,3 +64,4 @@ rule all:
                ext=("pdf", "png")),
         rules.table1_transfer.output,
         expand(f"{OUT}/figures/fig4_radar_{{method}}.{{ext}}", method=TABLE1_METHODS, ext=("pdf", "png")),
+        expand(f"{OUT}/figures/training_curves_{{method}}.{{ext}}", method=CURVE_RUNS, ext=("pdf", "png", "csv")),

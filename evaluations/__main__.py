@@ -16,6 +16,7 @@
   python -m evaluations transfer  --backbone B --run RUN --dataset D --config-json JSON --device DEV --cache-dir DIR --threads N --out OUT.json
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
+  python -m evaluations curves    --runs DIR1 DIR2 .. --method M --profile P --figure STEM [--window W]
   python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT]
   python -m evaluations forest    --claims claims.csv --profile P --figure STEM
   python -m evaluations power     --metrics metrics.csv [--group main] [--effect 1.0] [--half-width 1.0] [--predictions DIR]
@@ -62,6 +63,12 @@ def _fig2(args: argparse.Namespace) -> None:
     table = report.fig2_table(ours, paper, args.profile)
     report.write_table(table, report.fig2_latex(table, args.profile), args.table)
     report.fig2_figure(ours, paper, args.profile, args.figure)
+
+
+def _curves(args: argparse.Namespace) -> None:
+    from evaluations.curves import curves_figure, read_runs
+
+    curves_figure(read_runs(args.runs), args.method, args.profile, args.figure, args.window)
 
 
 def _fig3(args: argparse.Namespace) -> None:
@@ -294,9 +301,15 @@ def _val_noise(metrics, table, folder: str) -> str:
 
 
 def _compare_reference(args: argparse.Namespace) -> int:
-    from evaluations import compare, report
+    from evaluations import compare
 
-    ours, reference = report.read_metrics(args.ours), report.read_metrics(args.reference)
+    try:
+        warning = compare.check_profiles(args.ours, args.reference, args.any_profile)
+        ours, reference = compare.read_table(args.ours, "--ours"), compare.read_table(args.reference, "--reference")
+    except compare.CompareInputError as e:
+        sys.exit(f"error: {e}")
+    if warning:
+        print(warning)
     if args.partial:  # a rerun of some runs: the reference's other runs are not compared
         skipped = sorted(set(reference.run) - set(ours.run))
         reference = reference[reference.run.isin(ours.run)]
@@ -354,6 +367,44 @@ def _snapshot(args: argparse.Namespace) -> None:
         manifest["parts"] = {**old, args.part: part}
         manifest["wall_seconds"] = sum(q["wall_seconds"] for q in manifest["parts"].values())
     write_json(out / "MANIFEST.json", manifest)
+
+
+# Help of the options the subcommands share, by name; (subcommand, option) where one means more.
+OPTION_HELP = {
+    "--backbone": "a run's backbone.pt (results/<profile>/pretrain/<run>/backbone.pt)",
+    "--out": "the output file (written atomically)",
+    "--runs": "every run's run.json (results/<profile>/pretrain/<run>/run.json)",
+    "--evals": "the per-run evaluation JSONs (results/<profile>/eval/...)",
+    "--metrics": "results/<profile>/metrics.csv",
+    "--paper": "the paper's numbers (results/paper/<artifact>.csv)",
+    "--profile": "the config's profile (tiny, small, cifar, paper), named in captions",
+    "--table": "output stem: writes STEM.tex and STEM.csv",
+    "--figure": "output stem: writes STEM.pdf and STEM.png",
+    "--param": "the swept parameter: s (Fig. 5) or k (Fig. 6)",
+    "--n-train": "images of its train split",
+    "--n-test": "images of its test split",
+    "--task": "the dense task of Table 2: voc (detection) or coco (detection and segmentation)",
+    "--status": "what a Table 2 row without a result of ours says (e.g. not run: Detectron2 not installed)",
+    "--dataset": "a dataset name of eval.transfer.datasets (e.g. cifar10, shapes_textures)",
+    "--root": "the folder that holds the dataset (eval.transfer.data_root)",
+    "--run": "the run id (results/<profile>/pretrain/<run>)",
+    "--device": "auto (cuda when available), cpu or cuda[:N]",
+    "--cache-dir": "folder of the frozen features, cached per backbone checkpoint",
+    "--method": "the method of the radar: simclr, mocov3 or dinov2",
+    ("download", "--out"): "the marker written once the dataset is downloaded",
+    ("transfer-check", "--out"): "the marker written when every image decodes",
+    ("dense-data", "--out"): "the folder of the generated COCO subset and VOC tree",
+    ("dense-convert", "--out"): "the Detectron2 weights (.pkl)",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    """Give every option of every subcommand without a help text the shared one (OPTION_HELP)."""
+    for command, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            if action.option_strings and action.help is None:
+                name = action.option_strings[0]
+                action.help = OPTION_HELP.get((command, name), OPTION_HELP.get(name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,6 +498,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("--metrics", "--paper", "--profile", "--method", "--figure"):
         p.add_argument(name, required=True)
     p.set_defaults(fn=_fig4)
+    p = sub.add_parser("curves", help="training curves of a method's runs (pdf, png, csv): metrics.jsonl over steps")
+    p.add_argument("--runs", nargs="+", required=True, help="the runs' folders (results/<profile>/pretrain/<run>)")
+    p.add_argument("--method", required=True, help="the method the runs belong to (the figure's title)")
+    p.add_argument("--profile", required=True)
+    p.add_argument("--figure", required=True)
+    p.add_argument("--window", type=int, default=None, help="moving average over this many steps (default: ~1/50 "
+                   "of the run; 1: raw)")
+    p.set_defaults(fn=_curves)
     p = sub.add_parser("claims", help="the claims table (tex, csv): each claim of the paper, ours and a verdict")
     p.add_argument("--metrics", help="metrics.csv (none: the profile was not run)")
     p.add_argument("--cosine", help="tables/cosine_study.csv of the profile")
@@ -477,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--atol", type=float, default=0.0, help="exact mode: allowed absolute difference")
     p.add_argument("--partial", action="store_true",
                    help="ours reran some runs only: compare those, leave the reference's other runs out")
+    p.add_argument("--any-profile", action="store_true",
+                   help="compare even if the two tables are of different profiles (a warning instead of an error)")
     p.set_defaults(fn=_compare_reference)
     p = sub.add_parser("snapshot", help="copy a finished profile's results into results/reference/<profile>")
     p.add_argument("--results", required=True, help="results/<profile>")
@@ -487,7 +548,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part", default="", help="a reference built in parts: this part's name; the MANIFEST keeps every "
                    "part's commit, wall time and runs, and its wall_seconds is their sum")
     p.set_defaults(fn=_snapshot)
+    _fill_help(parser)
     args = parser.parse_args(argv)
+    spec = getattr(args, "spec", None)
+    if spec is not None:  # a run spec is checked with the schema the workflow checks configs with
+        from ssl_core.config import ConfigError, validate_spec
+
+        try:
+            validate_spec(json.loads(spec))
+        except (ConfigError, json.JSONDecodeError) as e:
+            sys.exit(f"error: --spec: {e}")
     return args.fn(args) or 0
 
 

@@ -5,13 +5,65 @@ and by how much. ``exact``: run by run and metric, within ``atol`` (0: equal as 
 reference's 95 % interval of its mean (evaluations.stats), what to expect on another machine."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 
 from evaluations import stats
-from evaluations.report import main_runs
+from evaluations.report import main_runs, read_metrics
 
 RUN_KEYS = ["run", "task", "dataset", "metric"]
 GROUP_KEYS = ["method", "arch", "variant", "task", "dataset", "metric"]
+COLUMNS = sorted({*RUN_KEYS, *GROUP_KEYS, "s", "k", "seed", "value"})  # what a comparison reads
+
+
+class CompareInputError(ValueError):
+    """A table that cannot be compared (missing, not a metrics.csv, another profile's); one line."""
+
+
+def read_table(path: str | Path, what: str) -> pd.DataFrame:
+    """A metrics.csv to compare, or a one-line CompareInputError saying what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CompareInputError(f"{what}: no file at {path} (a finished profile writes results/<profile>/metrics.csv; "
+                                "the committed references are results/reference/<profile>/metrics.csv)")
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise CompareInputError(f"{what}: {path} is not a CSV file ({type(e).__name__}: {' '.join(str(e).split())})") from None
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise CompareInputError(f"{what}: {path} is not a metrics.csv: no column(s) {', '.join(missing)} "
+                                f"(expected {', '.join(COLUMNS)})")
+    return read_metrics(path)
+
+
+def profile_of(path: str | Path) -> str | None:
+    """The profile a metrics.csv belongs to: its MANIFEST.json's (a reference), else the folder of
+    results/<profile>/metrics.csv or results/reference/<profile>/metrics.csv; None if unknown."""
+    path = Path(path).resolve()
+    manifest = path.parent / "MANIFEST.json"
+    if manifest.is_file():
+        try:
+            return json.loads(manifest.read_text()).get("profile") or path.parent.name
+        except json.JSONDecodeError:
+            pass
+    return path.parent.name if path.parent.parent.name in ("results", "reference") else None
+
+
+def check_profiles(ours: str | Path, reference: str | Path, any_profile: bool = False) -> str | None:
+    """Refuse (CompareInputError) to compare two different profiles' runs, whose run names can be
+    equal while their data and recipes differ; with ``any_profile``, a warning line instead."""
+    mine, theirs = profile_of(ours), profile_of(reference)
+    if mine and theirs and mine != theirs:
+        message = (f"{ours} is of profile {mine!r}, {reference} of profile {theirs!r}: runs of the same name "
+                   "differ in data and recipe across profiles")
+        if not any_profile:
+            raise CompareInputError(f"{message}; compare a {mine!r} run with a {mine!r} reference, or pass "
+                                    "--any-profile to compare anyway")
+        return f"WARNING: {message}"
+    return None
 
 
 def _keys(ours: pd.DataFrame, reference: pd.DataFrame, keys: list[str]) -> list[str]:

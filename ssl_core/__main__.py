@@ -31,17 +31,28 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--config-json", help="the validated config as JSON (the Snakemake rule passes it)")
     b.add_argument("--batch", type=int, default=8, help="batch of the timed steps")
     b.add_argument("--steps", type=int, default=3, help="timed steps per model (after one warm-up)")
-    b.add_argument("--device", default="auto")
+    b.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda[:N]")
     b.add_argument("--out", help="write the CSV here (atomically) as well as to stdout")
     b.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args(argv)
+    from ssl_core.config import ConfigError
+
+    try:
+        return _run(args)
+    except ConfigError as e:  # a bad spec or config: what is wrong and where, no traceback
+        sys.exit(f"error: {e}")
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "budget":
         return _budget(args)
     if args.command == "check-images":
         from ssl_core.datasets import pretrain_folders
         from ssl_core.datasets.check import CorruptImagesError, check_images
 
-        data = json.loads(args.data)
+        from ssl_core.config import validate_pretrain_data
+
+        data = validate_pretrain_data(_json(args.data, "--data"))
         try:
             check_images(pretrain_folders(data), args.out, f"the pretraining set {data['name']} ({data['root']})",
                          workers=data.get("num_workers", 0))
@@ -52,16 +63,31 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    spec = json.loads(args.spec)
+    from ssl_core.config import validate_spec
+    from ssl_core.datasets.check import CorruptImagesError
+
+    spec = validate_spec(_json(args.spec, "--spec"))  # the schema the workflow validates configs with
     if spec["variant"] == "supervised":  # the ceiling: trained with labels (ssl_core.supervised)
         from ssl_core.supervised import train_supervised
 
         return 0 if train_supervised(spec, args.out, args.ckpt) else 3
     from ssl_core.trainer import pretrain  # torch: not for the data check
 
-    done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)
+    try:
+        done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)
+    except (CorruptImagesError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
     # A time-boxed, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
     return 0 if done else 3
+
+
+def _json(text: str, option: str):
+    from ssl_core.config import ConfigError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{option} is not valid JSON ({e})") from None
 
 
 def _budget(args: argparse.Namespace) -> int:
@@ -74,7 +100,7 @@ def _budget(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = load_config(args.configfile) if args.configfile else validate_config(json.loads(args.config_json))
+    config = load_config(args.configfile) if args.configfile else validate_config(_json(args.config_json, "--config-json"))
     text = to_csv(compute_budget(config, resolve_device(args.device), args.batch, args.steps))
     print(text, end="")
     if args.out:

@@ -17,7 +17,12 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "co
 
 
 class ConfigError(ValueError):
-    """A config value that does not fit the schema; the message names the offending key."""
+    """A config value that does not fit the schema; the message names the offending key (``keys``:
+    their dotted paths, where known)."""
+
+    def __init__(self, message: str, keys: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.keys = keys or []
 
 
 def _location(error: jsonschema.ValidationError) -> str:
@@ -38,14 +43,15 @@ def _allowed_keys(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
     return keys
 
 
-def _check(instance: Any, schema: dict[str, Any], root: dict[str, Any], prefix: str = "") -> None:
+def _check(instance: Any, schema: dict[str, Any], root: dict[str, Any], prefix: str = "", what: str = "config") -> None:
     validator = jsonschema.Draft202012Validator({**schema, "$defs": root["$defs"]})
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if not errors:
         return
-    lines = []
+    lines, keys = [], []
     for e in errors:
         where = prefix + _location(e) if e.absolute_path or not prefix else prefix.rstrip(".")
+        keys.append(where)
         if e.validator in ("additionalProperties", "unevaluatedProperties"):
             allowed = _allowed_keys(e.schema, root)
             unknown = sorted(set(e.instance) - allowed)
@@ -53,7 +59,7 @@ def _check(instance: Any, schema: dict[str, Any], root: dict[str, Any], prefix: 
                          f"{', '.join(sorted(allowed)) or '(see schema)'}")
         else:
             lines.append(f"{where}: {e.message}")
-    raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    raise ConfigError(f"invalid {what}:\n  " + "\n  ".join(lines), keys)
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +94,125 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    return validate_config(yaml.safe_load(Path(path).read_text()))
+    """A config file, validated; every error names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a config is a mapping of keys (profile, data, methods, ...)")
+    try:
+        return validate_config(config)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}", e.keys) from None
+
+
+def typed_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the values of Snakemake's ``--config`` typed as YAML types them: Snakemake
+    parses a nested value (``--config methods='{simclr: {rescue: {k: 4}}}'``) with YAML's
+    BaseLoader, which keeps every scalar in it a string; top-level scalars it types itself."""
+    def typed(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: typed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [typed(v) for v in value]
+        if isinstance(value, str):
+            try:
+                return yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+        return value
+
+    def merge(into: dict[str, Any], over: dict[str, Any], nested: bool) -> None:
+        for key, value in over.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value, True)
+            elif nested or isinstance(value, (dict, list)):
+                into[key] = typed(value)
+
+    config = copy.deepcopy(config)
+    merge(config, dict(overrides), False)
+    return config
+
+
+def name_sources(error: ConfigError, files: list[str | Path], command_line: dict[str, Any] | None = None) -> ConfigError:
+    """``error`` with, for each key it names, where its value comes from: ``--config``
+    (``command_line``), else the last of the config ``files`` that sets it."""
+    def sets(tree: Any, key: str) -> bool:
+        for part in key.split("."):
+            if isinstance(tree, dict) and part in tree:
+                tree = tree[part]
+            elif isinstance(tree, list) and part.isdigit() and int(part) < len(tree):
+                tree = tree[int(part)]
+            else:
+                return False
+        return True
+
+    trees = {str(f): yaml.safe_load(Path(f).read_text()) for f in files if Path(f).is_file()}
+    lines = []
+    for key in dict.fromkeys(error.keys):
+        where = [f for f, tree in trees.items() if sets(tree, key)]
+        if command_line and sets(dict(command_line), key):
+            lines.append(f"{key}: set by --config")
+        elif where:
+            lines.append(f"{key}: set in {where[-1]}")
+        elif "." in key:
+            lines.append(f"{key}: missing from {', '.join(trees) or 'the config'}")
+    return ConfigError(f"{error}\n" + "\n".join(lines) if lines else str(error), error.keys)
+
+
+def validate_pretrain_data(data: Any) -> dict[str, Any]:
+    """Check a ``data.pretrain`` section (what ``python -m ssl_core check-images --data`` reads)."""
+    root = _schema()
+    _check(data, root["properties"]["data"]["properties"]["pretrain"], root, "data.pretrain.", "data")
+    return data
+
+
+#: The variants of a run spec (ssl_core.config._spec and reference_runs).
+VARIANTS = ("baseline", "rescued", "random_init", "supervised")
+SPEC_KEYS = ("run", "method", "arch", "variant", "seed", "k", "s", "recipe", "data", "train")
+
+
+def validate_spec(spec: Any) -> dict[str, Any]:
+    """Check one run's spec (what ``python -m ssl_core pretrain --spec`` and the evaluation jobs
+    read) against the config schema the workflow uses; raise ConfigError naming each bad key.
+    Returns the spec with the schema's defaults filled, as validate_config fills them."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"invalid run spec: a JSON object with keys {', '.join(SPEC_KEYS)}, got {type(spec).__name__}")
+    missing = [k for k in SPEC_KEYS if k not in spec]
+    unknown = sorted(set(spec) - set(SPEC_KEYS) - {"rescue", "groups", "sweep"})
+    if missing or unknown:
+        raise ConfigError("invalid run spec: " + "; ".join(
+            ([f"missing key(s) {', '.join(missing)}"] if missing else []) +
+            ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])) +
+            " (a spec is what ssl_core.config.run_matrix makes of a config)", missing + unknown)
+    root = _schema()
+    props = root["properties"]
+    _check(spec["variant"], {"enum": list(VARIANTS)}, root, "variant.", "run spec")
+    archs = props["experiments"]["items"]["properties"]["arch"]
+    _check(spec["arch"], archs, root, "arch.", "run spec")
+    _check(spec["seed"], {"type": "integer", "minimum": 0}, root, "seed.", "run spec")
+    _check(spec["data"], props["data"]["properties"]["pretrain"], root, "data.", "run spec")
+    _check(spec["train"], props["train"], root, "train.", "run spec")
+    if spec["variant"] == "supervised":
+        recipe = {k: v for k, v in spec["recipe"].items() if k != "backbone"} if isinstance(spec["recipe"], dict) \
+            else spec["recipe"]
+        _check(recipe, props["references"]["properties"]["supervised"], root, "recipe.", "run spec")
+    else:
+        methods = sorted(k[len("recipe_"):] for k in root["$defs"] if k.startswith("recipe_") and k != "recipe_common")
+        _check(spec["method"], {"enum": methods}, root, "method.", "run spec")
+        _check(spec["recipe"], {"$ref": f"#/$defs/recipe_{spec['method']}"}, root, "recipe.", "run spec")
+    if spec["variant"] == "rescued":
+        _check({"k": spec["k"], "s": spec["s"], **(spec.get("rescue") or {})}, {"$ref": "#/$defs/rescue"}, root,
+               "", "run spec")
+    spec = copy.deepcopy(spec)
+    spec["data"].setdefault("num_workers", 0)
+    spec["train"].setdefault("device", "auto")
+    spec["train"].setdefault("ckpt_every_steps", 500)
+    return spec
 
 
 def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None, s: float | None = None,

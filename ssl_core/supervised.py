@@ -23,9 +23,9 @@ from ssl_core.augment import original_transform
 from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
 from ssl_core.distributed import resolve_device
-from ssl_core.io import atomic_path, load_torch, save_torch
+from ssl_core.io import atomic_path
 from ssl_core.optim import build_optimizer, lr_at, param_groups
-from ssl_core.trainer import CHECKPOINT, METRICS, training_layout, write_run
+from ssl_core.trainer import METRICS, resume_state, save_checkpoint, say, training_layout, write_run
 from ssl_core.views import N_UNIFORMS, ViewSpec, device_views
 
 
@@ -58,13 +58,12 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
 
     epoch = 0
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if (ckpt_dir / CHECKPOINT).exists():
-        state = load_torch(ckpt_dir / CHECKPOINT, map_location=device)
-        if state["spec"] != spec:
-            raise RuntimeError(f"{ckpt_dir / CHECKPOINT} belongs to a different run spec; delete it to restart")
+    state = resume_state(ckpt_dir, spec, device, main=True)  # another spec's or a damaged one: set aside
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         epoch = state["epoch"]
+        say(f"{spec['run']}: resuming from epoch {epoch} of {recipe['epochs']} ({state['path']})")
     records = [json.loads(line) for line in (ckpt_dir / METRICS).read_text().splitlines()[:epoch]] \
         if epoch else []
     stop_at = recipe["epochs"] if max_epochs is None else min(recipe["epochs"], epoch + max_epochs)
@@ -95,8 +94,8 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
                         "train_top1": 100.0 * correct / seen})
         with atomic_path(ckpt_dir / METRICS) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-        save_torch({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "epoch": epoch + 1}, ckpt_dir / CHECKPOINT)
+        save_checkpoint({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "epoch": epoch + 1}, ckpt_dir)
     if len(records) < recipe["epochs"]:
         return False
     collapse = None if records and math.isfinite(records[-1]["loss"]) else "nan_loss"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from ssl_core.augment import original_size, original_transform
 from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
 from ssl_core.backbones import build_backbone, count_parameters, is_vit
 from ssl_core.datasets import pretrain_images
+from ssl_core.datasets.check import CorruptImagesError, find_corrupt, fingerprint
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.distributed import resolve_device
 from ssl_core.host import retain_freed_memory
@@ -36,6 +39,7 @@ from ssl_core.strong_augment import StrongAugment
 from ssl_core.views import Views
 
 CHECKPOINT = "last.pt"
+PREVIOUS = "previous.pt"  # the checkpoint before last.pt: the fallback when last.pt cannot be read
 METRICS = "metrics.jsonl"
 
 
@@ -203,26 +207,34 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     peak_lr = train_step.peak_lr
     wd_end = recipe.get("weight_decay_end", recipe["weight_decay"])
 
-    step, collapse, emb_dim = 0, None, 1
-    ckpt_path = ckpt_dir / CHECKPOINT
+    # emb_dim: the width of the embedding the collapse test reads, known once a step ran (kept in
+    # the checkpoint, so a run resumed with nothing left to train keeps its verdict).
+    step, collapse, emb_dim = 0, None, None
     metrics_path = ckpt_dir / METRICS
     main = dist.is_main()
     if main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if ckpt_path.exists():
-        state = load_torch(ckpt_path, map_location=device)
-        if state["spec"] != spec:
-            raise RuntimeError(f"{ckpt_path} belongs to a different run spec; delete it to restart")
+    images = _image_fingerprint(dataset) if total_steps else None  # what the run trains on
+    state = resume_state(ckpt_dir, spec, device, main)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        step, collapse = state["step"], state["collapse"]
+        step, collapse, emb_dim = state["step"], state["collapse"], state.get("emb_dim")
+        if main:
+            say(f"{spec['run']}: resuming from step {step} of {total_steps} ({state['path']})")
+        if main and emb_dim is None and step >= total_steps and collapse is None:
+            say(f"WARNING: {spec['run']}: {state['path']} predates the recorded embedding width, so the embedding "
+                "collapse test cannot be repeated and run.json's collapse stays null; delete the checkpoint and rerun "
+                "to retrain the run and have the test")
+        if step < total_steps and state.get("images") not in (None, images):
+            _recheck_images(dataset, spec)  # the images changed since this run started
     if main:
         _truncate_metrics(metrics_path, step)
 
     def checkpoint() -> None:
         if main:
-            save_torch({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "step": step, "collapse": collapse}, ckpt_path)
+            save_checkpoint({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                              "step": step, "collapse": collapse, "emb_dim": emb_dim, "images": images}, ckpt_dir)
         dist.barrier()
 
     stop_at = total_steps if max_steps is None else min(total_steps, step + max_steps)
@@ -286,6 +298,93 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     return True
 
 
+def say(message: str) -> None:
+    """One line to the job's log (stderr; the progress bar's stream)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def save_checkpoint(state: dict[str, Any], ckpt_dir: Path) -> None:
+    """``last.pt``, atomically, after moving the one before it to ``previous.pt``: a ``last.pt``
+    damaged later (a full disk, a copy cut short) still leaves a checkpoint to resume from."""
+    last = ckpt_dir / CHECKPOINT
+    if last.exists():
+        os.replace(last, ckpt_dir / PREVIOUS)
+    save_torch(state, last)
+
+
+def _set_aside(path: Path, reason: str) -> Path:
+    """Rename ``path`` to ``<name>.<reason>[-n]`` beside it (never overwriting) and return the new path."""
+    n, aside = 0, path.with_name(f"{path.name}.{reason}")
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.{reason}-{n}")
+    os.replace(path, aside)
+    return aside
+
+
+def _spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two specs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(old.keys() | new.keys(), key=str)
+                for c in _spec_changes(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, main: bool) -> dict[str, Any] | None:
+    """The training state to resume from: ``last.pt``, else ``previous.pt``, else none (a fresh
+    start). A checkpoint that cannot be read, or that belongs to another spec (a recipe value was
+    edited), is set aside with a log line naming it; the run then starts afresh from what is left."""
+    found, moves = None, []
+    for name in (CHECKPOINT, PREVIOUS):
+        path = ckpt_dir / name
+        if not path.exists():
+            continue
+        try:
+            state = load_torch(path, map_location=device)
+            if not isinstance(state, dict) or not {"spec", "model", "optimizer"} <= state.keys():
+                raise ValueError("not a training checkpoint of ssl_core.trainer")
+        except Exception as e:  # noqa: BLE001 - a checkpoint we cannot read is set aside, whatever the cause
+            moves.append((path, "damaged", f"cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"))
+            continue
+        if state["spec"] != spec:
+            changed = _spec_changes(state["spec"], spec)
+            shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
+            moves.append((path, "other-spec", f"belongs to a different run spec (changed: {shown})"))
+            continue
+        found = state | {"path": path}
+        break
+    dist.barrier()  # every process has read the files before the main one moves any
+    if main:
+        for path, reason, why in moves:
+            aside = _set_aside(path, reason)
+            if reason == "other-spec" and (ckpt_dir / METRICS).exists() and found is None:
+                _set_aside(ckpt_dir / METRICS, reason)  # its log, beside it
+            then = f"resuming from {found['path'].name}" if found is not None else "starting the run afresh"
+            say(f"WARNING: {path} {why}; set aside as {aside}; {then} (delete the set-aside file when not needed)")
+    dist.barrier()
+    return found
+
+
+def _image_fingerprint(dataset: MultiViewDataset) -> str | None:
+    """Fingerprint (paths, sizes, modification times) of the training images, for a file-backed set."""
+    samples = getattr(dataset.source, "samples", None)
+    return fingerprint([Path(p) for p, _ in samples]) if samples is not None else None
+
+
+def _recheck_images(dataset: MultiViewDataset, spec: dict[str, Any]) -> None:
+    """The training images changed since the checkpoint was written (after the one-time check):
+    decode them all again before any step, naming every bad file."""
+    files = [Path(p) for p, _ in dataset.source.samples]
+    say(f"{spec['run']}: the training images changed since the checkpoint was written; decoding all {len(files)} again")
+    bad = find_corrupt(files, spec["data"].get("num_workers", 0))
+    if bad:
+        lines = "\n".join(f"  {path}: {error}" for path, error in bad)
+        raise CorruptImagesError(
+            f"{len(bad)} of {len(files)} training images of {spec['run']} cannot be decoded (they changed after "
+            f"the image check):\n{lines}\nThe run's checkpoint is kept. Replace these files from the original "
+            "archive, then rerun (the image check reruns once its marker, data/checked/pretrain.json, is deleted).")
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop lines logged after the checkpoint we resume from (they will be recomputed)."""
     if not path.exists():
@@ -301,7 +400,7 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
     final_std = records[-1]["emb_std"] if records else float("nan")
     # Collapse by embedding: lightly's criterion; a healthy l2-normalised embedding has a per-dim
     # std near 1/sqrt(D), a collapsed one near 0.
-    if collapse is None and final_std < 0.1 / math.sqrt(emb_dim):
+    if collapse is None and emb_dim is not None and final_std < 0.1 / math.sqrt(emb_dim):
         collapse = "embedding_std"
     write_run(out_dir, spec, model.eval_backbone, metrics_path, records, step, total_steps, steps_per_epoch,
               collapse, world)

@@ -12,6 +12,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
+from ssl_core.datasets.check import CorruptImagesError
+
 
 def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
     """(path, class index) pairs of an ImageFolder tree; a clear error if it is missing."""
@@ -53,7 +55,10 @@ class MultiViewDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, index: int) -> tuple[list[torch.Tensor] | torch.Tensor, torch.Tensor]:
-        img = self.source[index][0]
+        try:
+            img = self.source[index][0]
+        except (OSError, SyntaxError, ValueError) as e:  # what PIL raises on a damaged or truncated file
+            raise CorruptImagesError(self._bad_item(index, e)) from e
         # Seed the CPU generator the transforms draw from, and give the caller's state back (what
         # torch.random.fork_rng(devices=[]) + torch.manual_seed do, at 1/30 of their ~80 us, which
         # also seed every accelerator's generator).
@@ -63,6 +68,14 @@ class MultiViewDataset(Dataset):
             return self.views(img), self.original(img)
         finally:
             torch.set_rng_state(state)
+
+
+    def _bad_item(self, index: int, error: Exception) -> str:
+        samples = getattr(self.source, "samples", None)
+        what = samples[index][0] if samples is not None else f"item {index} of {type(self.source).__name__}"
+        return (f"{what} cannot be decoded ({type(error).__name__}: {error}); it changed after the image check. "
+                "Replace it from the original archive and rerun: the run resumes from its last checkpoint "
+                "(delete data/checked/pretrain.json under the results folder to check every image again).")
 
 
 def item_seed(seed: int, epoch: int, index: int) -> int:

@@ -61,3 +61,19 @@ def test_supervised_run_resumes_to_identical_weights(easy, tmp_path):
     full = torch.load(tmp_path / "full" / "backbone.pt", weights_only=True)["state_dict"]
     resumed = torch.load(tmp_path / "split" / "backbone.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_supervised_ceiling_restarts_on_an_edited_spec_and_survives_a_damaged_checkpoint(easy, tmp_path, capsys):
+    s = spec(easy, epochs=2)
+    assert not train_supervised(s, tmp_path / "out", tmp_path / "ckpt", max_epochs=1)
+    s["recipe"]["base_lr"] = 0.01
+    assert train_supervised(s, tmp_path / "out", tmp_path / "ckpt")
+    assert "different run spec (changed: recipe.base_lr)" in capsys.readouterr().err
+    assert (tmp_path / "ckpt" / "last.pt.other-spec").exists()
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["spec"]["recipe"]["base_lr"] == 0.01
+    last = tmp_path / "ckpt" / "last.pt"
+    last.write_bytes(last.read_bytes()[:100])
+    (tmp_path / "out" / "backbone.pt").unlink()
+    assert train_supervised(s, tmp_path / "out", tmp_path / "ckpt")  # resumes from previous.pt (epoch 1)
+    err = capsys.readouterr().err
+    assert f"{last} cannot be read" in err and "resuming from epoch 1 of 2" in err

@@ -2,6 +2,8 @@
 
 
 rule compute_budget:
+    conda:
+        ENVIRONMENT
     output:
         f"{OUT}/compute_budget.csv",
     params:

@@ -4,6 +4,8 @@
 
 
 rule shapes_data:
+    conda:
+        ENVIRONMENT
     output:
         directory(config["data"]["pretrain"]["root"]),
     params:
@@ -19,6 +21,8 @@ if DOWNLOADS:
     rule download_data:
         """One dataset through torchvision, once, before any job reads it (the cifar profile: its
         pretraining set and every transfer set it reads)."""
+        conda:
+            ENVIRONMENT
         output:
             downloaded_marker("{dataset}"),
         wildcard_constraints:
@@ -34,6 +38,8 @@ if DOWNLOADS:
 # Every image of a data set is decoded once, before any job reads it: a corrupt file fails here,
 # naming every bad file, not mid-training (ssl_core.datasets.check; cached on the file list).
 rule check_pretrain_images:
+    conda:
+        ENVIRONMENT
     input:
         pretrain_source,
     output:
@@ -50,6 +56,8 @@ rule check_pretrain_images:
 
 
 rule check_transfer_images:
+    conda:
+        ENVIRONMENT
     input:
         transfer_source,
     output:
@@ -68,6 +76,8 @@ rule check_transfer_images:
 
 
 rule transfer_standins:
+    conda:
+        ENVIRONMENT
     output:
         directory(TRANSFER["data_root"]),
     params:
@@ -83,6 +93,8 @@ if DENSE_DATA == "shapes":
 
     rule dense_data:
         """The shapes as a COCO subset and a Pascal VOC tree, for Table 2 (tiny profile)."""
+        conda:
+            ENVIRONMENT
         input:
             config["data"]["pretrain"]["root"],
         output:

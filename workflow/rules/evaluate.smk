@@ -2,6 +2,8 @@
 
 
 rule linear_probe:
+    conda:
+        ENVIRONMENT
     input:
         backbone=rules.pretrain.output.backbone,
         data=pretrain_data,
@@ -28,6 +30,8 @@ rule linear_probe:
 # bytes, the split and the preprocessing) and the Kornblith logistic protocol; one cell per job, or a
 # run's row (eval.transfer.jobs: per_run).
 rule transfer_linear:
+    conda:
+        ENVIRONMENT
     input:
         backbone=rules.pretrain.output.backbone,
         data=transfer_data,
@@ -53,6 +57,8 @@ rule transfer_linear:
 
 
 rule detectron2_weights:
+    conda:
+        ENVIRONMENT
     input:
         rules.pretrain.output.backbone,
     output:
@@ -66,6 +72,8 @@ rule detectron2_weights:
 
 
 rule dense:
+    conda:
+        ENVIRONMENT
     input:
         backbone=rules.pretrain.output.backbone,
         weights=rules.detectron2_weights.output[0],

@@ -3,6 +3,8 @@
 
 
 rule pretrain:
+    conda:
+        ENVIRONMENT
     input:
         pretrain_data,
     output:

@@ -2,6 +2,8 @@
 
 
 rule aggregate:
+    conda:
+        ENVIRONMENT
     input:
         runs=expand(f"{OUT}/pretrain/{{run}}/run.json", run=RUNS),
         evals=expand(f"{OUT}/eval/linear/{{run}}.json", run=RUNS),
@@ -21,6 +23,8 @@ rule aggregate:
 
 
 rule fig2_linear:
+    conda:
+        ENVIRONMENT
     input:
         metrics=rules.aggregate.output[0],
         paper="results/paper/fig2_linear.csv",
@@ -49,6 +53,8 @@ rule fig2_linear:
 
 
 rule fig3_augmentations:
+    conda:
+        ENVIRONMENT
     input:
         pretrain_data,
     output:
@@ -69,6 +75,8 @@ for _num, _param in ((5, "s"), (6, "k")):
     rule:
         name:
             f"fig{_num}_sensitivity_{_param}"
+        conda:
+            ENVIRONMENT
         input:
             metrics=rules.aggregate.output[0],
         output:
@@ -96,6 +104,8 @@ COSINE_RUN = next((r for r in MAIN_RUNS if RUNS[r]["method"] == "simclr" and RUN
 
 
 rule cosine_study:
+    conda:
+        ENVIRONMENT
     input:
         backbone=f"{OUT}/pretrain/{COSINE_RUN}/backbone.pt",
         data=pretrain_data,
@@ -114,6 +124,8 @@ rule cosine_study:
 
 
 rule table2_dense:
+    conda:
+        ENVIRONMENT
     input:
         metrics=rules.aggregate.output[0],
         paper="results/paper/table2_dense.csv",
@@ -134,6 +146,8 @@ rule table2_dense:
 
 
 rule table1_transfer:
+    conda:
+        ENVIRONMENT
     input:
         metrics=rules.aggregate.output[0],
         paper="results/paper/table1_transfer.csv",
@@ -152,6 +166,8 @@ rule table1_transfer:
 
 
 rule fig4_radar:
+    conda:
+        ENVIRONMENT
     input:
         metrics=rules.aggregate.output[0],
         paper="results/paper/table1_transfer.csv",
@@ -174,6 +190,8 @@ rule fig4_radar:
 
 
 rule claims:
+    conda:
+        ENVIRONMENT
     input:
         metrics=rules.aggregate.output[0],
         cosine=rules.cosine_study.output[0],
@@ -198,6 +216,8 @@ rule claims:
 
 
 rule forest:
+    conda:
+        ENVIRONMENT
     input:
         rules.claims.output[0],
     output:
@@ -212,3 +232,37 @@ rule forest:
         **resources("report"),
     shell:
         "python -m evaluations forest --claims {input} --profile {params.profile} --figure {params.stem} > {log} 2>&1"
+
+
+# Training curves: per method, what its main runs logged per step (metrics.jsonl), baseline and rescued overlaid.
+CURVE_RUNS = {m: sorted(r for r in MAIN_RUNS if RUNS[r]["method"] == m and RUNS[r]["variant"] in ("baseline", "rescued"))
+              for m in sorted({RUNS[r]["method"] for r in MAIN_RUNS})}
+CURVE_RUNS = {m: runs for m, runs in CURVE_RUNS.items() if runs}
+
+
+rule training_curves:
+    conda:
+        ENVIRONMENT
+    input:
+        runs=lambda w: expand(f"{OUT}/pretrain/{{run}}/run.json", run=CURVE_RUNS[w.method]),
+        metrics=lambda w: expand(f"{OUT}/pretrain/{{run}}/metrics.jsonl", run=CURVE_RUNS[w.method]),
+    output:
+        report(
+            multiext(f"{OUT}/figures/training_curves_{{method}}", ".pdf", ".png"),
+            caption="../report/curves.rst",
+            category="Training curves",
+        ),
+        f"{OUT}/figures/training_curves_{{method}}.csv",
+    wildcard_constraints:
+        method="|".join(CURVE_RUNS) or "none",
+    params:
+        dirs=lambda w, input: [os.path.dirname(p) for p in input.runs],
+        profile=PROFILE,
+        stem=lambda w, output: output[0].removesuffix(".pdf"),
+    log:
+        f"{OUT}/logs/training_curves_{{method}}.log",
+    resources:
+        **resources("report"),
+    shell:
+        "python -m evaluations curves --runs {params.dirs} --method {wildcards.method} --profile {params.profile} "
+        "--figure {params.stem} > {log} 2>&1"
