@@ -340,6 +340,12 @@ def _snapshot(args: argparse.Namespace) -> None:
     for path in files:
         (out / path.parent.relative_to(results)).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out / path.relative_to(results))
+    # Each probe's per-image predictions (for paired per-image analyses: python -m evaluations power --predictions).
+    predictions = sorted((results / "eval" / "linear").glob("*.predictions.csv.gz"))
+    if predictions:
+        (out / "predictions").mkdir(parents=True, exist_ok=True)
+        for path in predictions:
+            shutil.copyfile(path, out / "predictions" / path.name)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
         else platform.processor()
@@ -357,6 +363,7 @@ def _snapshot(args: argparse.Namespace) -> None:
         "machine": {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
                     "python": platform.python_version(), "torch": version("torch"), "torchvision": version("torchvision")},
         "files": [str(p.relative_to(results)) for p in files],
+        "predictions": len(predictions),
     }
     if args.part:
         # A reference built in parts: each part's commit, wall time, command and runs, kept across parts.

@@ -225,3 +225,28 @@ def test_snapshot_records_the_rescue_bn_rule(tmp_path):
     main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "1", "--commit", "abc"])
     manifest = json.loads((out / "MANIFEST.json").read_text())
     assert manifest["rescue_bn"] == ["common", "own_batch (made before bb2e21b)"]
+
+
+def test_snapshot_in_parts_keeps_each_parts_runs_and_the_predictions(tmp_path):
+    results, out = tmp_path / "results" / "verdict", tmp_path / "reference" / "verdict"
+    (results / "eval" / "linear").mkdir(parents=True)
+    (results / "metrics.csv").write_text("run\n")
+
+    def finish(run):
+        (results / "pretrain" / run).mkdir(parents=True)
+        (results / "pretrain" / run / "run.json").write_text(json.dumps({"spec": {"variant": "baseline"},
+                                                                            "torch_threads": 1}))
+        (results / "eval" / "linear" / f"{run}.predictions.csv.gz").write_bytes(run.encode())
+
+    finish("a")
+    main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "60", "--commit", "c1",
+          "--part", "one"])
+    finish("b")
+    main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "30", "--commit", "c2",
+          "--part", "two"])
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    parts = manifest["parts"]
+    assert (parts["one"]["commit"], parts["one"]["runs"]) == ("c1", ["a"])
+    assert (parts["two"]["commit"], parts["two"]["runs"]) == ("c2", ["b"])  # a belongs to part one
+    assert manifest["wall_seconds"] == 90 and manifest["torch_threads"] == [1] and manifest["predictions"] == 2
+    assert (out / "predictions" / "b.predictions.csv.gz").read_bytes() == b"b"
