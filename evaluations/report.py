@@ -17,10 +17,11 @@ import pandas as pd  # noqa: E402
 from evaluations import stats  # noqa: E402
 from ssl_core.config import MAIN_GROUP, arch_family  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
+from ssl_core.methods import method_labels, method_names  # noqa: E402
 
 COLUMNS = ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
-METHOD_LABEL = {"simclr": "SimCLR", "mocov3": "MoCo v3", "dinov2": "DINOv2", "barlowtwins": "BarlowTwins",
-                "mugs": "Mugs", "maect": "MAE-CT"}
+# The suite's methods (ssl_core.methods) and the paper's other methods (its Fig. 2 has them).
+METHOD_LABEL = {**method_labels(), "barlowtwins": "BarlowTwins", "mugs": "Mugs", "maect": "MAE-CT"}
 ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
               "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
 
@@ -270,7 +271,7 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
         levels = points[points.variant.isin(LEVEL_STYLE)]
         points = points[~points.variant.isin(LEVEL_STYLE)]
         for r in points.itertuples():
-            main = r.method in ("simclr", "mocov3", "dinov2")
+            main = r.method in method_names()  # the suite's methods; the paper's others in grey
             style = dict(marker="^", color="tab:orange") if r.variant == "rescued" else \
                 dict(marker="o", color="tab:blue" if main else "grey")
             ax.errorbar(r.params, r.mean, yerr=0 if pd.isna(r.err) else r.err, linestyle="none", markersize=8,
