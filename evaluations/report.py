@@ -26,7 +26,7 @@ ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "
               "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
 
 
-FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows (INTERFACE.md)
+FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows
 LEVEL_STATUS = {FLOOR: "floor: random init", CEILING: "ceiling: supervised"}
 BEYOND = "beyond the paper"  # the status of our rows of a method the paper does not have (BYOL)
 

@@ -105,7 +105,7 @@ def run_id(method: str, arch: str, variant: str, seed: int, k: int | None = None
            tag: str | None = None) -> str:
     """e.g. ``simclr-resnet50-rescued-s0.75-k128-seed0``, ``simclr-resnet50-baseline-seed0``, or
     with a sweep's tag (its recipe differs from the main run's) ``simclr-resnet50-sens-rescued-s0.5-k64-seed1``."""
-    if variant == "supervised":  # not a method's run: one per architecture (INTERFACE.md)
+    if variant == "supervised":  # not a method's run: one per architecture
         return f"supervised-{arch}-seed{seed}"
     rescue = f"-s{s:g}-k{k}" if variant == "rescued" else ""
     middle = f"-{tag}" if tag else ""

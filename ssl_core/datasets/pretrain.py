@@ -1,7 +1,7 @@
 """The pretraining dataset: the method's augmented views plus the resized original of each image.
 
-No reference pipeline keeps the original, but the rescue term needs it (DESIGN: strong views are
-made from the original images of the selected pairs, not from the common views)."""
+No reference pipeline keeps the original, but the rescue term needs it (the paper's Algorithm 1: strong
+views are made from the original images of the selected pairs, not from the common views)."""
 from __future__ import annotations
 
 from pathlib import Path
