@@ -22,9 +22,10 @@ bias), projector 4096-256, predictor 4096-256 on the projection. lightly's ``BYO
 / ``BYOLPredictionHead`` have the same shapes with the biases the other way round (none in the
 first Linear, one in the last): built here as the official code. Linears are initialised as
 haiku's ``hk.Linear`` (truncated normal, std 1/sqrt(fan_in); zero bias); BatchNorm decay 0.9 and
-eps 1e-5 are torch's defaults. The ResNet (haiku ``ResNet`` ``BlockV1``) starts the last BatchNorm
-of each *bottleneck* block at scale 0 (``scale_init=jnp.zeros``; basic blocks keep 1):
-``zero_init_residual``.
+eps 1e-5 are torch's defaults. The ResNet-50 (haiku ``ResNet`` ``BlockV1``) starts the last
+BatchNorm of each bottleneck block at scale 0 (``scale_init=jnp.zeros``): ``zero_init_residual``,
+which zeroes it in every residual block, as the suite's other ResNet methods (haiku's basic blocks,
+ResNet-18/34, would keep scale 1; on the tiny ResNet BYOL then shares its floor with SimCLR and MoCo v3).
 
 The rescue features z (views 0 and 1) are the online projector output, before the predictor, as
 the paper's for MoCo v3; ``embed`` sends the strong views through f and g. With ``rescue.bn:
@@ -40,8 +41,8 @@ tau_base            target EMA decay at step 0, cosine to 1                     
 proj_hidden_dim     hidden width of projector and predictor                       4096
 pred_hidden_dim     hidden width of the predictor                                 4096
 proj_out_dim        output width of projector and predictor                       256
-zero_init_residual  optional, default true: zero scale of each bottleneck         true
-                    block's last BatchNorm (haiku BlockV1)
+zero_init_residual  optional, default true: zero scale of each residual block's    true (ResNet-50)
+                    last BatchNorm (haiku BlockV1's bottleneck blocks)
 min_scale           RandomResizedCrop lower scale                                 0.08
 blur_probs          optional, default [1.0, 0.1]: Gaussian-blur probability of    [1.0, 0.1]
                     view 1 and view 2 (solarisation: 0 and 0.2)
@@ -63,8 +64,8 @@ import torch
 import torch.nn.functional as F
 from lightly.models.utils import update_momentum
 from torch import nn
-from torchvision.models.resnet import Bottleneck
 
+from ssl_core.backbones import zero_init_residual_blocks
 from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
 from ssl_core.views import ViewSpec
 
@@ -112,9 +113,7 @@ class BYOL(Method):
                  pred_hidden_dim: int = 4096, tau_base: float = 0.996, zero_init_residual: bool = True) -> None:
         super().__init__()
         if zero_init_residual:
-            for m in backbone.modules():
-                if isinstance(m, Bottleneck):
-                    nn.init.zeros_(m.bn3.weight)
+            zero_init_residual_blocks(backbone)
         self.tau_base = tau_base
         self.backbone = backbone
         self.projector = mlp(backbone.feature_dim, proj_hidden_dim, proj_out_dim)

@@ -126,12 +126,14 @@ def test_heads_have_the_official_and_lightlys_shapes():
     assert BYOL(build_backbone("resnet_tiny")).predictor[3].out_features == 256
 
 
-def test_zero_init_only_the_bottleneck_blocks():
-    """haiku BlockV1: scale_init zeros on the last BN of bottleneck blocks, basic blocks keep 1."""
-    basic = BYOL(build_backbone("resnet_tiny", width=8), 16, 8, 16)
-    assert all(bool((m.weight == 1).all()) for m in basic.backbone.modules() if isinstance(m, nn.BatchNorm2d))
+def test_zero_init_residual_blocks():
+    """haiku BlockV1: scale_init zeros on the last BN of the ResNet-50's bottleneck blocks; here of
+    every residual block (the suite's rule), and none when switched off."""
     deep = BYOL(build_backbone("resnet50"), 16, 8, 16)
     assert all(bool((b.bn3.weight == 0).all()) for b in deep.backbone.modules() if hasattr(b, "bn3"))
+    off = BYOL(build_backbone("resnet_tiny", width=8), 16, 8, 16, zero_init_residual=False)
+    assert all(bool((m.weight == 1).all()) for m in off.backbone.modules() if isinstance(m, nn.BatchNorm2d))
+    assert not all(bool((m.weight == 1).all()) for m in model_of().backbone.modules() if isinstance(m, nn.BatchNorm2d))
 
 
 def byol_spec(root, variant: str, k: int | None = None, bn: str = "common") -> dict:
