@@ -21,9 +21,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core import distributed as dist
-from ssl_core.augment import original_size, original_transform
-from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
+from ssl_core.augment.common import Views
+from ssl_core.augment.originals import original_size, original_transform
+from ssl_core.augment.strong import StrongAugment
 from ssl_core.backbones import build_backbone, count_parameters, is_vit
+from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.distributed import resolve_device
@@ -32,8 +34,6 @@ from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, Method, StepInfo
 from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, scaled_lr
 from ssl_core.rescue import RescueRegularizer
-from ssl_core.strong_augment import StrongAugment
-from ssl_core.views import Views
 
 CHECKPOINT = "last.pt"
 METRICS = "metrics.jsonl"

@@ -27,7 +27,7 @@ def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
 
 
 class MultiViewDataset(Dataset):
-    """Yields ``(views, original_uint8)`` per image, ``views`` what ``ssl_core.views.Views.item``
+    """Yields ``(views, original_uint8)`` per image, ``views`` what ``ssl_core.augment.common.Views.item``
     makes of it: the method's list of augmented views (SimCLR/MoCo: 2; DINOv2: 2 global + local
     crops) or, when the views are made on the device, their random draws; labels are never used.
 

@@ -4,8 +4,8 @@ A method is a subclass of :class:`Method` in its own module of ``ssl_core.method
 by name with ``@METHODS.register(name)`` (the name is the module's name). It implements
 
 - ``from_recipe(backbone, recipe)``: build it from the config's recipe of that method,
-- ``view_specs(recipe)``: its views, one ``ssl_core.views.ViewSpec`` each (made in the loader or
-  on the device by ``ssl_core.views.Views``); views 0 and 1 are the pair the rescue term selects
+- ``view_specs(recipe)``: its views, one ``ssl_core.augment.common.ViewSpec`` each (made in the loader or
+  on the device by ``ssl_core.augment.common.Views``); views 0 and 1 are the pair the rescue term selects
   on (SimCLR, MoCo v3, BYOL: the two views; DINOv2: the two global crops),
 - ``forward(views, step) -> MethodOutput``: the SSL loss and the per-image features z_a, z_b of
   views 0 and 1 (with gradient) that the rescue term uses,
@@ -35,9 +35,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ssl_core.augment.common import ViewSpec
 from ssl_core.optim import param_groups
 from ssl_core.registry import Registry
-from ssl_core.views import ViewSpec
 
 METHODS: Registry[type["Method"]] = Registry("method")
 

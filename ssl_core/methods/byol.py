@@ -65,9 +65,9 @@ import torch.nn.functional as F
 from lightly.models.utils import update_momentum
 from torch import nn
 
+from ssl_core.augment.common import ViewSpec
 from ssl_core.backbones import zero_init_residual_blocks
 from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
-from ssl_core.views import ViewSpec
 
 LABEL = "BYOL"
 RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.base)

@@ -68,12 +68,12 @@ from lightly.models.modules.heads import DINOv2ProjectionHead
 from lightly.models.utils import update_momentum
 from torch import nn
 
+from ssl_core.augment.common import ViewSpec
 from ssl_core.losses.dino_clstoken import DINOClsTokenLoss
 from ssl_core.losses.ibot_patch import IBOTPatchLoss
 from ssl_core.losses.koleo import koleo_loss
 from ssl_core.masking import BlockMaskGenerator, batch_masks
 from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
-from ssl_core.views import ViewSpec
 
 LABEL = "DINOv2"
 RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.base)

@@ -63,9 +63,9 @@ from lightly.models.utils import update_momentum
 from torch import nn
 
 from ssl_core import distributed
+from ssl_core.augment.common import ViewSpec
 from ssl_core.backbones import is_vit, zero_init_residual_blocks
 from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
-from ssl_core.views import ViewSpec
 
 
 LABEL = "MoCo v3"

@@ -26,10 +26,9 @@ from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import nn
 
-from ssl_core.augment import CommonViewConfig
+from ssl_core.augment.common import CommonViewConfig, ViewSpec
 from ssl_core.backbones import zero_init_residual_blocks
 from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo
-from ssl_core.views import ViewSpec
 
 
 LABEL = "SimCLR"
