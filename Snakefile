@@ -10,6 +10,7 @@ import sys
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
 from ssl_core.config import MAIN_GROUP, ConfigError, arch_family, linear_settings, name_sources, run_groups, run_matrix, sweep_runs, training_spec, typed_overrides, validate_config
 from ssl_core.datasets import downloads
+from ssl_core.methods import method_names
 
 # The tiny profile is the default config only: a --configfile given on the command line replaces it
 # rather than being merged over it (a merge would hand tiny values to any key a profile leaves out).

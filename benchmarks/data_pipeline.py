@@ -24,12 +24,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from benchmarks.common import add_thread_option, bench_spec, emit, load_profile, random_images, set_threads
-from ssl_core.augment import original_transform
+from ssl_core.augment.common import loader_views
+from ssl_core.augment.originals import original_transform
+from ssl_core.augment.strong import StrongAugment
 from ssl_core.datasets import pretrain_split
 from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.methods import METHODS
-from ssl_core.strong_augment import StrongAugment
-from ssl_core.views import loader_views
 
 
 def write_jpegs(root: Path, n: int, size: int) -> None:

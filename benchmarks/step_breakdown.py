@@ -7,7 +7,7 @@ CPU time, one torch thread, the fastest of ``--repeats``):
 - ``views``: one batch as the trainer gets it, for each path of ``data.pretrain.augment_on``:
   ``MultiViewDataset`` items of in-memory PIL images at the crop side (the shapes' and CIFAR's
   32 px; the PNG decode of the shapes is left out, the same for both paths), collated, then
-  ``ssl_core.views.Views`` on the CPU device: ``loader`` makes the views per image with PIL,
+  ``ssl_core.augment.common.Views`` on the CPU device: ``loader`` makes the views per image with PIL,
   ``device`` draws them per image and makes them batched;
 - ``model``: the trainer's ``TrainStep`` of a baseline run (forward, backward, update) on those
   views, on the same weights every time.
@@ -26,14 +26,14 @@ import argparse
 import torch
 from torch.utils.data import default_collate
 
-from benchmarks.common import (Snapshot, add_thread_option, bench_spec, emit, load_profile, paired_times,
-                               random_images, set_threads)
+from benchmarks.common import (Snapshot, add_thread_option, bench_spec, emit, load_profile, paired_times, random_images,
+                               set_threads)
 from benchmarks.rescue_overhead import cases
-from ssl_core.augment import original_transform
+from ssl_core.augment.common import Views
+from ssl_core.augment.originals import original_transform
 from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.trainer import build_train_step
-from ssl_core.views import Views
 
 PATHS = ("loader", "device")
 

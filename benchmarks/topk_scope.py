@@ -101,7 +101,7 @@ def similarities(model: torch.nn.Module, spec: dict, n: int, draw: int, real: bo
     """cos(z_a, z_b) of n images' two views (draw ``draw`` of the run's view augmentation); of the
     run's training images if ``real``, else of random images."""
     from ssl_core.datasets import pretrain_images
-    from ssl_core.views import loader_views
+    from ssl_core.augment.common import loader_views
 
     views_of = loader_views(METHODS.get(spec["method"]).view_specs(spec["recipe"]))
     if not real:

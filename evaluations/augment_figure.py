@@ -1,5 +1,5 @@
 """Fig. 3: one image, centre-cropped, three common views and three strong views, drawn with the
-suite's own augmentation code (``ssl_core.augment`` and ``ssl_core.strong_augment``)."""
+suite's own augmentation code (``ssl_core.augment``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +12,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from evaluations.report import save_figure  # noqa: E402
-from ssl_core.augment import CommonViewConfig, common_view_transform, original_transform  # noqa: E402
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD, StrongAugment  # noqa: E402
+from ssl_core.augment.common import CommonViewConfig, common_view_transform  # noqa: E402
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from ssl_core.augment.originals import original_transform  # noqa: E402
+from ssl_core.augment.strong import StrongAugment  # noqa: E402
 
 
 def _to_image(x: torch.Tensor) -> torch.Tensor:

@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from ssl_core.augment import CommonViewConfig, common_view_transform, original_transform
+from ssl_core.augment.common import CommonViewConfig, common_view_transform
+from ssl_core.augment.originals import original_transform
+from ssl_core.augment.strong import StrongAugment
 from ssl_core.datasets.pretrain import item_seed
-from ssl_core.strong_augment import StrongAugment
 
 
 @torch.no_grad()

@@ -35,10 +35,10 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision.transforms import v2
 
 from evaluations.features import extract_features
-from ssl_core.augment import eval_transform
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.augment.originals import eval_transform
 from ssl_core.datasets import pretrain_split
 from ssl_core.io import atomic_path
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
 
 #: dinov2/eval/linear.py ``get_args_parser`` defaults.
 DINOV2_LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1)

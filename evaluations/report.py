@@ -17,16 +17,18 @@ import pandas as pd  # noqa: E402
 from evaluations import stats  # noqa: E402
 from ssl_core.config import MAIN_GROUP, arch_family  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
+from ssl_core.methods import method_labels, method_names  # noqa: E402
 
 COLUMNS = ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task", "dataset", "metric", "value"]
-METHOD_LABEL = {"simclr": "SimCLR", "mocov3": "MoCo v3", "dinov2": "DINOv2", "barlowtwins": "BarlowTwins",
-                "mugs": "Mugs", "maect": "MAE-CT"}
+# The suite's methods (ssl_core.methods) and the paper's other methods (its Fig. 2 has them).
+METHOD_LABEL = {**method_labels(), "barlowtwins": "BarlowTwins", "mugs": "Mugs", "maect": "MAE-CT"}
 ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
               "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
 
 
-FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows (INTERFACE.md)
+FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows
 LEVEL_STATUS = {FLOOR: "floor: random init", CEILING: "ceiling: supervised"}
+BEYOND = "beyond the paper"  # the status of our rows of a method the paper does not have (BYOL)
 
 
 def row_label(method: str, variant: str) -> str:
@@ -146,8 +148,9 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
     std, n over seeds, ``ours_ci`` the half-width of the mean's 95 % interval) and the paired gain
     rescued - baseline of that method and architecture (``gain``, ``gain_low``/``gain_high``, n).
     Ours is matched on (method, variant, arch); a scaled-down profile has no paper architecture, so
-    there ours is its stand-in of the same family (ResNet / ViT) and no delta is computed. Then our
-    floor (random init) and ceiling (supervised) rows, without a published value."""
+    there ours is its stand-in of the same family (ResNet / ViT) and no delta is computed. Then the
+    rows of our methods the paper does not have (status ``beyond the paper``), and our floor (random
+    init) and ceiling (supervised) rows, without a published value."""
     pub = _linear_top1(paper)
     pub_std = paper[(paper.task == "linear") & (paper.metric == "top1_std")].set_index("run")["value"]
     main = _linear_top1(main_runs(ours))
@@ -171,6 +174,10 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
                          "n_seeds": int(c.n), "delta": c.mean - r.value if c.arch == r.arch else nan,
                          **_gain_columns(gains, (c.method, c.arch)),
                          "status": "same architecture" if c.arch == r.arch else "scaled-down stand-in"})
+    for c in mine[~mine.method.isin(set(pub.method)) & mine.variant.isin(stats.PAIR)].itertuples():
+        rows.append({"method": c.method, "variant": c.variant, "arch": "", "published_top1": nan, "published_std": nan,
+                     "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "ours_ci": c.half_width,
+                     "n_seeds": int(c.n), "delta": nan, **_gain_columns(gains, (c.method, c.arch)), "status": BEYOND})
     for c in mine[mine.variant.isin(LEVEL_STATUS)].itertuples():
         rows.append({"method": c.method, "variant": c.variant, "arch": "", "published_top1": nan, "published_std": nan,
                      "ours_arch": c.arch, "ours_top1": c.mean, "ours_std": c.std, "ours_ci": c.half_width,
@@ -270,7 +277,7 @@ def fig2_figure(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, out_stem:
         levels = points[points.variant.isin(LEVEL_STYLE)]
         points = points[~points.variant.isin(LEVEL_STYLE)]
         for r in points.itertuples():
-            main = r.method in ("simclr", "mocov3", "dinov2")
+            main = r.method in method_names()  # the suite's methods; the paper's others in grey
             style = dict(marker="^", color="tab:orange") if r.variant == "rescued" else \
                 dict(marker="o", color="tab:blue" if main else "grey")
             ax.errorbar(r.params, r.mean, yerr=0 if pd.isna(r.err) else r.err, linestyle="none", markersize=8,
@@ -521,6 +528,11 @@ def table1_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Da
                              "delta": r["mean"] - pub_value if ours_arch == arch else nan,
                              **_gain_columns(gains, (method, ours_arch, d, metric[d]) if ours_arch else None),
                              "status": status})
+    for r in mine[~mine.method.isin(set(pub.method)) & mine.variant.isin(stats.PAIR)].itertuples():
+        rows.append({"method": r.method, "variant": r.variant, "arch": "", "dataset": r.dataset, "metric": r.metric,
+                     "published": nan, "ours_arch": r.arch, "ours": r.mean, "ours_std": r.std, "ours_ci": r.half_width,
+                     "n_seeds": int(r.count), "delta": nan,
+                     **_gain_columns(gains, (r.method, r.arch, r.dataset, r.metric)), "status": BEYOND})
     for r in mine[mine.variant.isin(LEVEL_STATUS)].itertuples():  # our floor and ceiling rows
         rows.append({"method": r.method, "variant": r.variant, "arch": "", "dataset": r.dataset, "metric": r.metric,
                      "ours_dataset": evaluated.get(r.dataset, r.dataset), "published": nan, "ours_arch": r.arch,
@@ -569,7 +581,8 @@ def table1_latex(table: pd.DataFrame, profile: str) -> str:
     pub_cols, our_cols, delta_cols = columns("published"), columns("ours"), columns("delta")
     our_cols = our_cols or pub_cols  # nothing run: the rows say so
     width = 2 + max(len(pub_cols), len(our_cols))
-    published = table[table.variant.isin(stats.PAIR)].drop_duplicates(["method", "variant", "arch", "dataset"])
+    published = table[table.variant.isin(stats.PAIR) & (table.status != BEYOND)].drop_duplicates(
+        ["method", "variant", "arch", "dataset"])
     lines = [rf"\begin{{tabular}}{{ll{'r' * (width - 2)}}}", r"\toprule",
              *_table1_block(published, "published", "arch", pub_cols, "Published (paper Table 1)", width, True),
              r"\midrule",

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssl_core.augment import original_size, original_transform
+from ssl_core.augment.common import loader_views
+from ssl_core.augment.originals import original_size, original_transform
 from ssl_core.config import run_matrix
 from ssl_core.methods import METHODS, StepInfo
-from ssl_core.views import loader_views
 
 # Training images of the pretraining datasets (official splits), for steps per epoch.
 TRAIN_SIZES = {"imagenet": 1_281_167, "cifar10": 50_000, "cifar100": 50_000}

@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ssl_core.methods import method_info, method_names
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -30,7 +32,15 @@ def _location(error: jsonschema.ValidationError) -> str:
 
 
 def _schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The config schema, with ``$defs/method`` (the methods' names) and, per method,
+    ``$defs/recipe_<method>`` (``recipe_common`` + its module's ``RECIPE_SCHEMA``) from
+    ``ssl_core.methods``, read without importing torch."""
+    root = yaml.safe_load(SCHEMA_PATH.read_text())
+    root["$defs"]["method"] = {"enum": list(method_names())}
+    for name in method_names():
+        root["$defs"][f"recipe_{name}"] = {"allOf": [{"$ref": "#/$defs/recipe_common"}],
+                                           "unevaluatedProperties": False, **method_info(name)["RECIPE_SCHEMA"]}
+    return root
 
 
 def _allowed_keys(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:

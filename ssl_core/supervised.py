@@ -19,19 +19,19 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ssl_core.augment import original_transform
+from ssl_core.augment.common import N_UNIFORMS, ViewSpec, device_views
+from ssl_core.augment.originals import original_transform
 from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
 from ssl_core.distributed import resolve_device
 from ssl_core.io import atomic_path
 from ssl_core.optim import build_optimizer, lr_at, param_groups
 from ssl_core.trainer import METRICS, resume_state, save_checkpoint, say, training_layout, write_run
-from ssl_core.views import N_UNIFORMS, ViewSpec, device_views
 
 
 def train_view(size: int, min_scale: float) -> ViewSpec:
     """The supervised view: ``RandomResizedCrop(size, (min_scale, 1))`` + flip, no colour, made on
-    the device in batches from uint8 originals (ssl_core.views, tested against torchvision's)."""
+    the device in batches from uint8 originals (ssl_core.augment.common, tested against torchvision's)."""
     return ViewSpec(size, (min_scale, 1.0), jitter=(0.0, 0.0, 0.0, 0.0), jitter_prob=0.0, grey_prob=0.0)
 
 

@@ -23,20 +23,20 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ssl_core import distributed as dist
-from ssl_core.augment import original_size, original_transform
-from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
+from ssl_core.augment.common import Views
+from ssl_core.augment.originals import original_size, original_transform
+from ssl_core.augment.strong import StrongAugment
 from ssl_core.backbones import build_backbone, count_parameters, is_vit
+from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.check import CorruptImagesError, find_corrupt, fingerprint
 from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 from ssl_core.distributed import resolve_device
 from ssl_core.host import retain_freed_memory
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
-from ssl_core.methods import METHODS, StepInfo
-from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, param_groups, scaled_lr
+from ssl_core.methods import METHODS, Method, StepInfo
+from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, scaled_lr
 from ssl_core.rescue import RescueRegularizer
-from ssl_core.strong_augment import StrongAugment
-from ssl_core.views import Views
 
 CHECKPOINT = "last.pt"
 PREVIOUS = "previous.pt"  # the checkpoint before last.pt: the fallback when last.pt cannot be read
@@ -49,7 +49,7 @@ def std_of_l2_normalized(z: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(z, dim=1).std(dim=0).mean()
 
 
-def build_method(spec: dict[str, Any]) -> torch.nn.Module:
+def build_method(spec: dict[str, Any]) -> Method:
     recipe = spec["recipe"]
     backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
     return METHODS.get(spec["method"]).from_recipe(backbone, recipe)
@@ -66,7 +66,7 @@ class TrainStep:
     are queued without waiting for the device. A non-finite loss skips the update (the run is
     then recorded as collapsed)."""
 
-    model: nn.Module
+    model: Method
     optimizer: torch.optim.Optimizer
     rescue: RescueRegularizer | None
     s: float | None
@@ -87,7 +87,6 @@ class TrainStep:
         # How BatchNorm treats the strong views (ssl_core.batchnorm): `new_step` before the forward.
         self.new_step, self.strong_embed = strong_embed(self.model, self.rescue_bn) if self.rescue is not None \
             else ((lambda: None), None)
-        self.hooks = [getattr(self.model, n, None) for n in ("on_before_optimizer_step", "on_after_optimizer_step")]
         # bf16 autocast on GPU (the official recipes train in mixed precision); fp32 on CPU.
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
                                        enabled=self.device.type == "cuda" and self.amp)
@@ -119,11 +118,9 @@ class TrainStep:
             dist.all_reduce_gradients(self.params)
             if self.clip_grad:
                 torch.nn.utils.clip_grad_norm_(self.params, self.clip_grad)
-            if self.hooks[0]:
-                self.hooks[0](info)
+            self.model.on_before_optimizer_step(info)
             self.optimizer.step()
-            if self.hooks[1]:
-                self.hooks[1](info)
+            self.model.on_after_optimizer_step(info)
         return record, out.z_a.shape[1]
 
 
@@ -148,9 +145,8 @@ def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1)
     recipe = spec["recipe"]
     model = dist.convert_sync_batchnorm(build_method(spec), device).to(device)
     peak_lr = scaled_lr(recipe["base_lr"], recipe["batch_size"], recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
-    groups = model.param_groups(recipe["weight_decay"]) if hasattr(model, "param_groups") else \
-        param_groups(model, recipe["weight_decay"])
-    optimizer = build_optimizer(groups, recipe["optimizer"], peak_lr, tuple(recipe.get("betas", (0.9, 0.999))))
+    optimizer = build_optimizer(model.param_groups(recipe["weight_decay"]), recipe["optimizer"], peak_lr,
+                                tuple(recipe.get("betas", (0.9, 0.999))))
     rescue, rule = None, rescue_rule(spec)
     if spec["variant"] == "rescued":
         rescue = RescueRegularizer(spec["k"], StrongAugment(size=recipe["image_size"], original_size=original_size(recipe)),

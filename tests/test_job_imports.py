@@ -27,6 +27,9 @@ def imported(module: str) -> set[str]:
     ("evaluations.compare", {"torch", "torchvision", "lightly", "timm"}),
     ("evaluations.__main__", {"torch", "matplotlib", "pandas"}),
     ("ssl_core.datasets.shapes", {"torch", "torchvision"}),
+    # the config's validation and the workflow read the methods' names, labels and recipe schemas
+    ("ssl_core.config", {"torch", "torchvision", "lightly"}),
+    ("ssl_core.methods", {"torch", "torchvision", "lightly"}),
     # the image check (PIL only) and the CLI that starts it or a pretraining (torch when it trains)
     ("ssl_core.datasets.check", {"torch", "torchvision", "numpy"}),
     ("ssl_core.__main__", {"torch", "torchvision"}),

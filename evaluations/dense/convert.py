@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD
 from ssl_core.io import atomic_path, load_torch
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
 
 # Detectron2 takes 0-255 pixels; our backbones were trained on torchvision's normalisation
 # (moco detection/configs/*_moco.yaml: PIXEL_MEAN/STD below with INPUT.FORMAT "RGB").

@@ -3,7 +3,7 @@
 Preprocessing is the protocol's (Kornblith et al. 2019; SimCLR App. B.8): resize the shorter side
 to 224 with bicubic resampling, centre crop 224, no augmentation; :data:`PAPER_PREPROCESSING`.
 The tiny profile passes a smaller :class:`Preprocessing`. The transform is the project's
-``ssl_core.augment.eval_transform`` (bicubic short-side resize, centre crop, ImageNet
+``ssl_core.augment.originals.eval_transform`` (bicubic short-side resize, centre crop, ImageNet
 normalisation) whenever mean/std are ImageNet's, else the same steps with the given mean/std.
 
 Cache: ``<cache_dir>/<dataset>/<split>-<key>.pt``, a ``torch.save`` of
@@ -31,8 +31,8 @@ from torchvision.transforms import v2
 
 from evaluations.features import extract_features
 from evaluations.transfer.datasets import DEFAULT_SEED, TransferSplit, load_split
-from ssl_core.augment import eval_transform
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.augment.originals import eval_transform
 
 CACHE_VERSION = 1  # bump when what is stored (or how it is computed) changes
 

@@ -1,7 +1,7 @@
 """The pretraining dataset: the method's augmented views plus the resized original of each image.
 
-No reference pipeline keeps the original, but the rescue term needs it (DESIGN: strong views are
-made from the original images of the selected pairs, not from the common views)."""
+No reference pipeline keeps the original, but the rescue term needs it (the paper's Algorithm 1: strong
+views are made from the original images of the selected pairs, not from the common views)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +29,7 @@ def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
 
 
 class MultiViewDataset(Dataset):
-    """Yields ``(views, original_uint8)`` per image, ``views`` what ``ssl_core.views.Views.item``
+    """Yields ``(views, original_uint8)`` per image, ``views`` what ``ssl_core.augment.common.Views.item``
     makes of it: the method's list of augmented views (SimCLR/MoCo: 2; DINOv2: 2 global + local
     crops) or, when the views are made on the device, their random draws; labels are never used.
 

@@ -68,13 +68,47 @@ from lightly.models.modules.heads import DINOv2ProjectionHead
 from lightly.models.utils import update_momentum
 from torch import nn
 
+from ssl_core.augment.common import ViewSpec
 from ssl_core.losses.dino_clstoken import DINOClsTokenLoss
 from ssl_core.losses.ibot_patch import IBOTPatchLoss
 from ssl_core.losses.koleo import koleo_loss
 from ssl_core.masking import BlockMaskGenerator, batch_masks
-from ssl_core.methods import METHODS, MethodOutput, StepInfo
-from ssl_core.methods.mocov3 import momentum_at
-from ssl_core.views import ViewSpec
+from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
+
+LABEL = "DINOv2"
+RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.base)
+    "properties": {
+        "head_n_prototypes": {"$ref": "#/$defs/posint"},
+        "head_hidden_dim": {"$ref": "#/$defs/posint"},
+        "head_bottleneck_dim": {"$ref": "#/$defs/posint"},
+        "centering": {"enum": ["centering", "sinkhorn_knopp"]},
+        "momentum_teacher": {"type": "number", "minimum": 0, "maximum": 1},
+        "warmup_teacher_temp": {"type": "number", "exclusiveMinimum": 0},
+        "teacher_temp": {"type": "number", "exclusiveMinimum": 0},
+        "warmup_teacher_temp_epochs": {"type": "integer", "minimum": 0},
+        "koleo_loss_weight": {"type": "number", "minimum": 0},
+        "ibot_loss_weight": {"type": "number", "minimum": 0},
+        "mask_sample_probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "mask_ratio_min_max": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                               "minItems": 2, "maxItems": 2},
+        "global_crops_scale": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                               "minItems": 2, "maxItems": 2},
+        "local_crops_scale": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                              "minItems": 2, "maxItems": 2},
+        "local_crops_number": {"type": "integer", "minimum": 0},
+        "local_crops_size": {"$ref": "#/$defs/posint"},
+        "blur_probs": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                       "minItems": 3, "maxItems": 3},
+        "layerwise_decay": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "patch_embed_lr_mult": {"type": "number", "minimum": 0},
+        "clip_grad_per_module": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "required": ["head_n_prototypes", "head_hidden_dim", "head_bottleneck_dim", "centering", "momentum_teacher",
+                 "warmup_teacher_temp", "teacher_temp", "warmup_teacher_temp_epochs", "koleo_loss_weight",
+                 "ibot_loss_weight", "mask_sample_probability", "mask_ratio_min_max", "global_crops_scale",
+                 "local_crops_scale", "local_crops_number", "local_crops_size", "layerwise_decay",
+                 "patch_embed_lr_mult"],
+}
 
 #: Effective blur probabilities of the official pipeline (global crop 1, global crop 2, local
 #: crops). dinov2 ``data/transforms.py`` ``GaussianBlur(p)`` hands ``1 - p`` to ``RandomApply``,
@@ -129,7 +163,7 @@ def head_with_bottleneck(head: DINOv2ProjectionHead, x: torch.Tensor) -> tuple[t
 
 
 @METHODS.register("dinov2")
-class DINOv2(nn.Module):
+class DINOv2(Method):
     #: Which features the rescue term uses: the student DINO head's bottleneck embedding.
     rescue_features = "head_bottleneck"
 

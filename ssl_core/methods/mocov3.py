@@ -55,7 +55,6 @@ Note: the official AdamW uses torch's default betas (0.9, 0.999) (main_moco.py L
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import torch
@@ -64,16 +63,29 @@ from lightly.models.utils import update_momentum
 from torch import nn
 
 from ssl_core import distributed
+from ssl_core.augment.common import ViewSpec
 from ssl_core.backbones import is_vit, zero_init_residual_blocks
-from ssl_core.methods import METHODS, MethodOutput, StepInfo
-from ssl_core.views import ViewSpec
+from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
 
 
-def momentum_at(progress: float, base: float) -> float:
-    """main_moco.py ``adjust_moco_momentum``: m = 1 - (1 + cos(pi * epoch / epochs)) / 2 * (1 - base)
-    with the fractional epoch; ``progress`` = epoch / epochs = step / total_steps. Written by hand:
-    lightly's ``cosine_schedule`` divides by ``max_steps - 1`` and reaches 1 one step early."""
-    return 1.0 - 0.5 * (1.0 + math.cos(math.pi * progress)) * (1.0 - base)
+LABEL = "MoCo v3"
+RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.base)
+    "properties": {
+        "temperature": {"type": "number", "exclusiveMinimum": 0},
+        "momentum_base": {"type": "number", "minimum": 0, "maximum": 1},
+        "momentum_cosine": {"type": "boolean"},
+        "proj_hidden_dim": {"$ref": "#/$defs/posint"},
+        "pred_hidden_dim": {"$ref": "#/$defs/posint"},
+        "proj_out_dim": {"$ref": "#/$defs/posint"},
+        "proj_layers": {"$ref": "#/$defs/posint"},
+        "pred_last_bn": {"type": "boolean"},
+        "zero_init_residual": {"type": "boolean"},
+        "min_scale": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "blur_probs": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                       "minItems": 2, "maxItems": 2},
+    },
+    "required": ["temperature", "momentum_base", "proj_hidden_dim", "pred_hidden_dim", "proj_out_dim", "min_scale"],
+}
 
 
 def build_mlp(num_layers: int, input_dim: int, mlp_dim: int, output_dim: int, last_bn: bool = True) -> nn.Sequential:
@@ -111,7 +123,7 @@ def _byol_view(size: int, min_scale: float, blur_prob: float, solarize_prob: flo
 
 
 @METHODS.register("mocov3")
-class MoCoV3(nn.Module):
+class MoCoV3(Method):
     #: Which features the rescue term uses: the online projector output, before the predictor.
     rescue_features = "projector"
 
@@ -164,10 +176,6 @@ class MoCoV3(nn.Module):
         blur1, blur2 = recipe.get("blur_probs", (1.0, 0.1))
         return [_byol_view(recipe["image_size"], recipe["min_scale"], blur1, 0.0),
                 _byol_view(recipe["image_size"], recipe["min_scale"], blur2, 0.2)]  # moco/loader.py TwoCropsTransform
-
-    @property
-    def eval_backbone(self) -> nn.Module:
-        return self.backbone
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x)), the online projector output."""

@@ -26,11 +26,29 @@ from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import nn
 
-from ssl_core.augment import CommonViewConfig
+from ssl_core.augment.common import CommonViewConfig, ViewSpec
 from ssl_core.backbones import zero_init_residual_blocks
-from ssl_core.methods import METHODS, MethodOutput, StepInfo
-from ssl_core.views import ViewSpec
+from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo
 
+
+LABEL = "SimCLR"
+RECIPE_SCHEMA = {  # the recipe's own keys (ssl_core.methods.base)
+    "properties": {
+        "temperature": {"type": "number", "exclusiveMinimum": 0},
+        "proj_hidden_dim": {"$ref": "#/$defs/posint"},
+        "proj_out_dim": {"$ref": "#/$defs/posint"},
+        "min_scale": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "blur_prob": {"type": "number", "minimum": 0, "maximum": 1},
+        "color_strength": {"type": "number", "exclusiveMinimum": 0,
+                           "description": "colour distortion strength s (default 1.0; SimCLR's CIFAR-10: 0.5)"},
+        "loss_directions": {"enum": ["sum", "mean"], "description": (
+            "NT-Xent as the sum of its two directions (default; google-research/simclr objective.py loss_a + "
+            "loss_b) or their mean (lightly's NTXentLoss, half as large: s then weighs twice as much)")},
+        "zero_init_residual": {"type": "boolean", "description": "zero gamma of each residual block's last BN "
+                               "(default true, simclr resnet.py init_zero)"},
+    },
+    "required": ["temperature", "proj_hidden_dim", "proj_out_dim", "min_scale", "blur_prob"],
+}
 
 #: NTXentLoss (the mean of the two directions) times this factor, per ``loss_directions``.
 LOSS_DIRECTIONS = {"sum": 2.0, "mean": 1.0}
@@ -49,8 +67,8 @@ def official_projection_head(input_dim: int, hidden_dim: int, output_dim: int) -
 
 
 @METHODS.register("simclr")
-class SimCLR(nn.Module):
-    #: Which features the rescue term uses (DESIGN: SimCLR z = projector output).
+class SimCLR(Method):
+    #: Which features the rescue term uses: z = projector output (the paper's).
     rescue_features = "projector"
 
     def __init__(self, backbone: nn.Module, proj_hidden_dim: int = 2048, proj_out_dim: int = 128,
@@ -75,10 +93,6 @@ class SimCLR(nn.Module):
         view = CommonViewConfig(size=recipe["image_size"], min_scale=recipe["min_scale"], blur_prob=recipe["blur_prob"],
                                 color_strength=recipe.get("color_strength", 1.0)).spec()
         return [view, view]
-
-    @property
-    def eval_backbone(self) -> nn.Module:
-        return self.backbone
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x))."""

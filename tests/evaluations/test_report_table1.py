@@ -166,3 +166,22 @@ def test_method_run_on_the_other_family_stands_in(paper):
     assert (moco.status == "scaled-down stand-in").all()
     simclr = table[table.method == "simclr"]
     assert simclr.ours_arch.tolist() == ["resnet_tiny"] and simclr.ours.tolist() == [45.0]
+
+
+def test_a_method_beyond_the_paper_has_its_own_rows_in_our_block_only(paper):
+    """A method of the suite the paper does not have (BYOL): its pair in our block and Fig. 2's table,
+    status "beyond the paper", nothing in the published block."""
+    ours = pd.DataFrame([_row("byol", "resnet_tiny", "baseline", "shapes_top1", "top1", 40.0),
+                         _row("byol", "resnet_tiny", "rescued", "shapes_top1", "top1", 45.0)])
+    table = R.table1_table(ours, paper, "tiny")
+    beyond = table[table.method == "byol"]
+    assert set(beyond.variant) == {"baseline", "rescued"} and (beyond.status == R.BEYOND).all()
+    assert beyond.published.isna().all() and beyond.ours.tolist() == [40.0, 45.0]
+    published, ours_block = R.table1_latex(table, "tiny").split(r"\emph{Ours, profile tiny}")
+    assert "BYOL" not in published and "Ours(BYOL)" in ours_block and "45.00" in ours_block
+
+    linear = ours.assign(task="linear", dataset="shapes", metric="top1")
+    fig2 = R.fig2_table(linear, R.read_metrics(ROOT / "results" / "paper" / "fig2_linear.csv"), "tiny")
+    rows = fig2[fig2.method == "byol"]
+    assert rows.status.tolist() == [R.BEYOND, R.BEYOND] and rows.ours_top1.tolist() == [40.0, 45.0]
+    assert "Ours(BYOL)" in R.fig2_latex(fig2, "tiny")

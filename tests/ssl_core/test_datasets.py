@@ -96,7 +96,8 @@ def test_multiview_items_are_seeded_per_item_and_leave_the_callers_rng_alone(tin
     handed back untouched, and the draws are torch.manual_seed(item_seed)'s."""
     import torch
 
-    from ssl_core.augment import CommonViewConfig, common_view_transform, original_transform
+    from ssl_core.augment.common import CommonViewConfig, common_view_transform
+    from ssl_core.augment.originals import original_transform
     from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
 
     view = common_view_transform(CommonViewConfig(size=16, blur_prob=0.0))

@@ -10,7 +10,8 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from PIL import Image
 
-from ssl_core.backbones import build_backbone
+from ssl_core.augment.common import loader_views
+from ssl_core.backbones import build_backbone, load_backbone
 from ssl_core.losses.centering import TeacherCentering, sinkhorn_knopp
 from ssl_core.losses.dino_clstoken import DINOClsTokenLoss
 from ssl_core.losses.ibot_patch import IBOTPatchLoss
@@ -19,9 +20,7 @@ from ssl_core.masking import BlockMaskGenerator, batch_masks
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.methods.dinov2 import DINOv2, head_with_bottleneck, lr_decay_rate, teacher_temp_at
 from ssl_core.optim import lr_at
-from ssl_core.backbones import load_backbone
 from ssl_core.trainer import pretrain
-from ssl_core.views import loader_views
 from ssl_core.vit import dinov2_pos_embed
 from tests.ssl_core.test_trainer import make_spec, read_metrics
 

@@ -10,10 +10,10 @@ import torch.multiprocessing as mp
 from PIL import Image
 from torch import nn
 
+from ssl_core.augment.common import loader_views
 from ssl_core.backbones import build_backbone
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.methods.mocov3 import MoCoV3, contrastive_loss, momentum_at
-from ssl_core.views import loader_views
 
 RECIPE = {
     "proj_hidden_dim": 16, "proj_out_dim": 8, "pred_hidden_dim": 12, "temperature": 0.2,

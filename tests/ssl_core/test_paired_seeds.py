@@ -1,4 +1,4 @@
-"""Paired seeds (INTERFACE.md): a baseline and a rescued run of one seed start from the same weights
+"""Paired seeds: a baseline and a rescued run of one seed start from the same weights
 and see the same first batch of common views; only the rescue term differs. Observed inside the
 trainer's own loop (``pretrain``), at its first optimisation step."""
 from __future__ import annotations

@@ -83,7 +83,7 @@ def test_gradient_step_on_l_topk_pulls_strong_views_towards_common_views():
 
 
 def test_rescue_adds_exactly_k_extra_forwards():
-    from ssl_core.strong_augment import StrongAugment
+    from ssl_core.augment.strong import StrongAugment
 
     torch.manual_seed(0)
     model = METHODS.build("simclr", backbone=build_backbone("resnet_tiny"), proj_hidden_dim=16,

@@ -7,8 +7,8 @@ import torch
 
 from torchvision.transforms.v2 import functional as TF
 
-from ssl_core.strong_augment import (FIXMATCH_OPS, GEOMETRIC, GREY, IMAGENET_MEAN, IMAGENET_STD, OP_NAMES,
-                                     StrongAugment, apply_op, apply_ops, cutout, resized_crops, sample_params)
+from ssl_core.augment.ops import GEOMETRIC, GREY, IMAGENET_MEAN, IMAGENET_STD, apply_op, cutout, resized_crops
+from ssl_core.augment.strong import FIXMATCH_OPS, OP_NAMES, StrongAugment, apply_ops, sample_params
 
 
 def _images(n=4, size=24, seed=0):

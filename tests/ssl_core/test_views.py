@@ -8,11 +8,10 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from ssl_core.augment import CommonViewConfig
+from ssl_core.augment.common import (N_UNIFORMS, CommonViewConfig, ViewSpec, Views, adjust_jitter, device_views,
+                                     gaussian_blur, jitter_ranges, photometric, view_params)
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD, resized_crops
 from ssl_core.methods import METHODS
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD, resized_crops
-from ssl_core.views import (N_UNIFORMS, ViewSpec, Views, adjust_jitter, device_views, gaussian_blur, jitter_ranges,
-                            photometric, view_params)
 from tests.ssl_core.test_strong_augment import _images
 
 SPEC = ViewSpec(16, (0.2, 1.0), jitter=(0.8, 0.8, 0.8, 0.2), blur_prob=0.5, blur_kernel=5, solarize_prob=0.5)
@@ -158,7 +157,7 @@ def test_loader_path_keeps_the_per_image_transforms():
 def test_original_is_torchvisions_resize_and_centre_crop():
     from PIL import Image
 
-    from ssl_core.augment import original_transform
+    from ssl_core.augment.originals import original_transform
 
     reference = v2.Compose([v2.ToImage(), v2.Resize(16, antialias=True), v2.CenterCrop(16)])
     for h, w in ((16, 16), (20, 30), (41, 23)):

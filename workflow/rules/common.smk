@@ -132,7 +132,7 @@ TRANSFER_JOB_PATH = "{run}" if TRANSFER_PER_RUN else "{run}/{dataset}"
 # What one transfer job reads (a param: editing it reruns the jobs; the dataset list does not).
 TRANSFER_JOB = json.dumps({k: v for k, v in TRANSFER.items() if k not in ("datasets", "runs", "standins", "jobs")},
                           sort_keys=True)
-TABLE1_METHODS = ("simclr", "mocov3", "dinov2")  # the rows of Table 1, the panels of Fig. 4
+TABLE1_METHODS = method_names()  # the rows of Table 1, the panels of Fig. 4: every method (ssl_core.methods)
 
 
 # The generated stand-ins (evaluations.transfer.datasets.STANDINS) are the shapes_* datasets.

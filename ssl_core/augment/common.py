@@ -11,7 +11,8 @@ pipeline SimCLR, MoCo v3/BYOL and DINOv2 share, with their own strengths and pro
   one row of uniform draws per view; the training process turns the draws into each image's crop,
   flip, jitter order and factors, greyscale, blur and solarisation, and applies them to the whole
   batch with one kernel per op (the images that drew an op, with their own parameters), as
-  ``ssl_core.strong_augment`` does for the rescue term's strong views. Each op computes what
+  ``ssl_core.augment.strong`` does for the rescue term's strong views (the kernels:
+  ``ssl_core.augment.ops``). Each op computes what
   torchvision's per-image tensor kernel computes for that image and parameter
   (``tests/ssl_core/test_views.py``).
 
@@ -35,8 +36,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv
 
-from ssl_core.strong_augment import (IMAGENET_MEAN, IMAGENET_STD, _grey, apply_op, crop_boxes, normalize,
-                                     resized_crops)
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD, apply_op, crop_boxes, grey, normalize, resized_crops
 
 BLUR_SIGMA = (0.1, 2.0)  # every method's Gaussian blur: sigma ~ U[0.1, 2]
 SOLARIZE_THRESHOLD = 128  # torchvision's RandomSolarize(threshold=128) = PIL ImageOps.solarize
@@ -205,7 +205,7 @@ def photometric(images: torch.Tensor, params: ViewParams, spec: ViewSpec) -> tor
             if rows:
                 out[rows[1]] = adjust_jitter(out[rows[1]], op, params.factors[rows[0], op])
     if rows := _rows(params.grey, device):
-        out[rows[1]] = _grey(out[rows[1]]).to(torch.uint8).expand(-1, 3, -1, -1)
+        out[rows[1]] = grey(out[rows[1]]).to(torch.uint8).expand(-1, 3, -1, -1)
     if rows := _rows(params.sigma > 0, device):
         out[rows[1]] = gaussian_blur(out[rows[1]], spec.kernel(), params.sigma[rows[0]])
     if rows := _rows(params.solarized, device):
@@ -256,3 +256,26 @@ class Views:
                 for i, view in zip(index, out.chunk(len(index))):
                     views[i] = view
         return views
+
+
+@dataclass(frozen=True)
+class CommonViewConfig:
+    """SimCLR's augmentation (Chen et al. 2020, App. A; google-research/simclr ``data_util.py``):
+    random resized crop (scale 0.08-1) + flip, colour distortion of strength 1.0 (jitter 0.8/0.8/0.8/0.2
+    applied with p=0.8, greyscale p=0.2), Gaussian blur p=0.5 with sigma in [0.1, 2] and a kernel of
+    10 % of the image side (ImageNet only: SimCLR drops blur on CIFAR, so small profiles set p=0)."""
+
+    size: int = 224
+    min_scale: float = 0.08
+    color_strength: float = 1.0
+    blur_prob: float = 0.5
+
+    def spec(self) -> ViewSpec:
+        s = self.color_strength
+        return ViewSpec(self.size, (self.min_scale, 1.0), jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s),
+                        blur_prob=self.blur_prob, blur_kernel=tenth_kernel(self.size))
+
+
+def common_view_transform(cfg: CommonViewConfig) -> v2.Compose:
+    """One SimCLR view in the loader: PIL image -> normalised float tensor."""
+    return loader_view(cfg.spec())

@@ -1,10 +1,7 @@
-"""The common (weak) two-view augmentation of SimCLR and the resized original kept for rescue.
-
-The strong views of the rescue term live in ``ssl_core.strong_augment``.
-"""
+"""The un-augmented image: the resized original the rescue term keeps (and the device path makes
+the common views from), and the evaluations' centre crop."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -12,31 +9,7 @@ from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from ssl_core.strong_augment import IMAGENET_MEAN, IMAGENET_STD
-from ssl_core.views import ViewSpec, loader_view, tenth_kernel
-
-
-@dataclass(frozen=True)
-class CommonViewConfig:
-    """SimCLR's augmentation (Chen et al. 2020, App. A; google-research/simclr ``data_util.py``):
-    random resized crop (scale 0.08-1) + flip, colour distortion of strength 1.0 (jitter 0.8/0.8/0.8/0.2
-    applied with p=0.8, greyscale p=0.2), Gaussian blur p=0.5 with sigma in [0.1, 2] and a kernel of
-    10 % of the image side (ImageNet only: SimCLR drops blur on CIFAR, so small profiles set p=0)."""
-
-    size: int = 224
-    min_scale: float = 0.08
-    color_strength: float = 1.0
-    blur_prob: float = 0.5
-
-    def spec(self) -> ViewSpec:
-        s = self.color_strength
-        return ViewSpec(self.size, (self.min_scale, 1.0), jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s),
-                        blur_prob=self.blur_prob, blur_kernel=tenth_kernel(self.size))
-
-
-def common_view_transform(cfg: CommonViewConfig) -> v2.Compose:
-    """One SimCLR view in the loader: PIL image -> normalised float tensor."""
-    return loader_view(cfg.spec())
+from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD
 
 
 def original_size(recipe: dict) -> int:
