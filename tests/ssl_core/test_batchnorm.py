@@ -18,7 +18,9 @@ def spec_of(root, method: str, variant: str, k: int | None = None, bn: str = "co
     if method == "mocov3":
         spec["run"] = spec["run"].replace("simclr", "mocov3")
         spec["method"] = "mocov3"
-        spec["recipe"] = {**spec["recipe"], "momentum_base": 0.99, "pred_hidden_dim": 16}
+        recipe = {key: value for key, value in spec["recipe"].items() if key != "blur_prob"}  # SimCLR's key
+        blur = spec["recipe"].get("blur_prob", 0.0)
+        spec["recipe"] = {**recipe, "momentum_base": 0.99, "pred_hidden_dim": 16, "blur_probs": [blur, blur]}
     if variant == "rescued":
         spec["k"] = k
         spec["rescue"] = {"bn": bn, "topk": "per_process"}
