@@ -154,10 +154,14 @@ def test_dense_cli_without_detectron2_says_how_to_install(tmp_path):
     import subprocess
     import sys
 
-    from evaluations.dense import DETECTRON2_COMMIT
-    from tests.conftest import env_without_detectron2
+    import json
 
-    args = ["--task", "voc", "--backbone", "b.pt", "--weights", "w.pkl", "--spec", "{}", "--config-json", "{}",
+    from evaluations.dense import DETECTRON2_COMMIT
+    from ssl_core.config import load_config, run_matrix, training_spec
+    from tests.conftest import ROOT, env_without_detectron2
+
+    spec = json.dumps(training_spec(next(iter(run_matrix(load_config(ROOT / "config" / "config.yaml")).values()))))
+    args = ["--task", "voc", "--backbone", "b.pt", "--weights", "w.pkl", "--spec", spec, "--config-json", "{}",
             "--data-json", "{}", "--workdir", str(tmp_path), "--out", str(tmp_path / "o.json")]
     proc = subprocess.run([sys.executable, "-m", "evaluations", "dense", *args], capture_output=True, text=True,
                           env=env_without_detectron2(tmp_path))
