@@ -11,21 +11,27 @@ recipe's crop scale, blur probability and colour strength (loader-side, PIL), on
 views, lightly's ``LARS`` with biases and norms out of weight decay and adaptation
 (``get_weight_decay_parameters``), lightly's ``CosineWarmupScheduler`` per step (ending at 0) at
 the recipe's peak lr and warm-up, and a shuffling ``DataLoader`` with ``drop_last``. Both sides
-start from ``torch.manual_seed(seed)``. Every backbone is probed by
+start from ``torch.manual_seed(seed)``. ``--ours-runs`` takes ours from finished runs of the same
+specs instead (e.g. a profile's ``results/<profile>/pretrain``: the trainer is deterministic per
+seed and thread count, so they are the weights a new run would give), probed here. Every backbone is probed by
 ``evaluations.linear_probe.train_linear_probe`` with the profile's ``eval.linear`` settings for
 SimCLR and the run's seed. Reported: per-seed top-1 of each side, their means and the paired
 difference ours - standard with its 95 % Student t interval (``evaluations.stats``), and each
 side's wall and CPU seconds (pretraining, probe).
 
     python -m benchmarks.standard_loop --data-root /work/main/results/verdict/data/shapes   # verdict, seeds 0-2
+    python -m benchmarks.standard_loop --ours-runs results/verdict/pretrain --jobs 3        # ours already trained
     python -m benchmarks.standard_loop --tiny                                               # smoke (seconds)
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
+import multiprocessing
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -92,17 +98,43 @@ def ours(spec: dict[str, Any]) -> nn.Module:
         return load_backbone(Path(tmp) / "out" / "backbone.pt").eval()
 
 
+def finished_run(spec: dict[str, Any], runs: Path) -> tuple[nn.Module, float]:
+    """The backbone of ``spec``'s finished run in ``runs`` (``<run>/run.json`` and ``backbone.pt``,
+    as ``ssl_core pretrain`` writes them), whose spec must be ``spec`` apart from the data root and
+    whose torch thread count must be this process's (the trainer is bit-identical only at the same
+    count), with its pretraining wall time: the sum of its steps' times in its ``metrics.jsonl``."""
+    folder = runs / spec["run"]
+    if not (folder / "run.json").exists():
+        raise SystemExit(f"{folder}: no finished run (run.json) of {spec['run']}")
+    run = json.loads((folder / "run.json").read_text())
+    theirs, mine = copy.deepcopy(run["spec"]), copy.deepcopy(spec)
+    theirs["data"].pop("root"), mine["data"].pop("root")
+    if theirs != mine or run["steps"] != run["total_steps"]:
+        raise SystemExit(f"{folder}: not a finished run of the benchmark's spec of {spec['run']}")
+    if run.get("torch_threads") != torch.get_num_threads():
+        raise SystemExit(f"{folder}: trained on {run.get('torch_threads')} torch threads, this process has "
+                         f"{torch.get_num_threads()} (--threads)")
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line]
+    wall = sum(spec["recipe"]["batch_size"] / r["img_per_s"] for r in records)
+    return load_backbone(folder / "backbone.pt").eval(), wall
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure(spec: dict[str, Any], linear: dict[str, Any]) -> dict[str, Any]:
-    """Both sides on one seed: pretrain, probe, top-1 and times."""
-    row: dict[str, Any] = {"seed": spec["seed"]}
+def measure(spec: dict[str, Any], linear: dict[str, Any], ours_runs: Path | None = None,
+            threads: int = 1) -> dict[str, Any]:
+    """Both sides on one seed: pretrain (or take ours from ``ours_runs``), probe, top-1 and times."""
+    set_threads(threads)
+    row: dict[str, Any] = {"seed": spec["seed"], "ours_from": str(ours_runs / spec["run"]) if ours_runs else None}
     for side, train in (("ours", ours), ("standard", standard_loop)):
-        backbone, wall, cpu = _timed(lambda: train(spec))
+        if side == "ours" and ours_runs:
+            (backbone, wall), cpu = finished_run(spec, ours_runs), None
+        else:
+            backbone, wall, cpu = _timed(lambda: train(spec))
         probe, probe_wall, probe_cpu = _timed(lambda: train_linear_probe(
             backbone, spec["data"], linear, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
             num_workers=spec["data"]["num_workers"]))
@@ -151,6 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-root", help="the pretraining data (default: the config's data.pretrain.root)")
     p.add_argument("--arch", default="resnet_tiny")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--ours-runs", help="a folder of finished runs of the same specs (e.g. results/verdict/pretrain): "
+                   "ours is probed from there instead of trained again")
+    p.add_argument("--jobs", type=int, default=1, help="seeds measured in parallel processes")
     p.add_argument("--tiny", action="store_true", help="smoke run: 2 epochs of batch 16 on 64 generated images")
     add_thread_option(p)
     args = p.parse_args(argv)
@@ -162,7 +197,13 @@ def main(argv: list[str] | None = None) -> None:
             config, data_root = load_config(args.config), args.data_root
         runs = specs(config, args.arch, args.seeds, data_root)
         linear = linear_settings(config["eval"]["linear"], METHOD, args.arch)
-        rows = [measure(spec, linear) for spec in runs]
+        ours_runs = Path(args.ours_runs) if args.ours_runs else None
+        if args.jobs > 1:  # seeds in parallel processes (spawned: a fresh torch each)
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                rows = list(pool.map(measure, runs, [linear] * len(runs), [ours_runs] * len(runs),
+                                     [args.threads] * len(runs)))
+        else:
+            rows = [measure(spec, linear, ours_runs, args.threads) for spec in runs]
     recipe = runs[0]["recipe"]
     emit("standard_loop", config="tiny smoke" if args.tiny else args.config, arch=args.arch,
          data_root=str(runs[0]["data"]["root"]) if not args.tiny else "generated", seeds=args.seeds,

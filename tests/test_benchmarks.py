@@ -124,3 +124,20 @@ def test_standard_loop_trains_its_seed(tmp_path):
     assert not torch.equal(a["conv1.weight"], init["conv1.weight"])  # and it trains the backbone
     with pytest.raises(SystemExit, match="no run 'simclr-resnet_tiny-baseline-seed99'"):
         standard_loop.specs(config, "resnet_tiny", [99], None)
+
+
+def test_standard_loop_takes_ours_from_finished_runs(tmp_path):
+    from ssl_core.trainer import pretrain
+
+    config = standard_loop.tiny_config(tmp_path / "shapes")
+    spec, = standard_loop.specs(config, "resnet_tiny", [0], tmp_path / "shapes")
+    assert pretrain(spec, tmp_path / "runs" / spec["run"], tmp_path / "ckpt")
+    moved = {**spec, "data": {**spec["data"], "root": "elsewhere/shapes"}}  # the data root may differ
+    backbone, wall = standard_loop.finished_run(moved, tmp_path / "runs")
+    trained = torch.load(tmp_path / "runs" / spec["run"] / "backbone.pt")["state_dict"]
+    assert all(torch.equal(v, trained[k]) for k, v in backbone.state_dict().items()) and wall > 0
+    other = {**spec, "recipe": {**spec["recipe"], "temperature": 0.1}}
+    with pytest.raises(SystemExit, match="not a finished run of the benchmark's spec"):
+        standard_loop.finished_run(other, tmp_path / "runs")
+    with pytest.raises(SystemExit, match="no finished run"):
+        standard_loop.finished_run({**spec, "run": "simclr-resnet_tiny-baseline-seed9"}, tmp_path / "runs")
