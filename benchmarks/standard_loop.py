@@ -150,7 +150,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def specs(config: dict[str, Any], arch: str, seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:
-    """The config's SimCLR baseline run spec of each seed (on CPU, data root replaced if given)."""
+    """The config's SimCLR baseline run spec of each seed (data root replaced if given)."""
     runs = run_matrix(config)
     out = []
     for seed in seeds:
@@ -158,7 +158,6 @@ def specs(config: dict[str, Any], arch: str, seeds: list[int], data_root: str | 
         if name not in runs:
             raise SystemExit(f"the config has no run {name!r} (its SimCLR experiments' seeds and archs)")
         spec = copy.deepcopy(training_spec(runs[name]))
-        spec["train"]["device"] = "cpu"
         if data_root:
             spec["data"]["root"] = str(data_root)
         out.append(spec)
