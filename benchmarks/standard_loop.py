@@ -17,7 +17,8 @@ seed and thread count, so they are the weights a new run would give), probed her
 ``evaluations.linear_probe.train_linear_probe`` with the profile's ``eval.linear`` settings for
 SimCLR and the run's seed. Reported: per-seed top-1 of each side, their means and the paired
 difference ours - standard with its 95 % Student t interval (``evaluations.stats``), and each
-side's wall and CPU seconds (pretraining, probe).
+side's wall and CPU seconds (pretraining, probe). The standard loop and the probes run on CPU, ours
+on the config's ``train.device`` (``auto``: CPU where there is no GPU): a CPU benchmark.
 
     python -m benchmarks.standard_loop --data-root /work/main/results/verdict/data/shapes   # verdict, seeds 0-2
     python -m benchmarks.standard_loop --ours-runs results/verdict/pretrain --jobs 3        # ours already trained
@@ -165,8 +166,8 @@ def specs(config: dict[str, Any], arch: str, seeds: list[int], data_root: str | 
 
 
 def tiny_config(root: Path) -> dict[str, Any]:
-    """The smoke test's config: config/verdict.yaml with 1 epoch of batch 16 on 64 generated shapes
-    images and a 1-epoch probe."""
+    """The smoke test's config: config/verdict.yaml with 2 epochs (1 of warm-up) of batch 16 on 64
+    generated shapes images and a 1-epoch probe."""
     from ssl_core.datasets.shapes import generate_shapes
 
     generate_shapes(root, n_train=64, n_val=32, image_size=32, n_classes=8, seed=0)
