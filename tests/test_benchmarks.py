@@ -5,7 +5,8 @@ import pytest
 
 import torch
 
-from benchmarks import dag, data_pipeline, rescue_overhead, step_breakdown, throughput, topk_scope
+from benchmarks import dag, data_pipeline, rescue_overhead, standard_loop, step_breakdown, throughput, topk_scope
+from ssl_core.backbones import build_backbone
 from tests.test_workflow import copy_workflow
 
 COMMON = {"benchmark", "device", "cores", "torch_threads", "torch", "clock"}
@@ -96,3 +97,47 @@ def test_topk_scope_selections():
     assert sorted(topk_scope.per_process_selection(sim, 4, 4).tolist()) == [3, 7, 11, 15]
     out = topk_scope.compare(sim, 4, 1, 1, torch.Generator().manual_seed(0))  # one process: the same pairs
     assert out["overlap"] == 1 and out["worst_rank"] == 4 and out["max_on_one_process"] == 4
+
+
+def test_standard_loop(capsys):
+    standard_loop.main(["--tiny", "--seeds", "0", "1"])
+    out = _line(capsys)
+    assert COMMON <= out.keys() and out["benchmark"] == "standard_loop" and out["seeds"] == [0, 1]
+    assert out["batch_size"] == 16 and out["zero_init_residual"] is False  # the verdict profile's, shrunk
+    for row in out["runs"]:
+        for side in ("ours", "standard"):
+            assert 0 <= row[side]["top1"] <= 100 and row[side]["pretrain_wall_s"] > 0 and row[side]["probe_cpu_s"] > 0
+        assert row["difference"] == pytest.approx(row["ours"]["top1"] - row["standard"]["top1"])
+    for side in ("ours", "standard", "difference"):
+        values = [r[side]["top1"] if side != "difference" else r[side] for r in out["runs"]]
+        assert out[side]["n"] == 2 and out[side]["mean"] == pytest.approx(sum(values) / 2)
+        assert out[side]["low"] <= out[side]["mean"] <= out[side]["high"]
+
+
+def test_standard_loop_trains_its_seed(tmp_path):
+    config = standard_loop.tiny_config(tmp_path / "shapes")
+    spec, = standard_loop.specs(config, "resnet_tiny", [0], tmp_path / "shapes")
+    torch.manual_seed(spec["seed"])
+    init = build_backbone(spec["arch"]).state_dict()
+    a, b = standard_loop.standard_loop(spec).state_dict(), standard_loop.standard_loop(spec).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the seed fixes the run
+    assert not torch.equal(a["conv1.weight"], init["conv1.weight"])  # and it trains the backbone
+    with pytest.raises(SystemExit, match="no run 'simclr-resnet_tiny-baseline-seed99'"):
+        standard_loop.specs(config, "resnet_tiny", [99], None)
+
+
+def test_standard_loop_takes_ours_from_finished_runs(tmp_path):
+    from ssl_core.trainer import pretrain
+
+    config = standard_loop.tiny_config(tmp_path / "shapes")
+    spec, = standard_loop.specs(config, "resnet_tiny", [0], tmp_path / "shapes")
+    assert pretrain(spec, tmp_path / "runs" / spec["run"], tmp_path / "ckpt")
+    moved = {**spec, "data": {**spec["data"], "root": "elsewhere/shapes"}}  # the data root may differ
+    backbone, wall = standard_loop.finished_run(moved, tmp_path / "runs")
+    trained = torch.load(tmp_path / "runs" / spec["run"] / "backbone.pt")["state_dict"]
+    assert all(torch.equal(v, trained[k]) for k, v in backbone.state_dict().items()) and wall > 0
+    other = {**spec, "recipe": {**spec["recipe"], "temperature": 0.1}}
+    with pytest.raises(SystemExit, match="not a finished run of the benchmark's spec"):
+        standard_loop.finished_run(other, tmp_path / "runs")
+    with pytest.raises(SystemExit, match="no finished run"):
+        standard_loop.finished_run({**spec, "run": "simclr-resnet_tiny-baseline-seed9"}, tmp_path / "runs")
