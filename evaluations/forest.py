@@ -70,6 +70,6 @@ def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> N
         label.set_color(VERDICT_COLOR.get(verdict, "black"))
     ax.set_xlabel("rescued − baseline (points), paired by seed")
     ax.set_title(f"Claims of profile {profile}: paired gains, 95 % intervals and the published gains", fontsize=10)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / max(len(rows), 1)), ncol=3,
-              frameon=False)
+    # outside the axes, below them, in the space the constrained layout keeps for it (never clipped)
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="outside lower center", ncol=3, frameon=False)
     save_figure(fig, out_stem)
