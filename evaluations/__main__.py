@@ -3,7 +3,7 @@
   python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
   python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --groups JSON --out metrics.csv
   python -m evaluations fig3      --spec JSON --figure STEM
-  python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv --out CSV
+  python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv [--n-images N] --out CSV
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
   python -m evaluations dense-data    --shapes ROOT --out DIR --n-train N --n-test N
@@ -95,6 +95,7 @@ def _sensitivity(args: argparse.Namespace) -> None:
 
 def _cosine(args: argparse.Namespace) -> None:
     import pandas as pd
+    from torch.utils.data import Subset
 
     from evaluations import report
     from evaluations.cosine_study import cosine_study
@@ -103,7 +104,10 @@ def _cosine(args: argparse.Namespace) -> None:
     from ssl_core.distributed import resolve_device
 
     spec = json.loads(args.spec)
-    ours = cosine_study(load_backbone(args.backbone), pretrain_split(spec["data"], "val"), spec["recipe"], seed=spec["seed"],
+    val = pretrain_split(spec["data"], "val")
+    if 0 < args.n_images < len(val):  # the first n val images (eval.cosine_study.n_images)
+        val = Subset(val, range(args.n_images))
+    ours = cosine_study(load_backbone(args.backbone), val, spec["recipe"], seed=spec["seed"],
                         device=resolve_device(spec["train"]["device"]))
     paper = report.read_metrics(args.paper)
     published = {r.run.rsplit("-", 1)[-1]: r.value for r in paper.itertuples()}
@@ -449,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backbone", required=True)
     p.add_argument("--spec", required=True, help="the encoder's run spec (JSON)")
     p.add_argument("--paper", required=True, help="results/paper/cosine_study.csv")
+    p.add_argument("--n-images", type=int, default=0, help="the first N val images only (0: every one)")
     p.add_argument("--out", required=True)
     p.set_defaults(fn=_cosine)
     p = sub.add_parser("dense-data", help="the shapes dataset as a COCO subset and a Pascal VOC tree")

@@ -31,3 +31,31 @@ def test_cosine_study_is_reproducible_and_bounded(tiny_folder):
     assert a == pytest.approx(b) and a != c
     assert 0 < a["strong"] <= 1 and 0 < a["common"] <= 1
     assert const["diff_sd"] == pytest.approx(0, abs=1e-6) and a["diff_sd"] > 0  # per image, paired
+
+
+def test_cosine_cli_takes_the_first_n_val_images(tiny_folder, tmp_path):
+    """`--n-images N` (eval.cosine_study.n_images) studies the first N val images, 0 every one."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from evaluations.__main__ import main
+    from ssl_core.backbones import build_backbone
+    from ssl_core.config import load_config, run_matrix, training_spec
+    from ssl_core.io import save_torch
+
+    ROOT = Path(__file__).resolve().parents[2]
+
+    torch.manual_seed(0)
+    save_torch({"arch": "resnet_tiny", "kwargs": {}, "state_dict": build_backbone("resnet_tiny").state_dict()},
+               tmp_path / "backbone.pt")
+    config = load_config(ROOT / "config" / "config.yaml")
+    spec = training_spec(next(s for s in run_matrix(config).values() if s["method"] == "simclr"))
+    spec["data"]["root"], spec["recipe"]["image_size"] = str(tiny_folder), 16
+    n_val = len(ImageFolder(str(tiny_folder / "val")))
+    for n, expected in ((3, 3), (0, n_val)):
+        out = tmp_path / f"cos{n}.csv"
+        main(["cosine", "--backbone", str(tmp_path / "backbone.pt"), "--spec", json.dumps(spec),
+              "--paper", str(ROOT / "results" / "paper" / "cosine_study.csv"), "--n-images", str(n), "--out", str(out)])
+        assert set(pd.read_csv(out).n_images) == {expected}

@@ -114,13 +114,14 @@ rule cosine_study:
         report(f"{OUT}/tables/cosine_study.csv", caption="../report/cosine_study.rst", category="Sec. 3 cosine study"),
     params:
         spec=json.dumps(training_spec(RUNS[COSINE_RUN]) if COSINE_RUN else None, sort_keys=True),
+        n_images=config["eval"].get("cosine_study", {}).get("n_images", 0),
     log:
         f"{OUT}/logs/cosine_study.log",
     resources:
         **resources("evaluate"),
     shell:
         "python -m evaluations cosine --backbone {input.backbone} --spec {params.spec:q} --paper {input.paper} "
-        "--out {output} > {log} 2>&1"
+        "--n-images {params.n_images} --out {output} > {log} 2>&1"
 
 
 rule table2_dense:
