@@ -21,6 +21,7 @@
   python -m evaluations forest    --claims claims.csv --profile P --figure STEM
   python -m evaluations power     --metrics metrics.csv [--group main] [--effect 1.0] [--half-width 1.0] [--predictions DIR]
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
+  python -m evaluations interim  --configfile config/P.yaml --results results/P [--paper-dir results/paper]
   python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
 """
 from __future__ import annotations
@@ -324,6 +325,15 @@ def _compare_reference(args: argparse.Namespace) -> int:
     return 0 if table.ok.all() else 1
 
 
+def _interim(args: argparse.Namespace) -> None:
+    from evaluations.interim import interim_commands
+
+    commands, done = interim_commands(args.configfile, args.results, args.paper_dir)
+    print(f"interim tables of {len(done)} finished runs under {args.results}")
+    for argv in commands:
+        main(argv)
+
+
 def _snapshot(args: argparse.Namespace) -> None:
     """A finished profile's results as a committed reference: metrics.csv, the tables, the figures
     (PNG and their CSVs) and MANIFEST.json (the commit, the machine, the wall time)."""
@@ -551,6 +561,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--any-profile", action="store_true",
                    help="compare even if the two tables are of different profiles (a warning instead of an error)")
     p.set_defaults(fn=_compare_reference)
+    p = sub.add_parser("interim", help="metrics.csv, Fig. 2, claims, forest plot and training curves of the runs "
+                       "finished so far (a profile built in parts)")
+    p.add_argument("--configfile", required=True, help="the profile's config (e.g. config/verdict.yaml)")
+    p.add_argument("--results", required=True, help="results/<profile>")
+    p.add_argument("--paper-dir", default="results/paper", help="the paper's numbers (results/paper)")
+    p.set_defaults(fn=_interim)
     p = sub.add_parser("snapshot", help="copy a finished profile's results into results/reference/<profile>")
     p.add_argument("--results", required=True, help="results/<profile>")
     p.add_argument("--out", required=True, help="results/reference/<profile>")

@@ -62,10 +62,16 @@ def _row(claim: str, source: str, method: str, arch: str, published: float, iv: 
          sd: float = NAN, poi: stats.Interval = NONE, values=(), note: str = "") -> dict:
     power = _power(published, iv, sd)
     detectable = power["detectable"] if power["detectable"] == power["detectable"] else None
+    verdict = stats.verdict(published, iv, detectable)
+    if iv.n and verdict.endswith(stats.UNDERPOWERED) and detectable is not None:  # could not have decided
+        needed = power["pairs_for_published"]
+        note = note or (f"descriptive: {iv.n} pairs detect {detectable:.2f} with 80 % power, the published gain "
+                        f"{published:g} needs {needed:.0f}" if needed == needed else f"descriptive: {iv.n} pairs")
     return {"claim": claim, "source": source, "method": method, "arch": arch, "published": published,
             "ours_run": ours_run if iv.n else "not run", "ours_mean": iv.mean, "ours_low": iv.low, "ours_high": iv.high,
             "ours_n": iv.n, "resolution": iv.half_width, **power, "poi": poi.mean, "poi_low": poi.low,
-            "poi_high": poi.high, "verdict": stats.verdict(published, iv, detectable), "note": note if not iv.n else "",
+            "poi_high": poi.high, "verdict": verdict,
+            "note": note if not iv.n or verdict.endswith(stats.UNDERPOWERED) else "",
             "ours_values": ";".join(f"{v:.4f}" for v in values)}
 
 

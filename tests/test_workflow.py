@@ -351,6 +351,36 @@ def fake_finished_run(wf: Path) -> None:
     snakemake("--touch", "-c1", cwd=wf)
 
 
+def test_interim_tables_of_the_finished_runs(tiny_run, tmp_path):
+    """`python -m evaluations interim`: a profile built in parts gets its tables from the runs finished so far."""
+    from evaluations.__main__ import main as evaluations_main
+
+    out, part = tiny_run / "results" / "tiny", tmp_path / "results" / "tiny"
+    runs = run_matrix(load_config(tiny_run / "small.yaml"))
+    unfinished = {r for r, s in runs.items() if s["method"] != "simclr" or s["groups"] == ["sens"]} - \
+        {next(r for r, s in runs.items() if s["groups"] == ["sens"] and s["method"] == "mocov3")}
+    for run in runs:  # the finished part: SimCLR's main runs, one sweep run of MoCo v3 (its sweep unfinished)
+        if run not in unfinished:
+            shutil.copytree(out / "pretrain" / run, part / "pretrain" / run)
+            (part / "eval" / "linear").mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / "eval" / "linear" / f"{run}.json", part / "eval" / "linear")
+    shutil.copytree(out / "tables", part / "tables", ignore=shutil.ignore_patterns("claims.*", "fig2*"))
+    evaluations_main(["interim", "--configfile", str(tiny_run / "small.yaml"), "--results", str(part),
+                      "--paper-dir", str(ROOT / "results" / "paper")])
+    metrics = pd.read_csv(part / "metrics.csv")
+    assert set(metrics.run) == set(runs) - unfinished and set(metrics.method) == {"simclr", "mocov3"}
+    fig2 = pd.read_csv(part / "tables" / "fig2_linear.csv").dropna(subset=["ours_top1"])
+    assert set(fig2.method) == {"simclr"}
+    claims = pd.read_csv(part / "tables" / "claims.csv")
+    simclr = claims[claims.claim.str.contains("SimCLR") & claims.claim.str.contains("linear")]
+    assert not simclr.empty and not simclr.verdict.str.startswith("not run").all()
+    assert claims[claims.claim.str.contains("sensitivity|best s|best k", case=False)].verdict.str.startswith(
+        "not run").all()  # no sweep whose runs are all in
+    assert (part / "figures" / "forest.png").stat().st_size > 1000
+    assert (part / "figures" / "training_curves_simclr.png").is_file()
+    assert not (part / "figures" / "training_curves_mocov3.png").exists()
+
+
 def test_dag_state_tests_pass_beside_a_finished_run(tmp_path):
     """`make test` after `make reproduce` in one clone (CI's clean clone cannot see it): the tests
     that run Snakemake (marked dag_state) pass in a copy of the repository whose results/ hold a

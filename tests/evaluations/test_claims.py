@@ -59,6 +59,7 @@ def test_verdicts_of_stand_ins():
     assert claim(table, "MoCo v3 ResNet-50: linear top-1 gain").verdict.tolist() == ["not run"]  # no ResNet MoCo
     dino = claim(table, "DINOv2 ViT-L: linear top-1 gain").iloc[0]
     assert dino.verdict == "inconclusive (underpowered)" and dino.detectable > 0.5  # published +0.5
+    assert dino.note.startswith(f"descriptive: {dino.ours_n} pairs detect")  # said in the note
     assert dino.ours_values == "1.0000;-1.0000;0.2000"  # the paired differences by seed
     best_s = claim(table, "SimCLR ResNet-50: best s").iloc[0]
     # the gain at the paper's s = 0.75 is +2 on every seed (-1 at 0.25): slope +6 per unit of s

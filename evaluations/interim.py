@@ -1,0 +1,58 @@
+"""Tables of a profile built so far: a reference made in parts (docs/profiles.md, the verdict
+profile) has its claims read before its last part. `python -m evaluations interim` makes, from
+the runs whose pretraining and linear probe have finished, what the DAG's report rules make from
+every run: metrics.csv, Fig. 2's table and plot, the claims table, the forest plot and the
+training curves (the same subcommands, called with the finished runs only). Sweeps enter the
+claims table only when every run of theirs has finished; the cosine study when its CSV exists."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ssl_core.config import MAIN_GROUP, load_config, run_groups, run_matrix
+
+
+def finished_runs(runs: dict[str, dict[str, Any]], results: Path) -> list[str]:
+    """The runs with both their pretraining record and their linear probe on disk."""
+    return sorted(r for r in runs if (results / "pretrain" / r / "run.json").is_file()
+                  and (results / "eval" / "linear" / f"{r}.json").is_file())
+
+
+def interim_commands(config_path: str | Path, results: str | Path,
+                     paper_dir: str | Path = "results/paper") -> tuple[list[list[str]], list[str]]:
+    """The subcommands (argument lists of `python -m evaluations`) that make the tables of the
+    finished runs of the profile ``config_path`` under ``results``, and those runs."""
+    config, results, paper = load_config(config_path), Path(results), Path(paper_dir)
+    runs = run_matrix(config)
+    done = finished_runs(runs, results)
+    if not done:
+        raise SystemExit(f"no finished run under {results}: expected {results}/pretrain/<run>/run.json and "
+                         f"{results}/eval/linear/<run>.json for a run of {config_path}")
+    profile = config["profile"]
+    groups = {r: g for r, g in run_groups(runs).items() if r in done}
+    metrics, tables, figures = results / "metrics.csv", results / "tables", results / "figures"
+    sweeps = [s for s in config.get("sweeps", [])
+              if all(r in done for r, spec in runs.items() if s["name"] in spec["groups"] and spec["method"] == s["method"])]
+    dense = ("no dense evaluation in this profile" if not config["eval"].get("dense")
+             else "not in the interim tables (linear runs only)")
+    cosine = tables / "cosine_study.csv"
+    commands = [
+        ["aggregate", "--runs", *[str(results / "pretrain" / r / "run.json") for r in done],
+         "--evals", *[str(results / "eval" / "linear" / f"{r}.json") for r in done],
+         "--groups", json.dumps(groups, sort_keys=True), "--out", str(metrics)],
+        ["fig2", "--metrics", str(metrics), "--paper", str(paper / "fig2_linear.csv"), "--profile", profile,
+         "--table", str(tables / "fig2_linear"), "--figure", str(figures / "fig2_params_vs_top1")],
+        ["claims", "--metrics", str(metrics), *(["--cosine", str(cosine)] if cosine.is_file() else []),
+         "--paper-dir", str(paper), "--sweeps", json.dumps(sweeps, sort_keys=True), "--profile", profile,
+         "--table", str(tables / "claims"), "--dense-status", dense],
+        ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
+    ]
+    for method in sorted({runs[r]["method"] for r in done}):
+        curve_runs = [r for r in done if runs[r]["method"] == method and MAIN_GROUP in runs[r]["groups"]
+                      and runs[r]["variant"] in ("baseline", "rescued")]
+        if curve_runs:
+            commands.append(["curves", "--runs", *[str(results / "pretrain" / r) for r in curve_runs],
+                             "--method", method, "--profile", profile,
+                             "--figure", str(figures / f"training_curves_{method}")])
+    return commands, done
