@@ -25,6 +25,7 @@ from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
 from ssl_core.distributed import resolve_device
 from ssl_core.io import atomic_path
+from ssl_core.seeding import model_init_seed, supervised_epoch_seed
 from ssl_core.optim import build_optimizer, lr_at, param_groups
 from ssl_core.trainer import METRICS, resume_state, save_checkpoint, say, training_layout, write_run
 
@@ -44,7 +45,7 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
     recipe, seed = spec["recipe"], spec["seed"]
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
     device = resolve_device(spec["train"]["device"])
-    torch.manual_seed(seed)
+    torch.manual_seed(model_init_seed(seed))
     backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
     train_set = pretrain_split(spec["data"], "train", original_transform(recipe["image_size"]))
     view = train_view(recipe["image_size"], recipe["min_scale"])
@@ -71,7 +72,7 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
     for epoch in tqdm(range(epoch, stop_at), desc=spec["run"], unit="epoch"):
         # The data order and augmentations of an epoch depend on (seed, epoch) only: a resumed run
         # repeats exactly what an uninterrupted one does.
-        torch.manual_seed(seed * 1_000_003 + epoch)
+        torch.manual_seed(supervised_epoch_seed(seed, epoch))
         loader = DataLoader(train_set, recipe["batch_size"], shuffle=True, drop_last=True,
                             num_workers=spec["data"].get("num_workers", 0))
         loss_sum = correct = seen = 0.0

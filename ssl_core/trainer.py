@@ -30,13 +30,14 @@ from ssl_core.backbones import build_backbone, count_parameters, is_vit
 from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.check import CorruptImagesError, find_corrupt, fingerprint
-from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
+from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.distributed import resolve_device
 from ssl_core.host import retain_freed_memory
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, Method, StepInfo
 from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, scaled_lr
 from ssl_core.rescue import RescueRegularizer
+from ssl_core.seeding import data_order_seed, model_init_seed, step_seed, strong_augment_seed
 
 CHECKPOINT = "last.pt"
 PREVIOUS = "previous.pt"  # the checkpoint before last.pt: the fallback when last.pt cannot be read
@@ -185,7 +186,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                          "would normalise as a batch of their own: use rescue.bn common")
     local_batch = batch_size // world
 
-    torch.manual_seed(seed)  # identical initial weights on every process
+    torch.manual_seed(model_init_seed(seed))  # identical initial weights on every process
     train_step = build_train_step(spec, device, world)
     model, optimizer = train_step.model, train_step.optimizer
     views = Views(METHODS.get(spec["method"]).view_specs(recipe), spec["data"].get("augment_on", "device"))
@@ -241,7 +242,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
         while step < stop_at and collapse is None:
             data_epoch, first = divmod(step, data_steps)
             dataset.set_epoch(data_epoch)
-            order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(item_seed(seed, data_epoch, -1)))
+            order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(data_order_seed(seed, data_epoch)))
             batches = order[: data_steps * batch_size].view(data_steps, batch_size)
             batches = batches[:, rank * local_batch:(rank + 1) * local_batch].tolist()  # this process's slice
             loader = DataLoader(
@@ -257,10 +258,10 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                     frozen = group.get("is_last_layer", False) and step < freeze_last_steps
                     group["lr"] = 0.0 if frozen else lr * group.get("lr_mult", 1.0)
                     group["weight_decay"] = wd * group.get("wd_mult", 1.0)
-                torch.manual_seed(item_seed(seed, step, -3 - rank))  # in-method randomness (e.g. iBOT masks)
+                torch.manual_seed(step_seed(seed, step, rank))  # in-method randomness (e.g. iBOT masks)
                 # The global top-k draws every process's strong views from one generator (rank 0's).
-                strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - (0 if rule["topk"] == "global"
-                                                                                           else rank)))
+                strong_rng = torch.Generator().manual_seed(
+                    strong_augment_seed(seed, step, 0 if rule["topk"] == "global" else rank))
                 record, emb_dim = train_step(views(batch, originals, device), originals, info, strong_rng)
                 if math.isfinite(record["loss"]):
                     step += 1
