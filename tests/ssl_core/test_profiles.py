@@ -98,3 +98,15 @@ def test_workflow_and_library_agree(tmp_path):
 def test_shipped_profiles_inherit():
     assert [p.name for p in profile_chain(ROOT / "config" / "verdict.yaml")] == ["config.yaml", "small.yaml",
                                                                                 "verdict.yaml"]
+
+
+def test_a_bad_inherited_key_names_the_file_that_sets_it(tmp_path):
+    """The workflow's error names, per bad key, the file of the chain that sets it (name_sources)."""
+    from ssl_core.config import name_sources, validate_config
+
+    parent = _write(tmp_path / "parent.yaml", {**yaml.safe_load((ROOT / "config" / "config.yaml").read_text()),
+                                               "train": {"device": "auto", "ckpt_every_steps": "often"}})
+    child = _write(tmp_path / "child.yaml", {"inherits": "parent.yaml", "profile": "child"})
+    with pytest.raises(ConfigError) as e:
+        validate_config(read_profiles([child]))
+    assert f"train.ckpt_every_steps: set in {parent}" in str(name_sources(e.value, [str(child)]))
