@@ -60,8 +60,21 @@ class SupervisedObjective(nn.Module):
         logits = self.head(features)
         y = step.targets.to(logits.device)
         loss = nn.functional.cross_entropy(logits, y)
-        top1 = 100.0 * (logits.detach().argmax(1) == y).float().mean()
-        return MethodOutput(loss, features, features, {"train_top1": top1})
+        correct = (logits.detach().argmax(1) == y).float().sum()
+        return MethodOutput(loss, features, features, {"train_top1": 100.0 * correct / len(y), "train_correct": correct})
+
+    @staticmethod
+    def final_record(records: list[dict[str, Any]], steps_per_epoch: int, batch_size: int) -> dict[str, Any]:
+        """run.json's ``final``: the last epoch's mean loss and training top-1 (summed per image in
+        step order, as the former stand-alone loop did), not the last step's record."""
+        loss_sum = correct = seen = 0.0
+        for r in records[-steps_per_epoch:]:
+            loss_sum += r["loss"] * batch_size
+            correct += r["train_correct"]
+            seen += batch_size
+        epoch = len(records) // steps_per_epoch
+        return {"epoch": epoch, "step": epoch * steps_per_epoch, "loss": loss_sum / seen,
+                "train_top1": 100.0 * correct / seen}
 
     @property
     def eval_backbone(self) -> nn.Module:

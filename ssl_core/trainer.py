@@ -468,14 +468,18 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
     if collapse is None and emb_dim is not None and getattr(model, "embedding_collapse_test", True) \
             and final_std < 0.1 / math.sqrt(emb_dim):
         collapse = "embedding_std"
+    final = model.final_record(records, steps_per_epoch, spec["recipe"]["batch_size"]) \
+        if hasattr(model, "final_record") and records else None  # the ceiling's: its last epoch's means
     write_run(out_dir, spec, model.eval_backbone, metrics_path, records, step, total_steps, steps_per_epoch,
-              collapse, world)
+              collapse, world, final)
 
 
 def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path, records: list[dict], step: int,
-              total_steps: int, steps_per_epoch: int, collapse: str | None, world: int = 1) -> None:
+              total_steps: int, steps_per_epoch: int, collapse: str | None, world: int = 1,
+              final: dict | None = None) -> None:
     """A finished run's outputs, each written atomically: ``backbone.pt`` (what every evaluation
-    loads), the per-step log and ``run.json`` (spec, size, final record, collapse, versions)."""
+    loads), the per-step log and ``run.json`` (spec, size, final record (``final``, else the last
+    logged step), collapse, versions)."""
     save_torch({"arch": spec["arch"], "kwargs": spec["recipe"].get("backbone", {}),
                 "state_dict": backbone.state_dict()}, out_dir / "backbone.pt")
     with atomic_path(out_dir / METRICS) as tmp:
@@ -486,7 +490,7 @@ def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path
         "steps": step,
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
-        "final": records[-1] if records else {},
+        "final": final if final is not None else records[-1] if records else {},
         "collapse": collapse,
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -104,20 +104,27 @@ def former_loop(spec, n_classes):
     optimizer = build_optimizer(param_groups(model, recipe["weight_decay"]), recipe["optimizer"], peak_lr)
     steps_per_epoch = len(train_set) // recipe["batch_size"]
     total, warmup = recipe["epochs"] * steps_per_epoch, recipe["warmup_epochs"] * steps_per_epoch
-    losses = []
+    losses, final = [], None
     for epoch in range(recipe["epochs"]):
+        loss_sum = correct = seen = 0.0
         torch.manual_seed(seed * 1_000_003 + epoch)
         for i, (x, y) in enumerate(DataLoader(train_set, recipe["batch_size"], shuffle=True, drop_last=True)):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total, warmup, peak_lr)
             u = torch.rand(len(x), N_UNIFORMS, dtype=torch.float64)
             x = device_views(x, u, train_view(recipe["image_size"], recipe["min_scale"]))
-            loss = nn.functional.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), y)
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+            loss = nn.functional.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-    return backbone.state_dict(), losses
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        final = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "loss": loss_sum / seen,
+                 "train_top1": 100.0 * correct / seen}
+    return backbone.state_dict(), losses, final
 
 
 def test_ceiling_through_the_trainer_matches_its_former_loop_bit_for_bit(easy, tmp_path):
@@ -125,12 +132,14 @@ def test_ceiling_through_the_trainer_matches_its_former_loop_bit_for_bit(easy, t
     as the stand-alone loop it replaced (with warm-up and weight decay, so every part counts)."""
     s = spec(easy, epochs=2)
     s["recipe"].update(warmup_epochs=1, weight_decay=0.05)
-    weights, losses = former_loop(s, 2)
+    weights, losses, final = former_loop(s, 2)
     assert train_supervised(s, tmp_path / "out", tmp_path / "ckpt")
     ours = torch.load(tmp_path / "out" / "backbone.pt", weights_only=True)["state_dict"]
     assert ours.keys() == weights.keys() and all(torch.equal(ours[k], weights[k]) for k in weights)
     records = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in records] == losses
+    # run.json's final record (metrics.csv's final_loss) is the last epoch's, as the former loop wrote it
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["final"] == final
 
 
 def test_ceiling_checkpoints_at_epoch_ends(easy, tmp_path):
