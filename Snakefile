@@ -8,7 +8,7 @@ import os
 import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import MAIN_GROUP, ConfigError, arch_family, linear_settings, name_sources, run_groups, run_matrix, sweep_runs, training_spec, typed_overrides, validate_config
+from ssl_core.config import MAIN_GROUP, ConfigError, arch_family, linear_settings, name_sources, read_profiles, run_groups, run_matrix, sweep_runs, training_spec, typed_overrides, validate_config
 from ssl_core.datasets import downloads
 from ssl_core.methods import method_names
 
@@ -29,13 +29,15 @@ ENVIRONMENT = os.path.join(workflow.basedir, "environment.yml")
 os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
 
 
-# --config values nested in a mapping arrive as strings (Snakemake's YAML BaseLoader): typed here.
-# A config error names the files that set each bad key.
+# The config files are read again here, each with its `inherits` resolved (ssl_core.config.read_profile,
+# what load_config uses: the workflow and the library see one config). --config values nested in a
+# mapping arrive as strings (Snakemake's YAML BaseLoader): typed here. A config error names the files
+# that set each bad key.
+CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"]
 try:
-    config = validate_config(typed_overrides(config, workflow.config_settings.config))
+    config = validate_config(typed_overrides(read_profiles(CONFIG_FILES), workflow.config_settings.config))
 except ConfigError as e:
-    raise name_sources(e, [str(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"],
-                       workflow.config_settings.config) from None
+    raise name_sources(e, CONFIG_FILES, workflow.config_settings.config) from None
 PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
 RUNS = run_matrix(config)  # one training per distinct spec, with the groups that use it

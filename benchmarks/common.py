@@ -12,11 +12,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import yaml
 from PIL import Image
 
 from ssl_core.budget import synthetic_batch  # noqa: F401  (re-exported for the benchmarks)
-from ssl_core.config import validate_config
+from ssl_core.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def load_profile(name: str) -> dict[str, Any]:
     """A validated config of the repository: ``tiny`` (config/config.yaml), ``paper``, ``cifar``."""
     path = ROOT / "config" / ("config.yaml" if name == "tiny" else f"{name}.yaml")
-    return validate_config(yaml.safe_load(path.read_text()))
+    return load_config(path)
 
 
 def bench_spec(config: dict[str, Any], method: str, arch: str, variant: str, batch_size: int,

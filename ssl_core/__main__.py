@@ -67,11 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     from ssl_core.datasets.check import CorruptImagesError
 
     spec = validate_spec(_json(args.spec, "--spec"))  # the schema the workflow validates configs with
-    if spec["variant"] == "supervised":  # the ceiling: trained with labels (ssl_core.supervised)
-        from ssl_core.supervised import train_supervised
-
-        return 0 if train_supervised(spec, args.out, args.ckpt) else 3
-    from ssl_core.trainer import pretrain  # torch: not for the data check
+    from ssl_core.trainer import pretrain  # torch: not for the data check; the ceiling's loop too (ssl_core.supervised)
 
     try:
         done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)

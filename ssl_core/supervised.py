@@ -1,32 +1,32 @@
 """The ceiling of a generated-data profile: the backbone trained *with labels* on the pretraining
-images (cross-entropy through a linear classifier), the same way out as a pretraining run:
-``backbone.pt``, ``run.json`` and ``metrics.jsonl``, so the linear probe and transfer jobs read it
-like any run.
+images (cross-entropy through a linear classifier), by the trainer's loop (``ssl_core.trainer.pretrain``:
+resume, atomic checkpoints, fault handling, the per-step log, lr scaling and schedule), the same way
+out as a pretraining run: ``backbone.pt``, ``run.json`` and ``metrics.jsonl``, so the linear probe
+and transfer jobs read it like any run.
 
-A deliberately plain recipe (the config's ``references.supervised``): random resized crop + flip,
-AdamW or SGD with a linear warm-up and cosine decay per step, no label smoothing or mixing. Training
-state is checkpointed at the end of every epoch into ``ckpt_dir`` and resumed from there.
+What differs from a self-supervised run is all here: the objective (``SupervisedObjective``, not a
+method of the registry) and the data (``LabelledData``). A deliberately plain recipe (the config's
+``references.supervised``): random resized crop + flip, AdamW or SGD with a linear warm-up and
+cosine decay per step, no label smoothing or mixing. An epoch's data order and views come from one
+stream of torch's global RNG seeded at its start (``seeding.supervised_epoch_seed``), so the trainer
+checkpoints such a run at the end of each epoch and a resumed run repeats exactly what an
+uninterrupted one does.
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ssl_core.augment.common import N_UNIFORMS, ViewSpec, device_views
 from ssl_core.augment.originals import original_transform
 from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
-from ssl_core.distributed import resolve_device
-from ssl_core.io import atomic_path
-from ssl_core.optim import build_optimizer, lr_at, param_groups
-from ssl_core.trainer import METRICS, resume_state, save_checkpoint, say, training_layout, write_run
+from ssl_core.methods.base import MethodOutput, StepInfo
+from ssl_core.optim import param_groups
+from ssl_core.seeding import supervised_epoch_seed
 
 
 def train_view(size: int, min_scale: float) -> ViewSpec:
@@ -35,69 +35,105 @@ def train_view(size: int, min_scale: float) -> ViewSpec:
     return ViewSpec(size, (min_scale, 1.0), jitter=(0.0, 0.0, 0.0, 0.0), jitter_prob=0.0, grey_prob=0.0)
 
 
+class SupervisedObjective(nn.Module):
+    """Cross-entropy of a linear classifier on the backbone's features: what the trainer's step
+    (``ssl_core.trainer.TrainStep``) drives in place of a self-supervised method. ``z_a``/``z_b``
+    are the backbone's features (logged as ``emb_std``; no embedding collapse test: labels cannot
+    collapse); the step's labels come in ``StepInfo.targets``."""
+
+    embedding_collapse_test = False
+
+    def __init__(self, backbone: nn.Module, n_classes: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.feature_dim, n_classes)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "SupervisedObjective":
+        """Built in the order of the former stand-alone loop (backbone, then classifier), so the
+        same seed gives the same initial weights."""
+        backbone = build_backbone(spec["arch"], **spec["recipe"].get("backbone", {}))
+        return cls(backbone, len(pretrain_split(spec["data"], "train").classes))
+
+    def forward(self, views: list[torch.Tensor], step: StepInfo | None = None) -> MethodOutput:
+        features = self.backbone(views[0])
+        logits = self.head(features)
+        y = step.targets.to(logits.device)
+        loss = nn.functional.cross_entropy(logits, y)
+        correct = (logits.detach().argmax(1) == y).float().sum()
+        return MethodOutput(loss, features, features, {"train_top1": 100.0 * correct / len(y), "train_correct": correct})
+
+    @staticmethod
+    def final_record(records: list[dict[str, Any]], steps_per_epoch: int, batch_size: int) -> dict[str, Any]:
+        """run.json's ``final``: the last epoch's mean loss and training top-1 (summed per image in
+        step order, as the former stand-alone loop did), not the last step's record."""
+        loss_sum = correct = seen = 0.0
+        for r in records[-steps_per_epoch:]:
+            loss_sum += r["loss"] * batch_size
+            correct += r["train_correct"]
+            seen += batch_size
+        epoch = len(records) // steps_per_epoch
+        return {"epoch": epoch, "step": epoch * steps_per_epoch, "loss": loss_sum / seen,
+                "train_top1": 100.0 * correct / seen}
+
+    @property
+    def eval_backbone(self) -> nn.Module:
+        return self.backbone
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        return param_groups(self, weight_decay)
+
+    def on_before_optimizer_step(self, step: StepInfo) -> None:
+        pass
+
+    def on_after_optimizer_step(self, step: StepInfo) -> None:
+        pass
+
+
+class LabelledData:
+    """The data of a supervised run, for the trainer's loop: (uint8 original, label) items; an
+    epoch's order and its views' draws from torch's global RNG seeded at the epoch's start, in the
+    order torch's ``DataLoader(shuffle=True)`` drew them (its iterator's base seed, the sampler's
+    seed, then one ``torch.rand`` per batch), so the ceiling's numbers are those of the stand-alone
+    loop it replaced."""
+
+    checkpoint_at_pass_ends = True  # the epoch's RNG stream cannot be restarted mid-epoch
+
+    def __init__(self, spec: dict[str, Any], rank: int = 0) -> None:
+        recipe = spec["recipe"]
+        self.seed = spec["seed"]
+        self.source = pretrain_split(spec["data"], "train", original_transform(recipe["image_size"]))
+        self.dataset = self.source
+        self.view = train_view(recipe["image_size"], recipe["min_scale"])
+
+    def start_pass(self, epoch: int) -> None:
+        pass
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The epoch's permutation of the images; leaves the global RNG where its views draw from."""
+        torch.manual_seed(supervised_epoch_seed(self.seed, epoch))
+        torch.empty((), dtype=torch.int64).random_()  # the DataLoader iterator's base seed (unused at 0 workers)
+        sampler_seed = int(torch.empty((), dtype=torch.int64).random_().item())  # RandomSampler's
+        return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(sampler_seed))
+
+    def begin_step(self, step: int) -> None:
+        """No per-step seed: the epoch's stream goes on (and no strong views: no rescue term)."""
+        return None
+
+    def inputs(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device):
+        u = torch.rand(len(images), N_UNIFORMS, dtype=torch.float64)  # the views' draws, from the epoch's stream
+        return [device_views(images.to(device), u, self.view)], images, labels
+
+
 def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path,
                      max_epochs: int | None = None) -> bool:
     """Train ``spec["arch"]`` with labels per ``spec["recipe"]`` (keys: epochs, batch_size,
     optimizer, base_lr (at batch 256, scaled linearly), weight_decay, warmup_epochs, min_scale,
-    image_size, backbone); write the run's outputs to ``out_dir``. Returns True when done, False
-    when stopped (resumably) after ``max_epochs`` epochs of this call."""
-    recipe, seed = spec["recipe"], spec["seed"]
-    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    device = resolve_device(spec["train"]["device"])
-    torch.manual_seed(seed)
-    backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
-    train_set = pretrain_split(spec["data"], "train", original_transform(recipe["image_size"]))
-    view = train_view(recipe["image_size"], recipe["min_scale"])
-    model = nn.Sequential(backbone, nn.Linear(backbone.feature_dim, len(train_set.classes))).to(device)
-    layout = training_layout(backbone)  # channels-last for convnets, as the pretraining step
-    model.to(memory_format=layout)
-    peak_lr = recipe["base_lr"] * recipe["batch_size"] / 256
-    optimizer = build_optimizer(param_groups(model, recipe["weight_decay"]), recipe["optimizer"], peak_lr)
-    steps_per_epoch = len(train_set) // recipe["batch_size"]
-    total, warmup = recipe["epochs"] * steps_per_epoch, recipe["warmup_epochs"] * steps_per_epoch
+    image_size, backbone) by the trainer's loop; write the run's outputs to ``out_dir``. Returns True
+    when done, False when stopped (resumably) after ``max_epochs`` epochs of this call."""
+    from ssl_core.trainer import pretrain
 
-    epoch = 0
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    state = resume_state(ckpt_dir, spec, device, main=True)  # another spec's or a damaged one: set aside
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        epoch = state["epoch"]
-        say(f"{spec['run']}: resuming from epoch {epoch} of {recipe['epochs']} ({state['path']})")
-    records = [json.loads(line) for line in (ckpt_dir / METRICS).read_text().splitlines()[:epoch]] \
-        if epoch else []
-    stop_at = recipe["epochs"] if max_epochs is None else min(recipe["epochs"], epoch + max_epochs)
-    model.train()
-    for epoch in tqdm(range(epoch, stop_at), desc=spec["run"], unit="epoch"):
-        # The data order and augmentations of an epoch depend on (seed, epoch) only: a resumed run
-        # repeats exactly what an uninterrupted one does.
-        torch.manual_seed(seed * 1_000_003 + epoch)
-        loader = DataLoader(train_set, recipe["batch_size"], shuffle=True, drop_last=True,
-                            num_workers=spec["data"].get("num_workers", 0))
-        loss_sum = correct = seen = 0.0
-        for i, (x, y) in enumerate(loader):
-            step = epoch * steps_per_epoch + i
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total, warmup, peak_lr)
-            u = torch.rand(len(x), N_UNIFORMS, dtype=torch.float64)  # the views' draws, seeded per epoch
-            x = device_views(x.to(device), u, view).contiguous(memory_format=layout)
-            y = y.to(device)
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-        records.append({"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "loss": loss_sum / seen,
-                        "train_top1": 100.0 * correct / seen})
-        with atomic_path(ckpt_dir / METRICS) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-        save_checkpoint({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "epoch": epoch + 1}, ckpt_dir)
-    if len(records) < recipe["epochs"]:
-        return False
-    collapse = None if records and math.isfinite(records[-1]["loss"]) else "nan_loss"
-    write_run(out_dir, spec, backbone, ckpt_dir / METRICS, records, total, total, steps_per_epoch, collapse)
-    return True
+    steps = None
+    if max_epochs is not None:
+        steps = max_epochs * (len(pretrain_split(spec["data"], "train")) // spec["recipe"]["batch_size"])
+    return pretrain(spec, out_dir, ckpt_dir, max_steps=steps)

@@ -30,13 +30,14 @@ from ssl_core.backbones import build_backbone, count_parameters, is_vit
 from ssl_core.batchnorm import DEFAULT_RULE, strong_embed
 from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.check import CorruptImagesError, find_corrupt, fingerprint
-from ssl_core.datasets.pretrain import MultiViewDataset, item_seed
+from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.distributed import resolve_device
 from ssl_core.host import retain_freed_memory
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, Method, StepInfo
 from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, scaled_lr
 from ssl_core.rescue import RescueRegularizer
+from ssl_core.seeding import data_order_seed, model_init_seed, step_seed, strong_augment_seed
 
 CHECKPOINT = "last.pt"
 PREVIOUS = "previous.pt"  # the checkpoint before last.pt: the fallback when last.pt cannot be read
@@ -50,6 +51,12 @@ def std_of_l2_normalized(z: torch.Tensor) -> torch.Tensor:
 
 
 def build_method(spec: dict[str, Any]) -> Method:
+    """The spec's method around its backbone; for the supervised ceiling, its cross-entropy objective
+    (``ssl_core.supervised``, not a method of the registry)."""
+    if spec["variant"] == "supervised":
+        from ssl_core.supervised import SupervisedObjective
+
+        return SupervisedObjective.from_spec(spec)
     recipe = spec["recipe"]
     backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
     return METHODS.get(spec["method"]).from_recipe(backbone, recipe)
@@ -144,7 +151,9 @@ def build_train_step(spec: dict[str, Any], device: torch.device, world: int = 1)
     retain_freed_memory()
     recipe = spec["recipe"]
     model = dist.convert_sync_batchnorm(build_method(spec), device).to(device)
-    peak_lr = scaled_lr(recipe["base_lr"], recipe["batch_size"], recipe["lr_scaling"], recipe.get("lr_ref_batch", 256))
+    # (The supervised recipe states no lr_scaling: its base_lr is at batch 256, scaled linearly.)
+    peak_lr = scaled_lr(recipe["base_lr"], recipe["batch_size"], recipe.get("lr_scaling", "linear"),
+                        recipe.get("lr_ref_batch", 256))
     optimizer = build_optimizer(model.param_groups(recipe["weight_decay"]), recipe["optimizer"], peak_lr,
                                 tuple(recipe.get("betas", (0.9, 0.999))))
     rescue, rule = None, rescue_rule(spec)
@@ -183,13 +192,17 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     if rule == {"bn": "own_batch", "topk": "global"}:
         raise ValueError("rescue.topk global gives each process any number of strong views, which rescue.bn own_batch "
                          "would normalise as a batch of their own: use rescue.bn common")
-    local_batch = batch_size // world
 
-    torch.manual_seed(seed)  # identical initial weights on every process
+    torch.manual_seed(model_init_seed(seed))  # identical initial weights on every process
     train_step = build_train_step(spec, device, world)
     model, optimizer = train_step.model, train_step.optimizer
-    views = Views(METHODS.get(spec["method"]).view_specs(recipe), spec["data"].get("augment_on", "device"))
-    dataset = MultiViewDataset(pretrain_images(spec["data"]), views.item, original_transform(original_size(recipe)), seed)
+    if spec["variant"] == "supervised":  # the ceiling: labelled images (ssl_core.supervised)
+        from ssl_core.supervised import LabelledData
+
+        data = LabelledData(spec, rank)
+    else:
+        data = ViewData(spec, rank)
+    dataset = data.dataset
     data_steps = len(dataset) // batch_size  # batches per pass over the data (drop_last, as the official loaders)
     if data_steps == 0:
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")
@@ -210,7 +223,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     main = dist.is_main()
     if main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-    images = _image_fingerprint(dataset) if total_steps else None  # what the run trains on
+    images = _image_fingerprint(data) if total_steps else None  # what the run trains on
     state = resume_state(ckpt_dir, spec, device, main)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -223,7 +236,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                 "collapse test cannot be repeated and run.json's collapse stays null; delete the checkpoint and rerun "
                 "to retrain the run and have the test")
         if step < total_steps and state.get("images") not in (None, images):
-            _recheck_images(dataset, spec)  # the images changed since this run started
+            _recheck_images(data, spec)  # the images changed since this run started
     if main:
         _truncate_metrics(metrics_path, step)
 
@@ -234,34 +247,34 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
         dist.barrier()
 
     stop_at = total_steps if max_steps is None else min(total_steps, step + max_steps)
+    ckpt_every = train_cfg["ckpt_every_steps"]
+    if data.checkpoint_at_pass_ends:  # checkpoints (and stops) only where a pass over the data ends
+        ckpt_every = data_steps
+        stop_at = min(total_steps, -(-stop_at // data_steps) * data_steps)
     model.train()
     progress = tqdm(total=total_steps, initial=step, desc=spec["run"], unit="step", mininterval=2.0, disable=not main)
     log = open(metrics_path, "a") if main else None
     try:
         while step < stop_at and collapse is None:
             data_epoch, first = divmod(step, data_steps)
-            dataset.set_epoch(data_epoch)
-            order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(item_seed(seed, data_epoch, -1)))
-            batches = order[: data_steps * batch_size].view(data_steps, batch_size)
-            batches = batches[:, rank * local_batch:(rank + 1) * local_batch].tolist()  # this process's slice
+            data.start_pass(data_epoch)
+            batches = _PassBatches(data, data_epoch, data_steps, batch_size, rank, first, stop_at - step)
             loader = DataLoader(
-                dataset, batch_sampler=batches[first : first + stop_at - step],
+                dataset, batch_sampler=batches,
                 num_workers=spec["data"]["num_workers"], pin_memory=spec["data"].get("pin_memory", device.type == "cuda"),
             )
             tic = time.perf_counter()
             for batch, originals in loader:
-                info = StepInfo(step, total_steps, steps_per_epoch)
                 lr = lr_at(step, total_steps, warmup_steps, peak_lr, recipe.get("min_lr", 0.0))
                 wd = cosine_schedule(step, total_steps, recipe["weight_decay"], wd_end)
                 for group in optimizer.param_groups:
                     frozen = group.get("is_last_layer", False) and step < freeze_last_steps
                     group["lr"] = 0.0 if frozen else lr * group.get("lr_mult", 1.0)
                     group["weight_decay"] = wd * group.get("wd_mult", 1.0)
-                torch.manual_seed(item_seed(seed, step, -3 - rank))  # in-method randomness (e.g. iBOT masks)
-                # The global top-k draws every process's strong views from one generator (rank 0's).
-                strong_rng = torch.Generator().manual_seed(item_seed(seed, step, -1000 - (0 if rule["topk"] == "global"
-                                                                                           else rank)))
-                record, emb_dim = train_step(views(batch, originals, device), originals, info, strong_rng)
+                strong_rng = data.begin_step(step)
+                step_views, originals, targets = data.inputs(batch, originals, device)
+                info = StepInfo(step, total_steps, steps_per_epoch, targets)
+                record, emb_dim = train_step(step_views, originals, info, strong_rng)
                 if math.isfinite(record["loss"]):
                     step += 1
                 else:
@@ -276,7 +289,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                 progress.set_postfix(loss=f"{record['loss']:.3f}", refresh=False)
                 if collapse is not None:
                     break
-                if step % train_cfg["ckpt_every_steps"] == 0:
+                if step % ckpt_every == 0:
                     if log:
                         log.flush()
                     checkpoint()
@@ -292,6 +305,62 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                        emb_dim)
     dist.barrier()
     return True
+
+
+class ViewData:
+    """The data of a self-supervised run, for the training loop: each image's views drawn from
+    (seed, pass, index) (``MultiViewDataset``), a pass's order from its own seed, and per step the
+    global RNG (in-method randomness, e.g. iBOT's masks) and the strong views' generator from the
+    step's. ``LabelledData`` (ssl_core.supervised) is the supervised ceiling's counterpart."""
+
+    checkpoint_at_pass_ends = False  # every stream is seeded per step: a run resumes at any step
+
+    def __init__(self, spec: dict[str, Any], rank: int = 0) -> None:
+        recipe = spec["recipe"]
+        self.seed, self.rank = spec["seed"], rank
+        # The global top-k draws every process's strong views from one generator (rank 0's).
+        self.strong_rank = 0 if rescue_rule(spec)["topk"] == "global" else rank
+        self.views = Views(METHODS.get(spec["method"]).view_specs(recipe), spec["data"].get("augment_on", "device"))
+        self.dataset = MultiViewDataset(pretrain_images(spec["data"]), self.views.item,
+                                        original_transform(original_size(recipe)), self.seed)
+        self.source = self.dataset.source
+
+    def start_pass(self, epoch: int) -> None:
+        """Before the pass's loader starts (and its workers copy the dataset)."""
+        self.dataset.set_epoch(epoch)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(data_order_seed(self.seed, epoch)))
+
+    def begin_step(self, step: int) -> torch.Generator:
+        """Seeds the step's global RNG; returns the generator of its strong views."""
+        torch.manual_seed(step_seed(self.seed, step, self.rank))
+        return torch.Generator().manual_seed(strong_augment_seed(self.seed, step, self.strong_rank))
+
+    def inputs(self, batch, originals: torch.Tensor, device: torch.device):
+        """(views, originals, targets) of a step: the method's views, made on the device where asked."""
+        return self.views(batch, originals, device), originals, None
+
+
+class _PassBatches:
+    """This process's batches of one pass over the data, from batch ``first`` on (``count`` of them).
+    The order is drawn when the loader asks for the first batch, after its iterator started (the
+    supervised ceiling's order draws from the global RNG, which torch's DataLoader iterator also
+    draws from when it starts)."""
+
+    def __init__(self, data, epoch: int, data_steps: int, batch_size: int, rank: int, first: int, count: int):
+        self.data, self.epoch, self.data_steps, self.batch_size = data, epoch, data_steps, batch_size
+        self.rank, self.first, self.count = rank, first, min(count, data_steps - first)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        local = self.batch_size // dist.world_size()
+        order = self.data.order(self.epoch)
+        batches = order[: self.data_steps * self.batch_size].view(self.data_steps, self.batch_size)
+        batches = batches[:, self.rank * local:(self.rank + 1) * local].tolist()  # this process's slice
+        yield from batches[self.first : self.first + self.count]
 
 
 def say(message: str) -> None:
@@ -361,16 +430,16 @@ def resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, mai
     return found
 
 
-def _image_fingerprint(dataset: MultiViewDataset) -> str | None:
+def _image_fingerprint(data: "ViewData") -> str | None:
     """Fingerprint (paths, sizes, modification times) of the training images, for a file-backed set."""
-    samples = getattr(dataset.source, "samples", None)
+    samples = getattr(data.source, "samples", None)
     return fingerprint([Path(p) for p, _ in samples]) if samples is not None else None
 
 
-def _recheck_images(dataset: MultiViewDataset, spec: dict[str, Any]) -> None:
+def _recheck_images(data: "ViewData", spec: dict[str, Any]) -> None:
     """The training images changed since the checkpoint was written (after the one-time check):
     decode them all again before any step, naming every bad file."""
-    files = [Path(p) for p, _ in dataset.source.samples]
+    files = [Path(p) for p, _ in data.source.samples]
     say(f"{spec['run']}: the training images changed since the checkpoint was written; decoding all {len(files)} again")
     bad = find_corrupt(files, spec["data"].get("num_workers", 0))
     if bad:
@@ -396,16 +465,21 @@ def _write_outputs(spec, model, out_dir: Path, metrics_path: Path, step: int, to
     final_std = records[-1]["emb_std"] if records else float("nan")
     # Collapse by embedding: lightly's criterion; a healthy l2-normalised embedding has a per-dim
     # std near 1/sqrt(D), a collapsed one near 0.
-    if collapse is None and emb_dim is not None and final_std < 0.1 / math.sqrt(emb_dim):
+    if collapse is None and emb_dim is not None and getattr(model, "embedding_collapse_test", True) \
+            and final_std < 0.1 / math.sqrt(emb_dim):
         collapse = "embedding_std"
+    final = model.final_record(records, steps_per_epoch, spec["recipe"]["batch_size"]) \
+        if hasattr(model, "final_record") and records else None  # the ceiling's: its last epoch's means
     write_run(out_dir, spec, model.eval_backbone, metrics_path, records, step, total_steps, steps_per_epoch,
-              collapse, world)
+              collapse, world, final)
 
 
 def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path, records: list[dict], step: int,
-              total_steps: int, steps_per_epoch: int, collapse: str | None, world: int = 1) -> None:
+              total_steps: int, steps_per_epoch: int, collapse: str | None, world: int = 1,
+              final: dict | None = None) -> None:
     """A finished run's outputs, each written atomically: ``backbone.pt`` (what every evaluation
-    loads), the per-step log and ``run.json`` (spec, size, final record, collapse, versions)."""
+    loads), the per-step log and ``run.json`` (spec, size, final record (``final``, else the last
+    logged step), collapse, versions)."""
     save_torch({"arch": spec["arch"], "kwargs": spec["recipe"].get("backbone", {}),
                 "state_dict": backbone.state_dict()}, out_dir / "backbone.pt")
     with atomic_path(out_dir / METRICS) as tmp:
@@ -416,7 +490,7 @@ def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path
         "steps": step,
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
-        "final": records[-1] if records else {},
+        "final": final if final is not None else records[-1] if records else {},
         "collapse": collapse,
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
 from ssl_core.datasets.check import CorruptImagesError
+from ssl_core.seeding import item_seed  # noqa: F401 - also imported from here
 
 
 def image_folder_samples(root: str | Path) -> list[tuple[str, int]]:
@@ -76,7 +77,3 @@ class MultiViewDataset(Dataset):
         return (f"{what} cannot be decoded ({type(error).__name__}: {error}); it changed after the image check. "
                 "Replace it from the original archive and rerun: the run resumes from its last checkpoint "
                 "(delete data/checked/pretrain.json under the results folder to check every image again).")
-
-
-def item_seed(seed: int, epoch: int, index: int) -> int:
-    return (seed * 1_000_003 + epoch) * 10_000_019 + index

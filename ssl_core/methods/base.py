@@ -49,6 +49,7 @@ class StepInfo:
     step: int
     total_steps: int
     steps_per_epoch: int
+    targets: torch.Tensor | None = None  # the batch's labels, for an objective that uses them (the ceiling)
 
     @property
     def progress(self) -> float:

@@ -46,7 +46,9 @@ def test_supervised_training_reaches_high_accuracy_on_an_easy_set(easy, tmp_path
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["steps"] == 6 * 4 and info["collapse"] is None
     records = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in records] == list(range(1, 7)) and records[-1]["loss"] < records[0]["loss"]
+    # The trainer's per-step log: one record per step, with the lr schedule and the batch's accuracy.
+    assert [r["step"] for r in records] == list(range(24)) and records[-1]["loss"] < records[0]["loss"]
+    assert records[0]["lr"] == pytest.approx(0.02 * 16 / 256) and 0.0 <= records[-1]["train_top1"] <= 100.0
     # The written backbone is what the linear probe reads: the ceiling shows in its probe.
     probe = train_linear_probe(load_backbone(tmp_path / "out" / "backbone.pt"), spec(easy)["data"],
                                {"epochs": 30, "batch_size": 16, "base_lr": 0.1, "augment": False}, image_size=16)
@@ -74,6 +76,77 @@ def test_supervised_ceiling_restarts_on_an_edited_spec_and_survives_a_damaged_ch
     last = tmp_path / "ckpt" / "last.pt"
     last.write_bytes(last.read_bytes()[:100])
     (tmp_path / "out" / "backbone.pt").unlink()
-    assert train_supervised(s, tmp_path / "out", tmp_path / "ckpt")  # resumes from previous.pt (epoch 1)
+    assert train_supervised(s, tmp_path / "out", tmp_path / "ckpt")  # resumes from previous.pt
     err = capsys.readouterr().err
-    assert f"{last} cannot be read" in err and "resuming from epoch 1 of 2" in err
+    assert f"{last} cannot be read" in err and "resuming from step 8 of 8 (" in err and "previous.pt)" in err
+    assert (tmp_path / "out" / "backbone.pt").exists()
+
+
+def former_loop(spec, n_classes):
+    """The ceiling's own training loop before it ran through the trainer (ssl_core.supervised at
+    33887dc, without its checkpoints): the reference the shared loop must match bit for bit."""
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from ssl_core.augment.common import N_UNIFORMS, device_views
+    from ssl_core.augment.originals import original_transform
+    from ssl_core.backbones import build_backbone
+    from ssl_core.datasets import pretrain_split
+    from ssl_core.optim import build_optimizer, lr_at, param_groups
+    from ssl_core.supervised import train_view
+
+    recipe, seed = spec["recipe"], spec["seed"]
+    torch.manual_seed(seed)
+    backbone = build_backbone(spec["arch"], **recipe.get("backbone", {}))
+    train_set = pretrain_split(spec["data"], "train", original_transform(recipe["image_size"]))
+    model = nn.Sequential(backbone, nn.Linear(backbone.feature_dim, n_classes)).to(memory_format=torch.channels_last)
+    peak_lr = recipe["base_lr"] * recipe["batch_size"] / 256
+    optimizer = build_optimizer(param_groups(model, recipe["weight_decay"]), recipe["optimizer"], peak_lr)
+    steps_per_epoch = len(train_set) // recipe["batch_size"]
+    total, warmup = recipe["epochs"] * steps_per_epoch, recipe["warmup_epochs"] * steps_per_epoch
+    losses, final = [], None
+    for epoch in range(recipe["epochs"]):
+        loss_sum = correct = seen = 0.0
+        torch.manual_seed(seed * 1_000_003 + epoch)
+        for i, (x, y) in enumerate(DataLoader(train_set, recipe["batch_size"], shuffle=True, drop_last=True)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(epoch * steps_per_epoch + i, total, warmup, peak_lr)
+            u = torch.rand(len(x), N_UNIFORMS, dtype=torch.float64)
+            x = device_views(x, u, train_view(recipe["image_size"], recipe["min_scale"]))
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+            loss = nn.functional.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        final = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "loss": loss_sum / seen,
+                 "train_top1": 100.0 * correct / seen}
+    return backbone.state_dict(), losses, final
+
+
+def test_ceiling_through_the_trainer_matches_its_former_loop_bit_for_bit(easy, tmp_path):
+    """Same seeds, data order, views, optimizer and schedule: the same weights and per-step losses
+    as the stand-alone loop it replaced (with warm-up and weight decay, so every part counts)."""
+    s = spec(easy, epochs=2)
+    s["recipe"].update(warmup_epochs=1, weight_decay=0.05)
+    weights, losses, final = former_loop(s, 2)
+    assert train_supervised(s, tmp_path / "out", tmp_path / "ckpt")
+    ours = torch.load(tmp_path / "out" / "backbone.pt", weights_only=True)["state_dict"]
+    assert ours.keys() == weights.keys() and all(torch.equal(ours[k], weights[k]) for k in weights)
+    records = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in records] == losses
+    # run.json's final record (metrics.csv's final_loss) is the last epoch's, as the former loop wrote it
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["final"] == final
+
+
+def test_ceiling_checkpoints_at_epoch_ends(easy, tmp_path):
+    """Its epoch's random stream cannot restart mid-epoch: a --max-steps stop rounds up to the epoch's
+    end (4 steps here), where the checkpoint is."""
+    from ssl_core.trainer import pretrain
+
+    s = spec(easy, epochs=2)
+    assert not pretrain(s, tmp_path / "out", tmp_path / "ckpt", max_steps=1)
+    assert torch.load(tmp_path / "ckpt" / "last.pt", weights_only=False)["step"] == 4
