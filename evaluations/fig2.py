@@ -29,8 +29,9 @@ def fig2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str) -> pd.Data
     """Fig. 2's table: every published row with our linear top-1 of the main runs beside it (mean,
     std, n over seeds, ``ours_ci`` the half-width of the mean's 95 % interval) and the paired gain
     rescued - baseline of that method and architecture (``gain``, ``gain_low``/``gain_high``, n).
-    Ours is matched on (method, variant, arch); a scaled-down profile has no paper architecture, so
-    there ours is its stand-in of the same family (ResNet / ViT) and no delta is computed. Then the
+    Ours is matched on (method, variant, arch) by :func:`evaluations.results.ours_for`; a
+    scaled-down profile has no paper architecture, so there ours is its stand-in of the same family
+    (ResNet / ViT) and no delta is computed. Then the
     rows of our methods the paper does not have (status ``beyond the paper``), and our floor (random
     init) and ceiling (supervised) rows, without a published value."""
     pub = _linear_top1(paper)
