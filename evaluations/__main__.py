@@ -52,18 +52,20 @@ def _linear(args: argparse.Namespace) -> None:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
-    from evaluations import report
+    from evaluations.results import aggregate, write_csv
 
-    report.write_csv(report.aggregate(args.runs, args.evals, json.loads(args.groups)), args.out)
+    write_csv(aggregate(args.runs, args.evals, json.loads(args.groups)), args.out)
 
 
 def _fig2(args: argparse.Namespace) -> None:
-    from evaluations import report
+    from evaluations.fig2 import fig2_figure, fig2_latex, fig2_table
+    from evaluations.formatting import write_table
+    from evaluations.results import read_metrics
 
-    ours, paper = report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper)
-    table = report.fig2_table(ours, paper, args.profile)
-    report.write_table(table, report.fig2_latex(table, args.profile), args.table)
-    report.fig2_figure(ours, paper, args.profile, args.figure)
+    ours, paper = read_metrics(args.metrics, MAIN_GROUP), read_metrics(args.paper)
+    table = fig2_table(ours, paper, args.profile)
+    write_table(table, fig2_latex(table, args.profile), args.table)
+    fig2_figure(ours, paper, args.profile, args.figure)
 
 
 def _curves(args: argparse.Namespace) -> None:
@@ -84,22 +86,23 @@ def _fig3(args: argparse.Namespace) -> None:
 
 
 def _sensitivity(args: argparse.Namespace) -> None:
-    from evaluations import report
+    from evaluations.results import read_metrics, write_csv
+    from evaluations.sensitivity import sensitivity_figure, sensitivity_table
 
     sweep = json.loads(args.sweep)
-    ours = report.read_metrics(args.metrics, sweep["group"])
-    table = report.sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
+    ours = read_metrics(args.metrics, sweep["group"])
+    table = sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
     fixed = f"k = {sweep['fixed']}" if args.param == "s" else f"s = {sweep['fixed']:g}"
-    report.sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure)
-    report.write_csv(table, f"{args.figure}.csv")
+    sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure)
+    write_csv(table, f"{args.figure}.csv")
 
 
 def _cosine(args: argparse.Namespace) -> None:
     import pandas as pd
     from torch.utils.data import Subset
 
-    from evaluations import report
     from evaluations.cosine_study import cosine_study
+    from evaluations.results import read_metrics, write_csv
     from ssl_core.backbones import load_backbone
     from ssl_core.datasets import pretrain_split
     from ssl_core.distributed import resolve_device
@@ -110,14 +113,14 @@ def _cosine(args: argparse.Namespace) -> None:
         val = Subset(val, range(args.n_images))
     ours = cosine_study(load_backbone(args.backbone), val, spec["recipe"], seed=spec["seed"],
                         device=resolve_device(spec["train"]["device"]))
-    paper = report.read_metrics(args.paper)
+    paper = read_metrics(args.paper)
     published = {r.run.rsplit("-", 1)[-1]: r.value for r in paper.itertuples()}
     table = pd.DataFrame([{
         "views": views, "published": published.get(views, float("nan")), "ours": ours[views],
         "published_encoder": "ResNet-50 trained on ImageNet (paper Sec. 3)",
         "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"], "diff_sd": ours["diff_sd"],
     } for views in ("common", "strong")])
-    report.write_csv(table, args.out)
+    write_csv(table, args.out)
 
 
 def _dense_data(args: argparse.Namespace) -> None:
@@ -151,11 +154,13 @@ def _dense(args: argparse.Namespace) -> None:
 
 
 def _table2(args: argparse.Namespace) -> None:
-    from evaluations import report
+    from evaluations.formatting import write_table
+    from evaluations.results import read_metrics
+    from evaluations.table2 import table2_latex, table2_table
 
-    ours, paper = report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper)
-    table = report.table2_table(ours, paper, args.profile, args.status)
-    report.write_table(table, report.table2_latex(table, args.profile), args.table)
+    ours, paper = read_metrics(args.metrics, MAIN_GROUP), read_metrics(args.paper)
+    table = table2_table(ours, paper, args.profile, args.status)
+    write_table(table, table2_latex(table, args.profile), args.table)
 
 
 def _transfer_data(args: argparse.Namespace) -> None:
@@ -217,17 +222,20 @@ def _transfer(args: argparse.Namespace) -> None:
 
 
 def _table1(args: argparse.Namespace) -> None:
-    from evaluations import report
+    from evaluations.formatting import write_table
+    from evaluations.results import read_metrics
+    from evaluations.table1 import table1_latex, table1_table
 
-    table = report.table1_table(report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper), args.profile)
-    report.write_table(table, report.table1_latex(table, args.profile), args.table)
+    table = table1_table(read_metrics(args.metrics, MAIN_GROUP), read_metrics(args.paper), args.profile)
+    write_table(table, table1_latex(table, args.profile), args.table)
 
 
 def _fig4(args: argparse.Namespace) -> None:
-    from evaluations import report
+    from evaluations.results import read_metrics
+    from evaluations.table1 import fig4_radar, table1_table
 
-    table = report.table1_table(report.read_metrics(args.metrics, MAIN_GROUP), report.read_metrics(args.paper), args.profile)
-    report.fig4_radar(table, args.method, args.profile, args.figure)
+    table = table1_table(read_metrics(args.metrics, MAIN_GROUP), read_metrics(args.paper), args.profile)
+    fig4_radar(table, args.method, args.profile, args.figure)
 
 
 def _claims(args: argparse.Namespace) -> None:
@@ -235,16 +243,17 @@ def _claims(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from evaluations import report
     from evaluations.claims import claims_latex, claims_table
+    from evaluations.formatting import write_table
+    from evaluations.results import as_paper_datasets, read_metrics
 
     names = ("fig2_linear", "text_claims", "table1_transfer", "table2_dense", "sensitivity_best", "cosine_study")
-    paper = {name: report.read_metrics(Path(args.paper_dir) / f"{name}.csv") for name in names}
+    paper = {name: read_metrics(Path(args.paper_dir) / f"{name}.csv") for name in names}
     # a transfer stand-in (shapes_<dataset>) answers for the paper dataset it stands for
-    ours = report.as_paper_datasets(report.read_metrics(args.metrics)) if args.metrics else None
+    ours = as_paper_datasets(read_metrics(args.metrics)) if args.metrics else None
     cosine = pd.read_csv(args.cosine) if args.cosine else None
     table = claims_table(ours, paper, json.loads(args.sweeps), cosine, args.dense_status)
-    report.write_table(table, claims_latex(table, args.profile), args.table)
+    write_table(table, claims_latex(table, args.profile), args.table)
 
 
 def _forest(args: argparse.Namespace) -> None:
@@ -256,12 +265,13 @@ def _forest(args: argparse.Namespace) -> None:
 
 
 def _power(args: argparse.Namespace) -> None:
-    from evaluations import report, stats
+    from evaluations import stats
+    from evaluations.results import of_group, read_metrics
 
     try:
-        metrics = report.read_metrics(args.metrics)
+        metrics = read_metrics(args.metrics)
         if args.group and "group" in metrics.columns:
-            metrics = report.of_group(metrics, args.group, args.metrics)
+            metrics = of_group(metrics, args.group, args.metrics)
     except (OSError, ValueError, KeyError) as err:
         raise SystemExit(f"power: cannot read {args.metrics}: {err}")
     table = stats.power_table(metrics, effect=args.effect, half_width=args.half_width)

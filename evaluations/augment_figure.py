@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from evaluations.report import save_figure  # noqa: E402
+from evaluations.formatting import save_figure  # noqa: E402
 from ssl_core.augment.common import CommonViewConfig, common_view_transform  # noqa: E402
 from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from ssl_core.augment.originals import original_transform  # noqa: E402

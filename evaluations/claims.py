@@ -13,9 +13,10 @@ import math
 import pandas as pd
 
 from evaluations import stats
-from evaluations.report import COLUMNS as COLUMNS_METRICS
-from evaluations.report import ARCH_LABEL, DATASET_LABEL, METHOD_LABEL, TABLE2_COLUMNS, TRANSFER_TASK, _tex, main_runs
-from evaluations.report import of_group
+from evaluations.formatting import tex_escape
+from evaluations.results import COLUMNS as COLUMNS_METRICS
+from evaluations.results import ARCH_LABEL, DATASET_LABEL, METHOD_LABEL, TRANSFER_TASK, main_runs, of_group, ours_for
+from evaluations.table2 import TABLE2_COLUMNS
 from ssl_core.config import arch_family
 
 COLUMNS = ["claim", "source", "method", "arch", "published", "ours_run", "ours_mean", "ours_low", "ours_high",
@@ -26,13 +27,6 @@ NAN = float("nan")
 POWER_NONE = {"sd": NAN, "detectable": NAN, "pairs_for_pm1": NAN, "pairs_for_published": NAN, "poi": NAN,
               "poi_low": NAN, "poi_high": NAN, "ours_values": ""}
 TARGET_HALF_WIDTH = 1.0  # pairs_for_pm1: the pairs for a 95 % interval of +-1.0 point
-
-
-def _stand_ins(gains: pd.DataFrame, method: str, arch: str) -> pd.DataFrame:
-    """Our comparisons for a published (method, arch): that arch, else those of the same family."""
-    mine = gains[gains.method == method]
-    exact = mine[mine.arch == arch]
-    return exact if len(exact) else mine[mine.arch.map(arch_family) == arch_family(arch)]
 
 
 def _family_label(method: str, arch: str) -> str:
@@ -87,7 +81,7 @@ def _gain_claims(pub: pd.DataFrame, gains: pd.DataFrame, match: list[str], sourc
             continue
         published = round(values["rescued"] - values["baseline"], 4)  # as printed, without float noise
         info = dict(zip(by, key))
-        mine = _stand_ins(gains, info["method"], info["arch"])
+        mine = ours_for(gains, info["method"], info["arch"])
         for col in match:
             mine = mine[mine[col] == info[col]]
         label = f"{METHOD_LABEL.get(info['method'], info['method'])} {ARCH_LABEL.get(info['arch'], info['arch'])}: {what(info)}"
@@ -119,7 +113,7 @@ def _transfer_count(table1: pd.DataFrame, gains: pd.DataFrame, ours: pd.DataFram
     for (method, arch), group in table1[table1.variant.isin(stats.PAIR)].groupby(["method", "arch"], sort=False):
         pivot = group.pivot_table(index="dataset", columns="variant", values="value")
         won, total = int((pivot["rescued"] > pivot["baseline"]).sum()), len(pivot)
-        mine = _stand_ins(gains[gains.task == TRANSFER_TASK], method, arch)
+        mine = ours_for(gains[gains.task == TRANSFER_TASK], method, arch)
         label = f"{METHOD_LABEL.get(method, method)} {ARCH_LABEL.get(arch, arch)}: rescued beats baseline on n of the transfer datasets"
         row = {"claim": label, "source": "Table 1 / Fig. 4", "method": method, "arch": arch,
                "published": f"{won} of {total}", "resolution": float("nan"), **POWER_NONE, "note": ""}
@@ -257,8 +251,8 @@ def _pairs(value) -> str:
 
 def claims_latex(table: pd.DataFrame, profile: str) -> str:
     lines = [r"\begin{longtable}{llrlrrrrrl}", r"\toprule",
-             rf"Claim & Source & Published & Ours ({_tex(profile)}): run & Mean [95 \% CI], n & Resolves & Detects & "
-             r"Pairs $\pm$1 / pub. & $P$(improve) & Verdict \\",
+             rf"Claim & Source & Published & Ours ({tex_escape(profile)}): run & Mean [95 \% CI], n & Resolves & "
+             r"Detects & Pairs $\pm$1 / pub. & $P$(improve) & Verdict \\",
              r"\midrule"]
     for r in table.itertuples():
         ours = "--" if r.ours_n == 0 else (
@@ -266,7 +260,7 @@ def claims_latex(table: pd.DataFrame, profile: str) -> str:
             + f", n = {r.ours_n}")
         run = r.ours_run if r.ours_n or not r.note else f"not run: {r.note}"
         poi = "--" if pd.isna(r.poi) else f"{r.poi:.2f}" + ("" if pd.isna(r.poi_low) else f" [{r.poi_low:.2f}, {r.poi_high:.2f}]")
-        lines.append(" & ".join(_tex(x) for x in (
+        lines.append(" & ".join(tex_escape(x) for x in (
             r.claim, r.source, _num(r.published), run, ours,
             "--" if pd.isna(r.resolution) else f"{r.resolution:.2f}",
             "--" if pd.isna(r.detectable) else f"{r.detectable:.2f}",

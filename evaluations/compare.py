@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluations import stats
-from evaluations.report import main_runs, read_metrics
+from evaluations.results import main_runs, read_metrics
 
 RUN_KEYS = ["run", "task", "dataset", "metric"]
 GROUP_KEYS = ["method", "arch", "variant", "task", "dataset", "metric"]

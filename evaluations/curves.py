@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evaluations.report import save_figure, write_csv  # noqa: E402
+from evaluations.formatting import save_figure  # noqa: E402
+from evaluations.results import write_csv  # noqa: E402
 
 # (panel title, [(logged key, line style, legend label)]): the quantities of metrics.jsonl.
 PANELS = [

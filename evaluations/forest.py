@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evaluations.report import save_figure  # noqa: E402
+from evaluations.formatting import save_figure  # noqa: E402
 
 SOURCES = ("Fig. 2", "Table 1", "Table 2", "Sec. 5")  # gains in points; the cosine row is on another scale
 VERDICT_COLOR = {"reproduced": "tab:green", "contradicted": "tab:red", "smaller than published": "tab:orange"}

@@ -6,15 +6,15 @@ import json
 import pandas as pd
 import pytest
 
-from evaluations import compare, report, stats
+from evaluations import compare, results, stats
 from evaluations.__main__ import main
 from evaluations.claims import COLUMNS, claims_table
 from evaluations.forest import forest_figure, forest_rows
 from evaluations.linear_probe import write_predictions
 from tests.conftest import ROOT
-from tests.evaluations.test_report_fig2 import metrics
+from tests.evaluations.test_fig2 import metrics
 
-PAPER = {name: report.read_metrics(ROOT / "results" / "paper" / f"{name}.csv") for name in (
+PAPER = {name: results.read_metrics(ROOT / "results" / "paper" / f"{name}.csv") for name in (
     "fig2_linear", "text_claims", "table1_transfer", "table2_dense", "sensitivity_best", "cosine_study")}
 SWEEP = {"name": "sens", "method": "simclr", "arch": "resnet_tiny", "s": {"values": [0.25, 0.75], "k": 4},
          "k": {"values": [4, 8], "s": 0.75}}

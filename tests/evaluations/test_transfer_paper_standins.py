@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluations import report as R
+from evaluations import results as R
+from evaluations import table1 as T1
 from evaluations.__main__ import main
 from evaluations.claims import claims_table
 from evaluations.transfer import datasets as D
@@ -101,22 +102,22 @@ def _ours(gain: float = 2.0) -> pd.DataFrame:
 
 def test_table1_reports_a_standin_under_its_paper_dataset():
     paper = R.read_metrics(ROOT / "results" / "paper" / "table1_transfer.csv")
-    table = R.table1_table(_ours(), paper, "small")
+    table = T1.table1_table(_ours(), paper, "small")
     mine = table[(table.method == "simclr") & table.ours.notna()]
     assert set(mine.dataset) == set(D.REGISTRY) and (mine.ours_dataset == "shapes_" + mine.dataset).all()
     assert mine.published.notna().all() and mine.delta.isna().all()  # resnet_tiny is not ResNet-50
     assert mine[mine.variant == "rescued"].gain.tolist() == pytest.approx([2.0] * 10)
-    ours_block = R.table1_latex(table, "small").split(r"\emph{Ours, profile small}")[1]
+    ours_block = T1.table1_latex(table, "small").split(r"\emph{Ours, profile small}")[1]
     assert "Cifar10 (stand-in)" in ours_block and "VOC2007 (stand-in)" in ours_block and "shapes" not in ours_block
 
 
 def test_fig4_spokes_are_the_paper_datasets_marked(tmp_path, monkeypatch):
     paper = R.read_metrics(ROOT / "results" / "paper" / "table1_transfer.csv")
-    table = R.table1_table(_ours(), paper, "small")
+    table = T1.table1_table(_ours(), paper, "small")
     labels = []
-    monkeypatch.setattr(R, "save_figure", lambda fig, stem: labels.extend(
+    monkeypatch.setattr(T1, "save_figure", lambda fig, stem: labels.extend(
         t.get_text() for ax in fig.axes for t in ax.get_xticklabels()))
-    R.fig4_radar(table, "simclr", "small", tmp_path / "simclr")
+    T1.fig4_radar(table, "simclr", "small", tmp_path / "simclr")
     ours = [label for label in labels if "(n = 3)" in label]
     assert len(ours) == 10 and all("(stand-in)" in label for label in ours)
     assert any(label.startswith("Caltech101 (stand-in)") for label in ours)

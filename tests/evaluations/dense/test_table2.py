@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evaluations import report
+from evaluations import results, table2
 from tests.conftest import ROOT
 
 
@@ -11,16 +11,16 @@ def _ours(values: dict[str, float], method: str = "simclr") -> pd.DataFrame:
     rows = []
     for variant, offset in (("baseline", 0.0), ("rescued", 1.0)):
         run = f"{method}-resnet_tiny-{variant}-seed0"
-        for (task, metric) in report.TABLE2_COLUMNS:
+        for (task, metric) in table2.TABLE2_COLUMNS:
             rows.append({"run": run, "method": method, "arch": "resnet_tiny", "variant": variant, "s": None,
                          "k": None, "seed": 0, "task": task, "dataset": "shapes", "metric": metric,
                          "value": values.get(metric, 10.0) + offset})
-    return pd.DataFrame(rows, columns=report.COLUMNS)
+    return pd.DataFrame(rows, columns=results.COLUMNS)
 
 
 def test_not_run_rows_keep_published_values():
-    paper = report.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
-    table = report.table2_table(pd.DataFrame(columns=report.COLUMNS), paper, "tiny",
+    paper = results.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
+    table = table2.table2_table(pd.DataFrame(columns=results.COLUMNS), paper, "tiny",
                                 "not run: Detectron2 not installed")
     assert len(table) == 12
     pub = table[table.source == "published"].set_index(["method", "variant"])
@@ -28,19 +28,19 @@ def test_not_run_rows_keep_published_values():
     assert pub.loc[("dinov2", "rescued"), "seg_coco_AP75"] == 45.8
     ours = table[table.source == "ours"]
     assert ours.status.eq("not run: Detectron2 not installed").all() and ours.det_voc_AP.isna().all()
-    tex = report.table2_latex(table, "tiny")
+    tex = table2.table2_latex(table, "tiny")
     assert tex.count("not run: Detectron2 not installed") == 6
     # the paper's marks: Ours(MoCo v3) best overall in COCO AP^bb_75 (44.4), bold over MoCo v3's 42.5
     assert r"\textbf{\underline{44.4}}" in tex and "42.5 &" in tex
 
 
 def test_ours_beside_published_with_pair_marks():
-    paper = report.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
-    table = report.table2_table(_ours({"AP": 5.0}), paper, "tiny", "not run in profile tiny")
+    paper = results.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
+    table = table2.table2_table(_ours({"AP": 5.0}), paper, "tiny", "not run in profile tiny")
     ours = table[(table.source == "ours") & (table.method == "simclr")].set_index("variant")
     assert ours.loc["baseline", "det_voc_AP"] == 5.0 and ours.loc["rescued", "det_voc_AP"] == 6.0
     assert (ours.ours_arch == "resnet_tiny").all() and ours.status.str.startswith("scaled-down").all()
-    tex = report.table2_latex(table, "tiny")
+    tex = table2.table2_latex(table, "tiny")
     ours_block = tex.split("Ours (profile tiny)")[1]
     assert r"Ours(SimCLR) & ResNet-tiny & \textbf{\underline{6.0}}" in ours_block
     assert "SimCLR & ResNet-tiny & 5.0" in ours_block
@@ -48,8 +48,8 @@ def test_ours_beside_published_with_pair_marks():
 
 def test_a_method_run_on_the_other_family_only_stands_in():
     """Tiny and small run MoCo v3 on the tiny ResNet; its published Table 2 row is a ViT-B."""
-    paper = report.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
-    table = report.table2_table(_ours({"AP": 7.0}, method="mocov3"), paper, "tiny", "not run in profile tiny")
+    paper = results.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
+    table = table2.table2_table(_ours({"AP": 7.0}, method="mocov3"), paper, "tiny", "not run in profile tiny")
     ours = table[(table.source == "ours") & (table.method == "mocov3")].set_index("variant")
     assert (ours.arch == "vit_base").all() and (ours.ours_arch == "resnet_tiny").all()
     assert ours.loc["rescued", "det_coco_AP"] == 8.0 and ours.status.str.startswith("scaled-down").all()

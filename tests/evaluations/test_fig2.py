@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from matplotlib.text import Annotation
 
-from evaluations import report as R
+from evaluations import fig2 as F2
+from evaluations import results as R
 from tests.conftest import ROOT
 
 PARAMS = {"resnet_tiny": 0.30, "vit_tiny_test": 0.45}  # close sizes: labels of both clusters meet
@@ -52,20 +53,20 @@ def _ours_row(table, method, variant):
 def test_sweep_rows_stay_out_and_old_tables_fail_clearly(paper):
     ours = metrics({("simclr", "resnet_tiny"): [1, 1, 1]})
     sweep = ours.assign(group="sens", value=0.0, run=lambda d: d.run + "-sweep")
-    table = R.fig2_table(pd.concat([ours, sweep]), paper, "tiny")
+    table = F2.fig2_table(pd.concat([ours, sweep]), paper, "tiny")
     row = _ours_row(table, "simclr", "baseline")
     assert row.n_seeds == 3 and row.ours_top1 == pytest.approx(ours[(ours.variant == "baseline")
                                                                     & (ours.metric == "top1")].value.mean())
     with pytest.raises(ValueError, match="no 'group' column"):  # never read as all main: rerun aggregate
-        R.fig2_table(ours.drop(columns="group"), paper, "tiny")
+        F2.fig2_table(ours.drop(columns="group"), paper, "tiny")
 
 
 def test_floor_and_ceiling_rows(paper):
-    table = R.fig2_table(metrics({("simclr", "resnet_tiny"): [1, 1, 1]}), paper, "tiny")
+    table = F2.fig2_table(metrics({("simclr", "resnet_tiny"): [1, 1, 1]}), paper, "tiny")
     floor, ceiling = _ours_row(table, "simclr", "random_init"), _ours_row(table, "supervised", "supervised")
     assert (floor.ours_top1, floor.status) == (21.0, "floor: random init")
     assert (ceiling.ours_top1, ceiling.ours_arch, ceiling.status) == (95.0, "resnet_tiny", "ceiling: supervised")
-    tex = R.fig2_latex(table, "tiny")
+    tex = F2.fig2_latex(table, "tiny")
     assert r"SimCLR random init & -- & random\_init & -- & ResNet-tiny & 21.0 $\pm$ 2.48" in tex
     assert r"Supervised & -- & supervised & -- & ResNet-tiny & 95.0 $\pm$ 0.00" in tex
 
@@ -73,10 +74,10 @@ def test_floor_and_ceiling_rows(paper):
 def test_bold_only_where_the_paired_interval_excludes_zero(paper):
     # SimCLR: +1 on every seed (interval [1, 1]); MoCo v3: +1, -1, +2 (interval contains 0)
     ours = metrics({("simclr", "resnet_tiny"): [1, 1, 1], ("mocov3", "vit_tiny_test"): [1, -1, 2]})
-    table = R.fig2_table(ours, paper, "tiny")
+    table = F2.fig2_table(ours, paper, "tiny")
     rescued = _ours_row(table, "mocov3", "rescued")
     assert rescued.gain_low < 0 < rescued.gain_high and rescued.gain_n == 3
-    lines = {tuple(line.split(" & ")[:2]): line for line in R.fig2_latex(table, "tiny").splitlines() if " & " in line}
+    lines = {tuple(line.split(" & ")[:2]): line for line in F2.fig2_latex(table, "tiny").splitlines() if " & " in line}
     assert r"& \textbf{61.1 $\pm$ 1.14} & +1.0 $\pm$ 0.0 (n = 3)" in lines[("Ours(SimCLR)", "ResNet-50")]
     assert r"\textbf" not in lines[("SimCLR", "ResNet-50")].split(" & ", 4)[4]  # ours: the baseline is not bold
     assert r"\textbf" not in lines[("Ours(MoCo v3)", "ViT-S")].split(" & ", 4)[4]
@@ -84,8 +85,8 @@ def test_bold_only_where_the_paired_interval_excludes_zero(paper):
 
 
 def test_one_seed_is_never_bold_and_says_so(paper):
-    table = R.fig2_table(metrics({("simclr", "resnet_tiny"): [5]}, seeds=[0]), paper, "tiny")
-    line = next(x for x in R.fig2_latex(table, "tiny").splitlines() if x.startswith("Ours(SimCLR)"))
+    table = F2.fig2_table(metrics({("simclr", "resnet_tiny"): [5]}, seeds=[0]), paper, "tiny")
+    line = next(x for x in F2.fig2_latex(table, "tiny").splitlines() if x.startswith("Ours(SimCLR)"))
     assert "65.0 (n = 1)" in line and "+5.0 (n = 1)" in line and r"\textbf{65" not in line
 
 
@@ -104,8 +105,8 @@ def test_fig2_labels_do_not_overlap(paper, tmp_path, monkeypatch, layout):
     else:  # the paper's runs, reproduced with the published values
         ours = paper.assign(group="main", seed=0)
     figures = []
-    monkeypatch.setattr(R, "save_figure", lambda fig, stem: figures.append(fig))
-    R.fig2_figure(ours, paper, layout, tmp_path / "fig2")
+    monkeypatch.setattr(F2, "save_figure", lambda fig, stem: figures.append(fig))
+    F2.fig2_figure(ours, paper, layout, tmp_path / "fig2")
     boxes = _label_boxes(figures[0])
     assert len(boxes) == 2 * 13 if layout == "paper" else len(boxes) > 13 + 5
     for (name_a, a), (name_b, b) in itertools.combinations(boxes, 2):
@@ -118,10 +119,10 @@ def test_collapsed_seeds_are_marked(paper):
     flag = ours[(ours.metric == "params_M") & (ours.variant.isin(["baseline", "rescued"]))].assign(
         task="pretrain", dataset="", metric="collapsed",
         value=lambda d: ((d.variant == "rescued") & (d.seed == 1)).astype(float))
-    table = R.fig2_table(pd.concat([ours, flag]), paper, "tiny")
+    table = F2.fig2_table(pd.concat([ours, flag]), paper, "tiny")
     assert _ours_row(table, "dinov2", "rescued").n_collapsed == 1
     assert _ours_row(table, "dinov2", "baseline").n_collapsed == 0
-    tex = R.fig2_latex(table, "tiny")
+    tex = F2.fig2_latex(table, "tiny")
     assert tex.count(r"$^\dagger$") == 2  # the rescued row's cell and its note
     assert "Ours(DINOv2): 1 of 3 seeds ended flagged collapsed" in tex
-    assert r"$^\dagger$" not in R.fig2_latex(R.fig2_table(ours, paper, "tiny"), "tiny")
+    assert r"$^\dagger$" not in F2.fig2_latex(F2.fig2_table(ours, paper, "tiny"), "tiny")

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from evaluations import report
+from evaluations import results
 from evaluations.__main__ import main
 from tests.conftest import ROOT
 
@@ -40,14 +40,14 @@ def metrics_csv(tmp_path):
 
 
 def test_aggregate_writes_a_row_per_run_and_group(metrics_csv):
-    df = report.read_metrics(metrics_csv)
-    assert list(df.columns) == report.COLUMNS and report.COLUMNS[:2] == ["run", "group"]
+    df = results.read_metrics(metrics_csv)
+    assert list(df.columns) == results.COLUMNS and results.COLUMNS[:2] == ["run", "group"]
     top1 = df[df.metric == "top1"]
     assert sorted(zip(top1.run, top1.group)) == sorted((r, g) for r, (*_, groups, _) in RUNS.items() for g in groups)
     shared = top1[top1.run == "simclr-resnet_tiny-rescued-s0.75-k4-seed0"]
     assert sorted(shared.group) == ["main", "sens"] and shared.value.tolist() == [50.0, 50.0]
     with pytest.raises(ValueError, match="has no group"):
-        report.aggregate([metrics_csv.parent / "simclr-resnet_tiny-baseline-seed0.run.json"], [], {})
+        results.aggregate([metrics_csv.parent / "simclr-resnet_tiny-baseline-seed0.run.json"], [], {})
 
 
 def test_fig2_reads_the_main_runs_only(metrics_csv, tmp_path):
@@ -71,8 +71,8 @@ def test_sensitivity_reads_its_sweep_once(metrics_csv, tmp_path):
 
 def test_reading_a_group_fails_clearly(metrics_csv, tmp_path):
     with pytest.raises(ValueError, match=r"no runs of group 'sweep2'; its groups: main, sens"):
-        report.read_metrics(metrics_csv, "sweep2")
+        results.read_metrics(metrics_csv, "sweep2")
     old = tmp_path / "old.csv"
     pd.read_csv(metrics_csv).drop(columns="group").to_csv(old, index=False)
     with pytest.raises(ValueError, match="no 'group' column .* rerun it"):
-        report.read_metrics(old, "main")
+        results.read_metrics(old, "main")

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluations import report as R
+from evaluations import fig2 as F2
+from evaluations import results as R
+from evaluations import table1 as T1
 from evaluations.transfer.datasets import REGISTRY, STANDINS
 from evaluations.transfer.logistic import DEFAULT_C_GRID, log_grid
 from tests.conftest import ROOT
@@ -36,7 +38,7 @@ def test_scaled_down_profile_keeps_both_apart(paper):
     ours = pd.DataFrame([_row("simclr", "resnet_tiny", "baseline", "shapes_top1", "top1", 40.0),
                          _row("simclr", "resnet_tiny", "rescued", "shapes_top1", "top1", 50.0, run="r0"),
                          _row("simclr", "resnet_tiny", "rescued", "shapes_top1", "top1", 52.0, run="r1")])
-    table = R.table1_table(ours, paper, "tiny")
+    table = T1.table1_table(ours, paper, "tiny")
     assert list(dict.fromkeys(table.dataset)) == ["dtd", "pets", "shapes_top1"]
     assert len(table) == 4 * 3 and table.delta.isna().all()  # other datasets: nothing to subtract
     mine = table.dropna(subset=["ours"])
@@ -48,7 +50,7 @@ def test_scaled_down_profile_keeps_both_apart(paper):
     assert (table[table.method == "mocov3"].status == "not run in profile tiny").all()
     assert table.loc[(table.method == "simclr") & (table.dataset == "dtd"), "published"].tolist() == [60.0, 61.0]
 
-    tex = R.table1_latex(table, "tiny")
+    tex = T1.table1_latex(table, "tiny")
     assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 1 and "$\\Delta$" not in tex
     published, ours_block = tex.split(r"\emph{Ours, profile tiny}")
     assert "shapes" not in published and r"shapes\_top1" in ours_block and "DTD" not in ours_block
@@ -60,8 +62,8 @@ def test_scaled_down_profile_keeps_both_apart(paper):
 
 
 def test_bold_is_better_of_pair_underline_best_overall(paper):
-    table = R.table1_table(paper.iloc[:0], paper, "x")
-    lines = [line for line in R.table1_latex(table, "x").split(r"\emph{Ours")[0].splitlines() if " & " in line]
+    table = T1.table1_table(paper.iloc[:0], paper, "x")
+    lines = [line for line in T1.table1_latex(table, "x").split(r"\emph{Ours")[0].splitlines() if " & " in line]
     cells = {line.split(" & ")[0]: line.removesuffix(r" \\").split(" & ")[2:] for line in lines[2:]}
     assert cells["SimCLR"] == ["60.00", r"\textbf{80.00}"]
     assert cells["Ours(SimCLR)"] == [r"\textbf{61.00}", "79.00"]
@@ -73,31 +75,31 @@ def test_bold_is_better_of_pair_underline_best_overall(paper):
 
 def test_same_architecture_gets_a_delta_block(paper):
     ours = paper[paper.method == "simclr"].assign(value=lambda d: d.value + 0.5, run=lambda d: d.run.str[6:])
-    table = R.table1_table(ours, paper, "paper")
+    table = T1.table1_table(ours, paper, "paper")
     simclr = table[table.method == "simclr"]
     assert (simclr.status == "same architecture").all() and simclr.delta.tolist() == [0.5] * 4
     assert table[table.method == "mocov3"].delta.isna().all()
-    delta_block = R.table1_latex(table, "paper").split(r"$\Delta$ = ours $-$ published")[1]
+    delta_block = T1.table1_latex(table, "paper").split(r"$\Delta$ = ours $-$ published")[1]
     rows = [line for line in delta_block.splitlines() if line.startswith(("SimCLR", "Ours(SimCLR)", "MoCo"))]
     assert rows == [r"SimCLR & ResNet-50 & +0.50 & +0.50 \\", r"Ours(SimCLR) & ResNet-50 & +0.50 & +0.50 \\"]
 
 
 def test_radar_scale_brackets_values_with_equal_rings():
     values = pd.DataFrame({"a": [80.0, 82.0], "b": [50.0, 50.0], "c": [99.0, 99.9]}, index=["baseline", "rescued"])
-    low, high = R.radar_scale(values)
+    low, high = T1.radar_scale(values)
     assert (low < values.min()).all() and (high > values.max()).all() and (high <= 100).all() and (low >= 0).all()
     assert (low["a"], high["a"]) == (78.0, 82.5)  # range 2 widened by 2 below, 0.5 above
     assert (low["b"], high["b"]) == (49.5, 50.2)  # equal values: at least 0.5 points of scale
-    assert list(R.RADAR_RINGS) == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert list(T1.RADAR_RINGS) == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
 
 
 def test_fig4_draws_published_alone_when_not_run(paper, tmp_path):
-    table = R.table1_table(paper.iloc[:0], paper, "tiny")
+    table = T1.table1_table(paper.iloc[:0], paper, "tiny")
     for method in ("simclr", "dinov2"):  # dinov2: neither published here nor run
-        R.fig4_radar(table, method, "tiny", tmp_path / method)
+        T1.fig4_radar(table, method, "tiny", tmp_path / method)
         assert (tmp_path / f"{method}.png").stat().st_size > 1000 and (tmp_path / f"{method}.pdf").exists()
     first = (tmp_path / "simclr.pdf").read_bytes()
-    R.fig4_radar(table, "simclr", "tiny", tmp_path / "simclr")
+    T1.fig4_radar(table, "simclr", "tiny", tmp_path / "simclr")
     assert (tmp_path / "simclr.pdf").read_bytes() == first  # byte-stable
 
 
@@ -137,10 +139,10 @@ def test_fig4_outside_the_paper_profile_draws_the_paired_gain(paper, tmp_path, m
             for seed in range(3) for d, offset in (("a", 0), ("b", 1), ("c", 2))
             for variant, value in (("baseline", 50.0), ("rescued", 52.0), ("random_init", 20.0))]
     rows.append(_row("mocov3", "resnet_tiny", "random_init", "a", "top1", 5.0))  # another method's floor
-    table = R.table1_table(pd.DataFrame(rows), paper, "small")
+    table = T1.table1_table(pd.DataFrame(rows), paper, "small")
     figures = []
-    monkeypatch.setattr(R, "save_figure", lambda fig, stem: figures.append(fig))
-    R.fig4_radar(table, "simclr", "small", tmp_path / "simclr")
+    monkeypatch.setattr(T1, "save_figure", lambda fig, stem: figures.append(fig))
+    T1.fig4_radar(table, "simclr", "small", tmp_path / "simclr")
     ax = figures[0].axes[-1]
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels[0] == "a (n = 3)\nbase 51.0 floor 21.0 ceil --"
@@ -159,7 +161,7 @@ def test_method_run_on_the_other_family_stands_in(paper):
                          for v, x in (("baseline", 40.0), ("rescued", 42.0))]
                         + [_row("simclr", "vit_tiny_test", "baseline", "shapes_top1", "top1", 30.0),
                            _row("simclr", "resnet_tiny", "baseline", "shapes_top1", "top1", 45.0)])
-    table = R.table1_table(ours, paper, "small").dropna(subset=["ours"])
+    table = T1.table1_table(ours, paper, "small").dropna(subset=["ours"])
     moco = table[table.method == "mocov3"].set_index("variant")
     assert (moco.arch == "vit_base").all() and (moco.ours_arch == "resnet_tiny").all()
     assert (moco.loc["baseline", "ours"], moco.loc["rescued", "ours"]) == (40.0, 42.0)
@@ -173,15 +175,15 @@ def test_a_method_beyond_the_paper_has_its_own_rows_in_our_block_only(paper):
     status "beyond the paper", nothing in the published block."""
     ours = pd.DataFrame([_row("byol", "resnet_tiny", "baseline", "shapes_top1", "top1", 40.0),
                          _row("byol", "resnet_tiny", "rescued", "shapes_top1", "top1", 45.0)])
-    table = R.table1_table(ours, paper, "tiny")
+    table = T1.table1_table(ours, paper, "tiny")
     beyond = table[table.method == "byol"]
     assert set(beyond.variant) == {"baseline", "rescued"} and (beyond.status == R.BEYOND).all()
     assert beyond.published.isna().all() and beyond.ours.tolist() == [40.0, 45.0]
-    published, ours_block = R.table1_latex(table, "tiny").split(r"\emph{Ours, profile tiny}")
+    published, ours_block = T1.table1_latex(table, "tiny").split(r"\emph{Ours, profile tiny}")
     assert "BYOL" not in published and "Ours(BYOL)" in ours_block and "45.00" in ours_block
 
     linear = ours.assign(task="linear", dataset="shapes", metric="top1")
-    fig2 = R.fig2_table(linear, R.read_metrics(ROOT / "results" / "paper" / "fig2_linear.csv"), "tiny")
+    fig2 = F2.fig2_table(linear, R.read_metrics(ROOT / "results" / "paper" / "fig2_linear.csv"), "tiny")
     rows = fig2[fig2.method == "byol"]
     assert rows.status.tolist() == [R.BEYOND, R.BEYOND] and rows.ours_top1.tolist() == [40.0, 45.0]
-    assert "Ours(BYOL)" in R.fig2_latex(fig2, "tiny")
+    assert "Ours(BYOL)" in F2.fig2_latex(fig2, "tiny")
