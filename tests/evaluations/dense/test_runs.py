@@ -71,3 +71,20 @@ def test_small_profile_runs_its_dense_block_with_floors():
     assert sorted({runs[r]["variant"] for r in picked}) == ["baseline", "random_init", "rescued"]
     assert len(picked) == 3 * len(dense["methods"]) * len(dense["seeds"])
     assert config["data"]["dense"]["name"] == "shapes" and config["data"]["dense"]["root"].startswith("results/small/")
+
+
+def test_small_schedule_reaches_detectron2_unchanged():
+    """Every key of the small profile's C4 schedule lands in Detectron2's config (single anchor level
+    for C4, the warm-up and step, precise BN, the proposal counts)."""
+    pytest.importorskip("detectron2", reason="Detectron2 is not installed (docs/detectron2.md: make detectron2)")
+    from detectron2.config import get_cfg
+
+    from evaluations.dense.detectron import _apply_schedule
+
+    sched = load_config(ROOT / "config" / "small.yaml")["eval"]["dense"]["resnet"]["voc"]
+    cfg = get_cfg()
+    _apply_schedule(cfg, sched, "resnet")
+    assert (cfg.SOLVER.MAX_ITER, cfg.SOLVER.STEPS, cfg.SOLVER.WARMUP_ITERS) == (300, (240,), 50)
+    assert (cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.BASE_LR, cfg.INPUT.MIN_SIZE_TRAIN) == (8, 0.02, (64,))
+    assert cfg.MODEL.ANCHOR_GENERATOR.SIZES == [[16, 32, 64]] and cfg.TEST.PRECISE_BN.NUM_ITER == 10
+    assert (cfg.MODEL.RPN.POST_NMS_TOPK_TRAIN, cfg.MODEL.RPN.POST_NMS_TOPK_TEST, cfg.TEST.DETECTIONS_PER_IMAGE) == (50, 20, 5)
