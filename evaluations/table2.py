@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evaluations import stats
 from evaluations.formatting import better_of_pair, format_cell
-from evaluations.results import ARCH_LABEL, ours_for, row_label
+from evaluations.results import ARCH_LABEL, FLOOR, LEVEL_STATUS, ours_for, row_label
 
 
 TABLE2_COLUMNS = [(task, metric) for task in ("det_voc", "det_coco", "seg_coco") for metric in ("AP", "AP50", "AP75")]
@@ -16,7 +17,9 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
     """Table 2: per published row (method, variant), the published values and ours (mean over
     seeds) in the 9 columns ``<task>_<metric>``. Ours is matched by
     :func:`evaluations.results.ours_for` (same arch, else a stand-in of the same family, else of the
-    other); rows without ours say why (``missing``, e.g. "not run in profile tiny")."""
+    other); rows without ours say why (``missing``, e.g. "not run in profile tiny"). Then our floors
+    (random init, per method and arch, fine-tuned with the same recipe) where the profile ran them
+    (``eval.dense.floor``)."""
     cols = [f"{t}_{m}" for t, m in TABLE2_COLUMNS]
     tasks = {t for t, _ in TABLE2_COLUMNS}
     pub = paper[paper.task.isin(tasks)]
@@ -37,6 +40,11 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
                          "n_seeds": int(g["count"].max()),
                          "status": "same architecture" if ours_arch == arch else f"scaled-down stand-in ({profile})",
                          **{c: values.get(c, float("nan")) for c in cols}})
+    for (method, ours_arch), g in mine[mine.variant == FLOOR].groupby(["method", "arch"]):  # our floors
+        values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
+        rows.append({"method": method, "variant": FLOOR, "arch": "", "source": "ours", "ours_arch": ours_arch,
+                     "n_seeds": int(g["count"].max()), "status": LEVEL_STATUS[FLOOR],
+                     **{c: values.get(c, float("nan")) for c in cols}})
     order = {"published": 0, "ours": 1}
     table = pd.DataFrame(rows)
     return table.sort_values("source", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
@@ -44,7 +52,8 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
 
 def table2_latex(table: pd.DataFrame, profile: str) -> str:
     """The paper's layout, published block then ours: bold = better of each baseline/rescued pair,
-    underline = best of the column within the block (the paper's marks)."""
+    underline = best baseline/rescued value of the column within the block (the paper's marks; our
+    floor rows are never marked)."""
     cols = [f"{t}_{m}" for t, m in TABLE2_COLUMNS]
     lines = [r"\begin{tabular}{ll" + "r" * len(cols) + "}", r"\toprule",
              " & & " + " & ".join(rf"\multicolumn{{3}}{{c}}{{{TABLE2_HEADER[t][0]}}}" for t in TABLE2_HEADER) + r" \\",
@@ -56,8 +65,10 @@ def table2_latex(table: pd.DataFrame, profile: str) -> str:
         title = "Published (paper Table 2)" if source == "published" else f"Ours (profile {profile})"
         lines += [r"\midrule", rf"\multicolumn{{{2 + len(cols)}}}{{l}}{{\emph{{{title}}}}} \\"]
         arch_col = "arch" if source == "published" else "ours_arch"
-        bold = {c: better_of_pair(block, c, ["method", arch_col]) for c in cols}
-        best = {c: block[c] == block[c].max() for c in cols}
+        pair = block.variant.isin(stats.PAIR)
+        bold = {c: better_of_pair(block[pair], c, ["method", arch_col]).reindex(block.index, fill_value=False)
+                for c in cols}
+        best = {c: pair & (block[c] == block[c].where(pair).max()) for c in cols}
         for i, r in block.iterrows():
             cells = [format_cell(r[c], bold=bold[c][i], underline=best[c][i]) for c in cols]
             arch = ARCH_LABEL.get(r[arch_col], r[arch_col]) or r.status

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import arch_family, load_config, run_matrix
+from evaluations.dense import dense_runs as select_dense_runs
+from ssl_core.config import load_config, run_matrix
 from ssl_core.methods import METHODS
 from tests.conftest import ROOT, env_without_detectron2
 
@@ -75,11 +76,9 @@ def n_runs(config: str) -> int:
 
 
 def dense_runs(config: dict) -> list[str]:
-    """The trained main runs (no floor or ceiling) of a backbone family with a Detectron2 schedule
-    (workflow/rules/common.smk)."""
-    families = config["eval"].get("dense", {})
-    return [r for r, s in run_matrix(config).items() if "main" in s["groups"]
-            and s["variant"] in ("baseline", "rescued") and arch_family(s["arch"]) in families]
+    """The main runs of a backbone family with a Detectron2 schedule, their floors with
+    eval.dense.floor (evaluations.dense.dense_runs, which workflow/rules/common.smk reads)."""
+    return select_dense_runs(config, run_matrix(config))
 
 
 @pytest.mark.dag_state
@@ -108,6 +107,24 @@ def test_dry_run_tiny_profile(tmp_path):
                     "table1_transfer": 1, "fig4_radar": len(METHODS.names()), "table2_dense": 1, "claims": 1, "forest": 1,
                     "check_pretrain_images": 1,
                     "check_transfer_images": n_transfer, "training_curves": len(METHODS.names()), **dense}
+
+
+@pytest.mark.dag_state
+def test_dry_run_small_profile_dense_block(tmp_path):
+    """config/small.yaml's dense block: VOC and COCO for SimCLR and MoCo v3, seeds 0-1, baseline,
+    rescued and their floors, where Detectron2 is installed; none without it (Table 2 still made)."""
+    runs = dense_runs(load_config(ROOT / "config" / "small.yaml"))
+    assert len(runs) == 12 and sum("random_init" in r for r in runs) == 4
+    (tmp_path / "wf").mkdir()
+    wf = copy_workflow(tmp_path / "wf")
+    if detectron2_available():
+        out = snakemake("-n", "-c1", "--configfile", "config/small.yaml", cwd=wf).stdout
+        jobs = jobs_of(out)
+        assert (jobs["dense"], jobs["detectron2_weights"], jobs["dense_data"]) == (2 * len(runs), len(runs), 1)
+        assert "results/small/eval/dense/simclr-resnet_tiny-random_init-seed1/coco.json" in out
+    proc = snakemake("-n", "-c1", "--configfile", "config/small.yaml", cwd=wf, env=env_without_detectron2(tmp_path))
+    jobs = jobs_of(proc.stdout)
+    assert "table2_dense" in jobs and not {"dense", "detectron2_weights", "dense_data"} & set(jobs)
 
 
 @pytest.mark.dag_state

@@ -3,6 +3,8 @@ tiny profile's VOC/COCO data (``data``), and fine-tuning + evaluation (``detectr
 Detectron2, which has no PyPI release: ``make detectron2``, docs/detectron2.md)."""
 from __future__ import annotations
 
+from typing import Any
+
 DETECTRON2_COMMIT = "02b5c4e295e990042a714712c21dc79b731e8833"
 DETECTRON2_MISSING = (
     "Detectron2 is not installed, so the dense-prediction jobs (Table 2: VOC07+12 detection, COCO "
@@ -18,3 +20,22 @@ def detectron2_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+TRAINED = ("baseline", "rescued")
+FLOOR = "random_init"
+
+
+def dense_runs(config: dict[str, Any], runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The runs that get Detectron2 jobs (one per task): the main runs (group ``main``) of a backbone
+    family with a schedule under ``eval.dense``, baseline and rescued, and with ``eval.dense.floor``
+    their floors (``random_init``: the same backbone, untrained, through the same detector recipe);
+    ``eval.dense.methods`` / ``seeds`` keep those methods / seeds only (default: all)."""
+    from ssl_core.config import MAIN_GROUP, arch_family
+
+    dense = config["eval"].get("dense", {})
+    variants = TRAINED + ((FLOOR,) if dense.get("floor", False) else ())
+    methods, seeds = dense.get("methods"), dense.get("seeds")
+    return sorted(r for r, s in runs.items() if MAIN_GROUP in s["groups"] and s["variant"] in variants
+                  and arch_family(s["arch"]) in dense and (methods is None or s["method"] in methods)
+                  and (seeds is None or s["seed"] in seeds))

@@ -91,15 +91,16 @@ def sweep_param(param):
 
 
 # Dense prediction (Table 2): the main runs of each backbone family with a schedule under
-# eval.dense, one job per (run, task); none where Detectron2 is not installed (said once here).
+# eval.dense (with eval.dense.floor their random-init floors; eval.dense.methods / seeds narrow
+# them), one job per (run, task); none where Detectron2 is not installed (said once here).
+from evaluations.dense import dense_runs as select_dense_runs
+
 DENSE_TASKS = ("voc", "coco")
 
 # Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
 DENSE_DATA = config["data"].get("dense", {}).get("name")
 DENSE_DATA = DENSE_DATA if DENSE_DATA == "real" or config["data"]["pretrain"]["name"] == DENSE_DATA == "shapes" else None
-# Trained runs only: Table 2 has no floor or ceiling rows.
-DENSE_RUNS = sorted(r for r in MAIN_RUNS if DENSE_DATA and RUNS[r]["variant"] in ("baseline", "rescued")
-                    and arch_family(RUNS[r]["arch"]) in config["eval"].get("dense", {}))
+DENSE_RUNS = select_dense_runs(config, RUNS) if DENSE_DATA else []
 DENSE_STATUS = f"not run in profile {PROFILE}"  # why a Table 2 row has no result of ours
 if DENSE_RUNS and not detectron2_available():
     print(f"NOTE: {DETECTRON2_MISSING}", file=sys.stderr)

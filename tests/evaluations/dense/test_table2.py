@@ -53,3 +53,32 @@ def test_a_method_run_on_the_other_family_only_stands_in():
     ours = table[(table.source == "ours") & (table.method == "mocov3")].set_index("variant")
     assert (ours.arch == "vit_base").all() and (ours.ours_arch == "resnet_tiny").all()
     assert ours.loc["rescued", "det_coco_AP"] == 8.0 and ours.status.str.startswith("scaled-down").all()
+
+
+def _floor(values: dict[str, float], method: str = "simclr", seeds: tuple[int, ...] = (0, 1)) -> pd.DataFrame:
+    rows = []
+    for seed in seeds:
+        for (task, metric) in table2.TABLE2_COLUMNS:
+            rows.append({"run": f"{method}-resnet_tiny-random_init-seed{seed}", "method": method, "arch": "resnet_tiny",
+                         "variant": "random_init", "s": None, "k": None, "seed": seed, "task": task,
+                         "dataset": "shapes", "metric": metric, "value": values.get(metric, 1.0) + seed})
+    return pd.DataFrame(rows, columns=results.COLUMNS)
+
+
+def test_floor_rows_follow_ours_and_are_never_marked():
+    """eval.dense.floor: the random-init backbone through the same recipe is a row of its own (mean
+    over seeds); the pair marks stay those of baseline vs rescued even where the floor is higher."""
+    paper = results.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
+    ours = pd.concat([_ours({"AP": 5.0}), _floor({"AP": 20.0, "AP50": 1.0})])
+    table = table2.table2_table(ours, paper, "small", "not run in profile small")
+    floor = table[table.variant == "random_init"]
+    assert len(floor) == 1 and table.index[-1] == floor.index[0]  # after the published and ours rows
+    row = floor.iloc[0]
+    assert (row.source, row.method, row.ours_arch, row.status) == ("ours", "simclr", "resnet_tiny", "floor: random init")
+    assert row.n_seeds == 2 and row.det_voc_AP == 20.5 and row.seg_coco_AP50 == 1.5  # mean of seeds 0 and 1
+    tex = table2.table2_latex(table, "small")
+    ours_block = tex.split("Ours (profile small)")[1]
+    assert r"Ours(SimCLR) & ResNet-tiny & \textbf{\underline{6.0}}" in ours_block  # not the floor's 20.5
+    assert r"SimCLR random init & ResNet-tiny & 20.5 &" in ours_block
+    # without floor rows nothing changes
+    assert not (table2.table2_table(_ours({"AP": 5.0}), paper, "small", "x").variant == "random_init").any()
