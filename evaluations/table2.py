@@ -6,7 +6,7 @@ import pandas as pd
 
 from evaluations import stats
 from evaluations.formatting import better_of_pair, format_cell
-from evaluations.results import ARCH_LABEL, FLOOR, LEVEL_STATUS, ours_for, row_label
+from evaluations.results import ARCH_LABEL, BEYOND, FLOOR, LEVEL_STATUS, ours_for, row_label
 
 
 TABLE2_COLUMNS = [(task, metric) for task in ("det_voc", "det_coco", "seg_coco") for metric in ("AP", "AP50", "AP75")]
@@ -19,7 +19,8 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
     :func:`evaluations.results.ours_for` (same arch, else a stand-in of the same family, else of the
     other); rows without ours say why (``missing``, e.g. "not run in profile tiny"). Then our floors
     (random init, per method and arch, fine-tuned with the same recipe) where the profile ran them
-    (``eval.dense.floor``)."""
+    (``eval.dense.floor``), and the rows of a method the paper does not have (BYOL: "beyond the
+    paper")."""
     cols = [f"{t}_{m}" for t, m in TABLE2_COLUMNS]
     tasks = {t for t, _ in TABLE2_COLUMNS}
     pub = paper[paper.task.isin(tasks)]
@@ -40,6 +41,11 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
                          "n_seeds": int(g["count"].max()),
                          "status": "same architecture" if ours_arch == arch else f"scaled-down stand-in ({profile})",
                          **{c: values.get(c, float("nan")) for c in cols}})
+    beyond = mine[mine.variant.isin(stats.PAIR) & ~mine.method.isin(pub.method)]  # a method the paper lacks (BYOL)
+    for (method, ours_arch, variant), g in beyond.groupby(["method", "arch", "variant"]):
+        values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
+        rows.append({"method": method, "variant": variant, "arch": "", "source": "ours", "ours_arch": ours_arch,
+                     "n_seeds": int(g["count"].max()), "status": BEYOND, **{c: values.get(c, float("nan")) for c in cols}})
     for (method, ours_arch), g in mine[mine.variant == FLOOR].groupby(["method", "arch"]):  # our floors
         values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
         rows.append({"method": method, "variant": FLOOR, "arch": "", "source": "ours", "ours_arch": ours_arch,

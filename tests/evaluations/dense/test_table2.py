@@ -82,3 +82,13 @@ def test_floor_rows_follow_ours_and_are_never_marked():
     assert r"SimCLR random init & ResNet-tiny & 20.5 &" in ours_block
     # without floor rows nothing changes
     assert not (table2.table2_table(_ours({"AP": 5.0}), paper, "small", "x").variant == "random_init").any()
+
+
+def test_a_method_the_paper_lacks_gets_beyond_the_paper_rows():
+    """BYOL has no row in the paper's Table 2: its dense results are ours alone, marked as such."""
+    paper = results.read_metrics(ROOT / "results" / "paper" / "table2_dense.csv")
+    table = table2.table2_table(pd.concat([_ours({"AP": 5.0}), _ours({"AP": 7.0}, method="byol")]), paper, "tiny", "x")
+    byol = table[table.method == "byol"]
+    assert list(byol.variant) == ["baseline", "rescued"] and (byol.status == "beyond the paper").all()
+    assert list(byol.det_voc_AP) == [7.0, 8.0] and (byol.source == "ours").all()
+    assert "BYOL" in table2.table2_latex(table, "tiny") or "byol" in table2.table2_latex(table, "tiny")
