@@ -16,7 +16,7 @@ from evaluations import stats
 from evaluations.report import COLUMNS as COLUMNS_METRICS
 from evaluations.report import ARCH_LABEL, DATASET_LABEL, METHOD_LABEL, TABLE2_COLUMNS, TRANSFER_TASK, _tex, main_runs
 from evaluations.report import of_group
-from ssl_core.config import arch_family
+from ssl_core.config import arch_family, stand_ins
 
 COLUMNS = ["claim", "source", "method", "arch", "published", "ours_run", "ours_mean", "ours_low", "ours_high",
            "ours_n", "resolution", "sd", "detectable", "pairs_for_pm1", "pairs_for_published", "poi", "poi_low",
@@ -32,7 +32,7 @@ def _stand_ins(gains: pd.DataFrame, method: str, arch: str) -> pd.DataFrame:
     """Our comparisons for a published (method, arch): that arch, else those of the same family."""
     mine = gains[gains.method == method]
     exact = mine[mine.arch == arch]
-    return exact if len(exact) else mine[mine.arch.map(arch_family) == arch_family(arch)]
+    return exact if len(exact) else mine[mine.arch.isin(stand_ins(mine.arch, arch))]
 
 
 def _family_label(method: str, arch: str) -> str:

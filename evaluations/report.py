@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from evaluations import stats  # noqa: E402
-from ssl_core.config import MAIN_GROUP, arch_family  # noqa: E402
+from ssl_core.config import MAIN_GROUP, arch_family, stand_ins  # noqa: E402
 from ssl_core.io import atomic_path, write_text  # noqa: E402
 from ssl_core.methods import method_labels, method_names  # noqa: E402
 
@@ -23,7 +23,8 @@ COLUMNS = ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task"
 # The suite's methods (ssl_core.methods) and the paper's other methods (its Fig. 2 has them).
 METHOD_LABEL = {**method_labels(), "barlowtwins": "BarlowTwins", "mugs": "Mugs", "maect": "MAE-CT"}
 ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
-              "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
+              "vit_tiny_test": "ViT-tiny", "vit_s_tiny": "ViT-S-tiny", "vit_b_tiny": "ViT-B-tiny", "vit_small": "ViT-S",
+              "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
 
 
 FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows
@@ -133,7 +134,7 @@ def _ours_for(mine: pd.DataFrame, method: str, variant: str, arch: str, other_fa
     exact = cand[cand.arch == arch]
     if len(exact):
         return exact
-    same = cand[cand.arch.map(arch_family) == arch_family(arch)]
+    same = cand[cand.arch.isin(stand_ins(cand.arch, arch))]
     if same.empty and other_family and arch_family(arch) not in set(mine[mine.method == method].arch.map(arch_family)):
         return cand
     return same

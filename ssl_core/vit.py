@@ -26,6 +26,11 @@ from torch import nn
 # name -> (embed_dim, depth, num_heads); patch size and image size are options.
 VIT_SIZES = {
     "vit_tiny_test": (96, 4, 3),    # the tiny profile's ViT (~0.45 M parameters at patch 4)
+    # The CPU profiles' stand-ins for MoCo v3's ViT-S and ViT-B: the paper's pair scaled down with
+    # its logic (the same depth, ViT-B twice the width and twice the heads: 384 -> 768, 6 -> 12,
+    # head width 64 in both), here 64 -> 128 wide, 2 -> 4 heads of 32, 4 layers (docs/profiles.md).
+    "vit_s_tiny": (64, 4, 2),
+    "vit_b_tiny": (128, 4, 4),
     "vit_small": (384, 12, 6),
     "vit_base": (768, 12, 12),
     "vit_large": (1024, 24, 16),
