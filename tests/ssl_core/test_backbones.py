@@ -62,3 +62,20 @@ def test_moco_v3_vit_stand_in_recipes_validate_and_build():
         assert isinstance(model.predictor[-1], torch.nn.BatchNorm1d)
         out = model([torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)])
         assert torch.isfinite(out.loss) and out.z_a.shape == (4, recipe["proj_out_dim"])
+
+
+def test_vit_global_pool_avg_is_the_mean_of_the_patch_tokens():
+    """global_pool: avg (a CPU-scale option) returns the LayerNorm of the mean patch token, token
+    (official) the normalised class token; anything else is refused."""
+    import pytest
+
+    torch.manual_seed(0)
+    model = build_backbone("vit_s_tiny", img_size=32, patch_size=4, recipe="mocov3", global_pool="avg").eval()
+    x = torch.randn(2, 3, 32, 32)
+    tokens = model.forward_features(x)  # [B, 1 + 64, D], not normalised under avg (timm's fc_norm)
+    expected = model.fc_norm(tokens[:, 1:].mean(dim=1))
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    token = build_backbone("vit_s_tiny", img_size=32, patch_size=4, recipe="mocov3").eval()
+    assert torch.allclose(token(x), token.forward_features(x)[:, 0], atol=1e-6)
+    with pytest.raises(ValueError, match="global_pool"):
+        build_backbone("vit_s_tiny", img_size=32, patch_size=4, global_pool="max")
