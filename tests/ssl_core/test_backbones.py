@@ -42,6 +42,7 @@ def test_moco_v3_vit_stand_ins_have_the_paper_pairs_shape():
         assert model(torch.randn(2, 3, 32, 32)).shape == (2, model.feature_dim)
         # the small profile's named deviation: the patch projection is trained (official: frozen)
         assert model.patch_embed.proj.weight.requires_grad and not model.pos_embed.requires_grad
+        assert model.global_pool == "avg"  # named deviation: the mean patch token (official: the class token)
     (ds, ls, hs, hds, ps), (db, lb, hb, hdb, pb) = built["vit_s_tiny"], built["vit_b_tiny"]
     assert (ds, db) == (64, 128) and ls == lb == 4 and (hs, hb) == (2, 4) and hds == hdb == 32
     assert 3.5 < pb / ps < 4.1  # the blocks' parameters grow with the width squared, as ViT-B / ViT-S
