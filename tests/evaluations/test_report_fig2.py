@@ -12,7 +12,8 @@ from matplotlib.text import Annotation
 from evaluations import report as R
 from tests.conftest import ROOT
 
-PARAMS = {"resnet_tiny": 0.30, "vit_tiny_test": 0.45, "vit_s_tiny": 0.21, "vit_b_tiny": 0.81}  # close sizes: labels of both clusters meet
+PARAMS = {"resnet_tiny": 0.30, "vit_tiny_test": 0.45,  # close sizes: labels of both clusters meet
+          "vit_s_tiny": 0.21, "vit_b_tiny": 0.81}
 
 
 def metrics(gains: dict, seeds=range(3), group="main", with_levels=True) -> pd.DataFrame:
