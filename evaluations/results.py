@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssl_core.config import MAIN_GROUP, arch_family
+from ssl_core.config import MAIN_GROUP, arch_family, stand_ins
 from ssl_core.io import atomic_path
 from ssl_core.methods import method_labels
 
@@ -16,7 +16,8 @@ COLUMNS = ["run", "group", "method", "arch", "variant", "s", "k", "seed", "task"
 # The suite's methods (ssl_core.methods) and the paper's other methods (its Fig. 2 has them).
 METHOD_LABEL = {**method_labels(), "barlowtwins": "BarlowTwins", "mugs": "Mugs", "maect": "MAE-CT"}
 ARCH_LABEL = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "resnet_tiny": "ResNet-tiny",
-              "vit_tiny_test": "ViT-tiny", "vit_small": "ViT-S", "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
+              "vit_tiny_test": "ViT-tiny", "vit_s_tiny": "ViT-S-tiny", "vit_b_tiny": "ViT-B-tiny", "vit_small": "ViT-S",
+              "vit_base": "ViT-B", "vit_large": "ViT-L", "vit_huge": "ViT-H"}
 
 
 FLOOR, CEILING = "random_init", "supervised"  # the variants of the floor and ceiling rows
@@ -99,7 +100,8 @@ def of_group(metrics: pd.DataFrame, group: str, source: str | Path = "metrics.cs
 def ours_for(rows: pd.DataFrame, method: str, arch: str, variant: str | None = None,
              other_family: bool = False) -> pd.DataFrame:
     """Our rows for a published (method, arch[, variant]): that architecture if run, else (a
-    scaled-down profile) the architectures of the same family (ResNet / ViT). ``variant`` None:
+    scaled-down profile) its declared stand-ins (ssl_core.config.STAND_IN_FOR) if any ran, else the
+    architectures of the same family (ResNet / ViT) that stand in for no other. ``variant`` None:
     ``rows`` has no variant column (paired gains: the claims). With ``other_family`` (Tables 1-2,
     one published architecture per method), a method run only on the other family stands in too
     (tiny, small: MoCo v3 on the tiny ResNet for the paper's ViT-B); the claims do not take it, so
@@ -109,7 +111,7 @@ def ours_for(rows: pd.DataFrame, method: str, arch: str, variant: str | None = N
     exact = cand[cand.arch == arch]
     if len(exact):
         return exact
-    same = cand[cand.arch.map(arch_family) == arch_family(arch)]
+    same = cand[cand.arch.isin(stand_ins(cand.arch, arch))]  # declared stand-ins first, else the family
     if same.empty and other_family and arch_family(arch) not in set(mine.arch.map(arch_family)):
         return cand
     return same

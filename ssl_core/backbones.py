@@ -80,7 +80,7 @@ def _register_vit(size: str) -> None:
     BACKBONES.register(size)(build)
 
 
-for _size in ("vit_tiny_test", "vit_small", "vit_base", "vit_large", "vit_huge"):
+for _size in ("vit_tiny_test", "vit_s_tiny", "vit_b_tiny", "vit_small", "vit_base", "vit_large", "vit_huge"):
     _register_vit(_size)
 
 

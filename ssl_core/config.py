@@ -345,6 +345,23 @@ def arch_family(arch: str) -> str:
     return "vit" if arch.startswith("vit") else "resnet"
 
 
+#: A scaled-down architecture declared the stand-in of one paper architecture (the CPU profiles'
+#: MoCo v3 ViT pair, docs/profiles.md): a table's row of that paper architecture reads its runs,
+#: and no other paper architecture's row does. Others answer for every paper architecture of their family.
+STAND_IN_FOR = {"vit_s_tiny": "vit_small", "vit_b_tiny": "vit_base"}
+
+
+def stand_ins(archs, arch: str) -> set[str]:
+    """Which of our architectures ``archs`` answer for the paper's ``arch`` when it was not run:
+    its declared stand-ins (:data:`STAND_IN_FOR`) if any ran, else those of its family (ResNet / ViT)
+    not declared the stand-in of another architecture."""
+    archs = set(archs)
+    declared = {a for a in archs if STAND_IN_FOR.get(a) == arch}
+    if declared:
+        return declared
+    return {a for a in archs if arch_family(a) == arch_family(arch) and a not in STAND_IN_FOR}
+
+
 MAIN_GROUP = "main"  # the group of the runs of `experiments` (Fig. 2, Tables 1-2); a sweep's is its name
 BOOKKEEPING = ("groups",)  # spec keys that say where a run is used, not how it is trained
 

@@ -53,7 +53,7 @@ def std_of_l2_normalized(z: torch.Tensor) -> torch.Tensor:
 def build_method(spec: dict[str, Any]) -> Method:
     """The spec's method around its backbone; for the supervised ceiling, its cross-entropy objective
     (``ssl_core.supervised``, not a method of the registry)."""
-    if spec["variant"] == "supervised":
+    if spec.get("variant") == "supervised":
         from ssl_core.supervised import SupervisedObjective
 
         return SupervisedObjective.from_spec(spec)

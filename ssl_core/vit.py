@@ -26,6 +26,11 @@ from torch import nn
 # name -> (embed_dim, depth, num_heads); patch size and image size are options.
 VIT_SIZES = {
     "vit_tiny_test": (96, 4, 3),    # the tiny profile's ViT (~0.45 M parameters at patch 4)
+    # The CPU profiles' stand-ins for MoCo v3's ViT-S and ViT-B: the paper's pair scaled down with
+    # its logic (the same depth, ViT-B twice the width and twice the heads: 384 -> 768, 6 -> 12,
+    # head width 64 in both), here 64 -> 128 wide, 2 -> 4 heads of 32, 4 layers (docs/profiles.md).
+    "vit_s_tiny": (64, 4, 2),
+    "vit_b_tiny": (128, 4, 4),
     "vit_small": (384, 12, 6),
     "vit_base": (768, 12, 12),
     "vit_large": (1024, 24, 16),
@@ -49,8 +54,11 @@ def sincos_2d(grid_h: int, grid_w: int, dim: int, temperature: float = 10000.0) 
 class ViT(VisionTransformer):
     """timm's VisionTransformer returning the class token, plus a mask token for iBOT."""
 
-    def __init__(self, *, mask_token: bool = False, interpolate_offset: float | None = None, **kwargs) -> None:
-        super().__init__(num_classes=0, global_pool="token", **kwargs)
+    def __init__(self, *, mask_token: bool = False, interpolate_offset: float | None = None,
+                 global_pool: str = "token", **kwargs) -> None:
+        if global_pool not in ("token", "avg"):
+            raise ValueError(f"global_pool is token or avg, not {global_pool!r}")
+        super().__init__(num_classes=0, global_pool=global_pool, **kwargs)
         self.feature_dim = self.embed_dim
         self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dim)) if mask_token else None
         self.interpolate_offset = interpolate_offset
@@ -117,10 +125,13 @@ def _moco_v3_init(model: ViT, patch_size: int) -> None:
 
 def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: str = "timm",
               stop_grad_patch_embed: bool = False, drop_path_rate: float = 0.0,
-              init_values: float | None = None, mask_token: bool = False, num_heads: int | None = None) -> ViT:
+              init_values: float | None = None, mask_token: bool = False, num_heads: int | None = None,
+              global_pool: str = "token") -> ViT:
     """``recipe``: "mocov3" (sin-cos position embedding + MoCo v3 init), "timm" (learned,
     interpolated to every input size by timm) or "dinov2" (learned, interpolated as DINOv2 does for
     its 224 and 96 px crops; uniform stochastic depth).
+    ``global_pool``: the feature is the class token ("token", every official recipe) or the mean of
+    the patch tokens ("avg", timm's: LayerNorm after the mean; a CPU-scale option).
     ``num_heads`` overrides the size's default: MoCo v3's ViT-S has 12 heads (moco-v3 ``vits.py``
     ``vit_small``), timm's and DINOv2's have 6; the parameter count is the same."""
     dim, depth, heads = VIT_SIZES[size]
@@ -129,7 +140,8 @@ def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: s
         raise ValueError(f"unknown ViT recipe {recipe!r} (mocov3, timm, dinov2)")
     model = ViT(img_size=img_size, patch_size=patch_size, embed_dim=dim, depth=depth, num_heads=heads,
                 drop_path_rate=drop_path_rate, init_values=init_values, mask_token=mask_token,
-                dynamic_img_size=recipe != "mocov3", interpolate_offset=0.1 if recipe == "dinov2" else None)
+                dynamic_img_size=recipe != "mocov3", interpolate_offset=0.1 if recipe == "dinov2" else None,
+                global_pool=global_pool)
     if recipe == "mocov3":
         _moco_v3_init(model, patch_size)
     if recipe == "dinov2" and drop_path_rate > 0:  # dinov2 vision_transformer.py: dpr = [rate] * depth

@@ -251,3 +251,13 @@ def test_snapshot_in_parts_keeps_each_parts_runs_and_the_predictions(tmp_path):
     assert (parts["two"]["commit"], parts["two"]["runs"]) == ("c2", ["b"])  # a belongs to part one
     assert manifest["wall_seconds"] == 90 and manifest["torch_threads"] == [1] and manifest["predictions"] == 2
     assert (out / "predictions" / "b.predictions.csv.gz").read_bytes() == b"b"
+
+
+def test_moco_v3_vit_claims_read_their_declared_stand_ins():
+    """MoCo v3 ViT-S's claim is decided by vit_s_tiny alone and ViT-B's by vit_b_tiny alone."""
+    ours = metrics({("mocov3", "vit_s_tiny"): [1, 1.2, 0.8], ("mocov3", "vit_b_tiny"): [-1, -1.1, -0.9]})
+    table = claims_table(ours, PAPER, [])
+    small = claim(table, "MoCo v3 ViT-S: linear top-1 gain")
+    base = claim(table, "MoCo v3 ViT-B: linear top-1 gain")
+    assert small.ours_run.tolist() == ["mocov3 vit_s_tiny (main)"] and small.verdict.tolist() == ["reproduced"]
+    assert base.ours_run.tolist() == ["mocov3 vit_b_tiny (main)"] and base.verdict.tolist() == ["contradicted"]

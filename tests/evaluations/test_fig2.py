@@ -13,7 +13,8 @@ from evaluations import fig2 as F2
 from evaluations import results as R
 from tests.conftest import ROOT
 
-PARAMS = {"resnet_tiny": 0.30, "vit_tiny_test": 0.45}  # close sizes: labels of both clusters meet
+PARAMS = {"resnet_tiny": 0.30, "vit_tiny_test": 0.45,  # close sizes: labels of both clusters meet
+          "vit_s_tiny": 0.21, "vit_b_tiny": 0.81}
 
 
 def metrics(gains: dict, seeds=range(3), group="main", with_levels=True) -> pd.DataFrame:
@@ -126,3 +127,16 @@ def test_collapsed_seeds_are_marked(paper):
     assert tex.count(r"$^\dagger$") == 2  # the rescued row's cell and its note
     assert "Ours(DINOv2): 1 of 3 seeds ended flagged collapsed" in tex
     assert r"$^\dagger$" not in F2.fig2_latex(F2.fig2_table(ours, paper, "tiny"), "tiny")
+
+
+def test_declared_vit_stand_ins_fill_only_their_paper_row(paper):
+    """vit_s_tiny stands in for MoCo v3's ViT-S, vit_b_tiny for its ViT-B (ssl_core.config.STAND_IN_FOR):
+    each paper row gets its own stand-in's runs and gain, never the other's."""
+    table = F2.fig2_table(metrics({("mocov3", "vit_s_tiny"): [1, 1, 1], ("mocov3", "vit_b_tiny"): [3, 3, 3]}),
+                         paper, "small")
+    for arch, ours, gain in (("vit_small", "vit_s_tiny", 1.0), ("vit_base", "vit_b_tiny", 3.0)):
+        rows = table[(table.method == "mocov3") & (table.arch == arch) & (table.variant == "baseline")]
+        assert rows.ours_arch.tolist() == [ours] and rows.status.tolist() == ["scaled-down stand-in"]
+        assert rows.gain.iloc[0] == pytest.approx(gain)
+    resnet = table[(table.method == "mocov3") & (table.arch == "resnet50")]
+    assert (resnet.ours_arch == "").all()  # no ResNet run: a ViT never stands in for it in Fig. 2
