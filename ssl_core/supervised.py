@@ -24,8 +24,7 @@ from ssl_core.augment.common import N_UNIFORMS, ViewSpec, device_views
 from ssl_core.augment.originals import original_transform
 from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
-from ssl_core.methods.base import MethodOutput, StepInfo
-from ssl_core.optim import param_groups
+from ssl_core.methods.base import MethodOutput, StepInfo, Trainable
 from ssl_core.seeding import supervised_epoch_seed
 
 
@@ -35,7 +34,7 @@ def train_view(size: int, min_scale: float) -> ViewSpec:
     return ViewSpec(size, (min_scale, 1.0), jitter=(0.0, 0.0, 0.0, 0.0), jitter_prob=0.0, grey_prob=0.0)
 
 
-class SupervisedObjective(nn.Module):
+class SupervisedObjective(Trainable):
     """Cross-entropy of a linear classifier on the backbone's features: what the trainer's step
     (``ssl_core.trainer.TrainStep``) drives in place of a self-supervised method. ``z_a``/``z_b``
     are the backbone's features (logged as ``emb_std``; no embedding collapse test: labels cannot
@@ -75,19 +74,6 @@ class SupervisedObjective(nn.Module):
         epoch = len(records) // steps_per_epoch
         return {"epoch": epoch, "step": epoch * steps_per_epoch, "loss": loss_sum / seen,
                 "train_top1": 100.0 * correct / seen}
-
-    @property
-    def eval_backbone(self) -> nn.Module:
-        return self.backbone
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        return param_groups(self, weight_decay)
-
-    def on_before_optimizer_step(self, step: StepInfo) -> None:
-        pass
-
-    def on_after_optimizer_step(self, step: StepInfo) -> None:
-        pass
 
 
 class LabelledData:

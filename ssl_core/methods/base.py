@@ -74,7 +74,25 @@ def momentum_at(progress: float, base: float) -> float:
     return 1.0 - 0.5 * (1.0 + math.cos(math.pi * progress)) * (1.0 - base)
 
 
-class Method(nn.Module, metaclass=abc.ABCMeta):
+class Trainable(nn.Module):
+    """What the trainer's loop drives (an SSL method, or the supervised ceiling's objective): the
+    backbone it evaluates, its optimiser's parameter groups and its step hooks."""
+
+    @property
+    def eval_backbone(self) -> nn.Module:
+        return self.backbone
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        return param_groups(self, weight_decay)
+
+    def on_before_optimizer_step(self, step: StepInfo) -> None:
+        """After backward (and the global gradient clipping), before the optimiser's step."""
+
+    def on_after_optimizer_step(self, step: StepInfo) -> None:
+        """After the optimiser's step (e.g. an EMA teacher's update)."""
+
+
+class Method(Trainable, metaclass=abc.ABCMeta):
     """An SSL method (module docstring). Subclasses set ``rescue_features``: which features z the
     rescue term compares (documentation: e.g. ``projector`` = the online projector output)."""
 
@@ -98,15 +116,3 @@ class Method(nn.Module, metaclass=abc.ABCMeta):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z of images through the online path z_a comes from (the rescue term's strong views)."""
 
-    @property
-    def eval_backbone(self) -> nn.Module:
-        return self.backbone
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        return param_groups(self, weight_decay)
-
-    def on_before_optimizer_step(self, step: StepInfo) -> None:
-        """After backward (and the global gradient clipping), before the optimiser's step."""
-
-    def on_after_optimizer_step(self, step: StepInfo) -> None:
-        """After the optimiser's step (e.g. an EMA teacher's update)."""
