@@ -41,15 +41,12 @@ def table2_table(ours: pd.DataFrame, paper: pd.DataFrame, profile: str, missing:
                          "n_seeds": int(g["count"].max()),
                          "status": "same architecture" if ours_arch == arch else f"scaled-down stand-in ({profile})",
                          **{c: values.get(c, float("nan")) for c in cols}})
-    beyond = mine[mine.variant.isin(stats.PAIR) & ~mine.method.isin(pub.method)]  # a method the paper lacks (BYOL)
-    for (method, ours_arch, variant), g in beyond.groupby(["method", "arch", "variant"]):
+    # ours alone: a method the paper lacks (BYOL, "beyond the paper"), then our floors (eval.dense.floor)
+    alone = pd.concat([mine[mine.variant.isin(stats.PAIR) & ~mine.method.isin(pub.method)], mine[mine.variant == FLOOR]])
+    for (method, ours_arch, variant), g in alone.groupby(["method", "arch", "variant"], sort=False):
         values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
         rows.append({"method": method, "variant": variant, "arch": "", "source": "ours", "ours_arch": ours_arch,
-                     "n_seeds": int(g["count"].max()), "status": BEYOND, **{c: values.get(c, float("nan")) for c in cols}})
-    for (method, ours_arch), g in mine[mine.variant == FLOOR].groupby(["method", "arch"]):  # our floors
-        values = {f"{r.task}_{r.metric}": r.mean for r in g.itertuples()}
-        rows.append({"method": method, "variant": FLOOR, "arch": "", "source": "ours", "ours_arch": ours_arch,
-                     "n_seeds": int(g["count"].max()), "status": LEVEL_STATUS[FLOOR],
+                     "n_seeds": int(g["count"].max()), "status": LEVEL_STATUS.get(variant, BEYOND),
                      **{c: values.get(c, float("nan")) for c in cols}})
     order = {"published": 0, "ours": 1}
     table = pd.DataFrame(rows)
