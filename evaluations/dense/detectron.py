@@ -39,6 +39,7 @@ from detectron2.modeling.backbone.vit import get_vit_lr_decay_rate
 from detectron2.modeling.roi_heads import Res5ROIHeads
 from detectron2.solver import get_default_optimizer_params
 from detectron2.utils import comm
+from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 from torch import nn
 
@@ -305,6 +306,9 @@ def run_dense(task: str, info: dict[str, Any], sched: dict[str, Any], data: dict
     cfg.freeze()
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     Trainer.vit = (info, sched) if info["family"] == "vit" else None
+    # as detectron2's default_setup (which this entry point does not call): the heads' init and the
+    # data order follow cfg.SEED, one stream per process
+    seed_all_rng(None if cfg.SEED < 0 else cfg.SEED + comm.get_rank())
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=resume)
     if trainer.start_iter < cfg.SOLVER.MAX_ITER:
