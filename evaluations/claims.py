@@ -17,7 +17,7 @@ from evaluations.formatting import tex_escape
 from evaluations.results import COLUMNS as COLUMNS_METRICS
 from evaluations.results import ARCH_LABEL, DATASET_LABEL, METHOD_LABEL, TRANSFER_TASK, main_runs, of_group, ours_for
 from evaluations.table2 import TABLE2_COLUMNS
-from ssl_core.config import arch_family
+from ssl_core.config import arch_family, stand_ins
 
 COLUMNS = ["claim", "source", "method", "arch", "published", "ours_run", "ours_mean", "ours_low", "ours_high",
            "ours_n", "resolution", "sd", "detectable", "pairs_for_pm1", "pairs_for_published", "poi", "poi_low",
@@ -149,8 +149,11 @@ def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict], ra
                  f"(Fig. {5 if param == 's' else 6})")
         row = {"claim": label, "source": f"Sec. 5, Fig. {5 if param == 's' else 6}", "method": r.method,
                "arch": r.arch, "published": f"{r.value:g}", **POWER_NONE}
-        sweep = next((s for s in sweeps if s["method"] == r.method
-                      and arch_family(s["arch"]) == arch_family(r.arch)), None)
+        # the paper's architecture if swept, else its stand-ins (the rule of Fig. 2: declared first)
+        mine = [s for s in sweeps if s["method"] == r.method]
+        answer = {r.arch} | stand_ins([s["arch"] for s in mine], r.arch)
+        sweep = next((s for s in mine if s["arch"] == r.arch), None) or next(
+            (s for s in mine if s["arch"] in answer), None)
         runs = top1.iloc[:0]
         if sweep is not None:
             runs = of_group(top1, sweep["name"], empty_ok=True)
@@ -161,7 +164,7 @@ def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict], ra
         diffs = rescued.pivot_table(index="seed", columns=param, values="value").sub(base, axis=0).dropna(how="all")
         log2 = param == "k"
         slope, gain = stats.gain_trend(diffs, r.value, log2=log2) if len(diffs) and len(grid) > 1 else (NONE, NONE)
-        why = ("" if gain.n else _absent(None, r.method, r.arch, "") if not ran else f"not in this profile: no sweep of {_family_label(r.method, r.arch)}" if sweep is None
+        why = ("" if gain.n else _absent(None, r.method, r.arch, "") if not ran else f"not in this profile: no sweep of {_family_label(r.method, r.arch)} that stands in for {ARCH_LABEL.get(r.arch, r.arch)}" if sweep is None
                else "no runs of the sweep in metrics.csv" if rescued.empty
                else "the sweep has no baseline runs" if base.empty
                else f"{param} = {r.value:g} outside our grid ({', '.join(f'{v:g}' for v in grid)})")

@@ -261,3 +261,15 @@ def test_moco_v3_vit_claims_read_their_declared_stand_ins():
     base = claim(table, "MoCo v3 ViT-B: linear top-1 gain")
     assert small.ours_run.tolist() == ["mocov3 vit_s_tiny (main)"] and small.verdict.tolist() == ["reproduced"]
     assert base.ours_run.tolist() == ["mocov3 vit_b_tiny (main)"] and base.verdict.tolist() == ["contradicted"]
+
+
+def test_a_sweep_answers_the_paper_architecture_it_stands_in_for():
+    """A MoCo v3 sweep on the ViT-S stand-in answers the ViT-S row only: the ViT-B row says why it
+    has none (the declared stand-in rule of Fig. 2, ssl_core.config.STAND_IN_FOR)."""
+    moco = sweep(best=0.25).assign(method="mocov3", arch="vit_s_tiny", s=lambda d: d.s.map({0.25: 0.025, 0.75: 0.5}))
+    moco_sweep = {**SWEEP, "method": "mocov3", "arch": "vit_s_tiny", "s": {"values": [0.025, 0.5], "k": 4}}
+    table = claims_table(pd.concat([metrics({("mocov3", "vit_s_tiny"): [1, 1, 1]}), moco]), PAPER, [moco_sweep])
+    vit_s = claim(table, "MoCo v3 ViT-S: best s").iloc[0]
+    assert vit_s.verdict != "not run" and "vit_s_tiny" in vit_s.ours_run
+    vit_b = claim(table, "MoCo v3 ViT-B: best s").iloc[0]
+    assert vit_b.verdict == "not run" and "no sweep of MoCo v3 ViT that stands in for ViT-B" in vit_b.note
