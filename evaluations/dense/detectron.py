@@ -32,7 +32,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances, register_pascal_voc
 from detectron2.engine import DefaultTrainer, launch
 from detectron2.evaluation import COCOEvaluator, PascalVOCDetectionEvaluator
-from detectron2.layers import Conv2d, get_norm
+from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.modeling import BACKBONE_REGISTRY, ROI_HEADS_REGISTRY
 from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, ResNet, build_resnet_backbone
 from detectron2.modeling.backbone.vit import get_vit_lr_decay_rate
@@ -240,6 +240,17 @@ def vit_model(cfg: CfgNode, info: dict[str, Any], sched: dict[str, Any]) -> nn.M
     model.proposal_generator.anchor_generator.sizes = cfg.MODEL.ANCHOR_GENERATOR.SIZES
     model.proposal_generator.anchor_generator.strides = strides
     model.roi_heads.box_pooler.scales = model.roi_heads.mask_pooler.scales = tuple(1.0 / t for t in strides[:4])
+    # ViTDet's widths (256 channels, a 1024-wide fc: the heads dominate a tiny ViT's CPU time) or
+    # ``head_channels`` C: the pyramid, the RPN conv and the 4 box / 5 mask convs C wide, the fc 4C
+    c = sched.get("head_channels")
+    if c is not None:
+        model.backbone.out_channels = model.proposal_generator.head.in_channels = c
+        model.roi_heads.box_head.input_shape = ShapeSpec(channels=c, height=7, width=7)
+        model.roi_heads.box_head.conv_dims = [c] * len(model.roi_heads.box_head.conv_dims)
+        model.roi_heads.box_head.fc_dims = [4 * c] * len(model.roi_heads.box_head.fc_dims)
+        model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=4 * c)
+        model.roi_heads.mask_head.input_shape = ShapeSpec(channels=c, width=14, height=14)
+        model.roi_heads.mask_head.conv_dims = [c] * len(model.roi_heads.mask_head.conv_dims)
     if not cfg.MODEL.MASK_ON:
         model.roi_heads.mask_in_features = model.roi_heads.mask_pooler = model.roi_heads.mask_head = None
     built = instantiate(model)

@@ -150,6 +150,32 @@ def test_vit_loads_into_vitdet(tmp_path):
     assert d2.roi_heads.box_predictor.test_score_thresh == 0.0  # the schedule's, not ViTDet's 0.05
 
 
+def test_vitdet_heads_take_the_schedules_width(tmp_path):
+    """``head_channels``: the pyramid and the RPN / ROI heads C wide, the box fc 4C (ViTDet: 256 and
+    1024), and the model still detects (one forward at test time)."""
+    pytest.importorskip("detectron2", reason=D2_SKIP)
+    from evaluations.dense.detectron import vit_model
+
+    kwargs = {"img_size": 32, "patch_size": 8, "recipe": "mocov3"}
+    info = describe("vit_tiny_test", kwargs, build_backbone("vit_tiny_test", **kwargs).state_dict())
+    cfg = _tiny_cfg(info, task="coco")
+    cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[4], [8], [16], [32], [64]]  # one per pyramid level (the profiles')
+    default = vit_model(cfg, info, {"window_size": 4})
+    narrow = vit_model(cfg, info, {"window_size": 4, "head_channels": 32})
+    assert {s.channels for s in default.backbone.output_shape().values()} == {256}
+    assert {s.channels for s in narrow.backbone.output_shape().values()} == {32}
+    shapes = {n: tuple(p.shape) for n, p in narrow.named_parameters()}
+    assert shapes["roi_heads.box_head.conv4.weight"] == (32, 32, 3, 3)
+    assert shapes["roi_heads.box_head.fc1.weight"] == (128, 32 * 7 * 7)
+    assert shapes["roi_heads.mask_head.mask_fcn1.weight"] == (32, 32, 3, 3)
+    assert shapes["proposal_generator.rpn_head.conv.conv0.weight"][:2] == (32, 32)
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in default.parameters()) / 4
+    narrow.eval()
+    with torch.no_grad():
+        out = narrow([{"image": torch.rand(3, 64, 64) * 255, "height": 64, "width": 64}])
+    assert out[0]["instances"].pred_masks.shape[1:] == (64, 64)
+
+
 def test_dense_cli_without_detectron2_says_how_to_install(tmp_path):
     import subprocess
     import sys
