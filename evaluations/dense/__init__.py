@@ -30,12 +30,13 @@ def dense_runs(config: dict[str, Any], runs: dict[str, dict[str, Any]]) -> list[
     """The runs that get Detectron2 jobs (one per task): the main runs (group ``main``) of a backbone
     family with a schedule under ``eval.dense``, baseline and rescued, and with ``eval.dense.floor``
     their floors (``random_init``: the same backbone, untrained, through the same detector recipe);
-    ``eval.dense.methods`` / ``seeds`` keep those methods / seeds only (default: all)."""
+    ``eval.dense.methods`` / ``seeds`` / ``archs`` keep those methods / seeds / architectures only
+    (default: all)."""
     from ssl_core.config import MAIN_GROUP, arch_family
 
     dense = config["eval"].get("dense", {})
     variants = TRAINED + ((FLOOR,) if dense.get("floor", False) else ())
-    methods, seeds = dense.get("methods"), dense.get("seeds")
+    methods, seeds, archs = dense.get("methods"), dense.get("seeds"), dense.get("archs")
     return sorted(r for r, s in runs.items() if MAIN_GROUP in s["groups"] and s["variant"] in variants
                   and arch_family(s["arch"]) in dense and (methods is None or s["method"] in methods)
-                  and (seeds is None or s["seed"] in seeds))
+                  and (seeds is None or s["seed"] in seeds) and (archs is None or s["arch"] in archs))

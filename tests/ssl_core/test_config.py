@@ -246,3 +246,13 @@ def test_an_ablation_group_gets_its_own_runs_and_shares_the_floor(tiny):
     cfg["experiments"][1]["group"] = "Bad Name"
     with pytest.raises(ConfigError, match="group"):
         validate_config(cfg)
+
+
+def test_the_schemas_architectures_are_the_backbones():
+    """$defs/arch (the experiments', sweeps' and eval.dense.archs' names) lists exactly the registry's."""
+    import yaml
+
+    from ssl_core.backbones import BACKBONES
+    from ssl_core.config import SCHEMA_PATH
+
+    assert set(yaml.safe_load(SCHEMA_PATH.read_text())["$defs"]["arch"]["enum"]) == set(BACKBONES.names())

@@ -43,6 +43,12 @@ def test_floor_methods_and_seeds_narrow_and_extend(tiny):
     assert not any(runs[r]["variant"] == "supervised" for r in picked)
 
 
+def test_archs_narrow_to_those_architectures(tiny):
+    config, runs = _with_dense(tiny, floor=True, methods=["simclr", "dinov2"], seeds=[0], archs=["vit_tiny_test"])
+    assert dense_runs(config, runs) == ["dinov2-vit_tiny_test-baseline-seed0", "dinov2-vit_tiny_test-random_init-seed0",
+                                        "dinov2-vit_tiny_test-rescued-s1-k2-seed0"]
+
+
 def test_a_family_without_a_schedule_gets_none(tiny):
     config = copy.deepcopy(tiny)
     del config["eval"]["dense"]["vit"]
