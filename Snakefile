@@ -8,7 +8,7 @@ import os
 import sys
 
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
-from ssl_core.config import MAIN_GROUP, ConfigError, arch_family, linear_settings, name_sources, read_profiles, run_groups, run_matrix, sweep_runs, training_spec, typed_overrides, validate_config
+from ssl_core.config import MAIN_GROUP, ConfigError, arch_family, linear_settings, name_sources, read_profiles, run_groups, run_matrix, sweep_figure, training_spec, typed_overrides, validate_config
 from ssl_core.datasets import downloads
 from ssl_core.methods import method_names
 

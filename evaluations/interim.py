@@ -2,15 +2,16 @@
 profile) has its claims read before its last part. `python -m evaluations interim` makes, from
 the runs whose pretraining and linear probe have finished, what the DAG's report rules make from
 every run: metrics.csv, Fig. 2's table and plot, the claims table, the forest plot and the
-training curves (the same subcommands, called with the finished runs only). Sweeps enter the
-claims table only when every run of theirs has finished; the cosine study when its CSV exists."""
+training curves (the same subcommands, called with the finished runs only); Table 1 and Fig. 4
+from the runs whose transfer jobs have all finished. Sweeps enter the claims table and get their
+Figs. 5-6 only when every run of theirs has finished; the cosine study when its CSV exists."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-from ssl_core.config import MAIN_GROUP, load_config, run_groups, run_matrix
+from ssl_core.config import MAIN_GROUP, load_config, run_groups, run_matrix, sweep_figure
 
 
 def finished_runs(runs: dict[str, dict[str, Any]], results: Path) -> list[str]:
@@ -37,9 +38,15 @@ def interim_commands(config_path: str | Path, results: str | Path,
     dense = ("no dense evaluation in this profile" if not config["eval"].get("dense")
              else "not in the interim tables (linear runs only)")
     cosine = tables / "cosine_study.csv"
+    # the transfer cells of the runs whose every transfer job has finished (as the DAG: main runs, or all)
+    transfer = config["eval"].get("transfer", {})
+    cells = {r: [results / "eval" / "transfer" / r / f"{d}.json" for d in transfer.get("datasets", [])]
+             for r in done if transfer.get("runs") == "all" or MAIN_GROUP in runs[r]["groups"]}
+    cells = {r: paths for r, paths in cells.items() if paths and all(p.is_file() for p in paths)}
     commands = [
         ["aggregate", "--runs", *[str(results / "pretrain" / r / "run.json") for r in done],
          "--evals", *[str(results / "eval" / "linear" / f"{r}.json") for r in done],
+         *[str(p) for paths in cells.values() for p in paths],
          "--groups", json.dumps(groups, sort_keys=True), "--out", str(metrics)],
         ["fig2", "--metrics", str(metrics), "--paper", str(paper / "fig2_linear.csv"), "--profile", profile,
          "--table", str(tables / "fig2_linear"), "--figure", str(figures / "fig2_params_vs_top1")],
@@ -48,6 +55,18 @@ def interim_commands(config_path: str | Path, results: str | Path,
          "--table", str(tables / "claims"), "--dense-status", dense],
         ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
     ]
+    if cells:
+        commands.append(["table1", "--metrics", str(metrics), "--paper", str(paper / "table1_transfer.csv"),
+                         "--profile", profile, "--table", str(tables / "table1_transfer")])
+        for method in sorted({runs[r]["method"] for r in cells} - {"supervised"}):
+            commands.append(["fig4", "--metrics", str(metrics), "--paper", str(paper / "table1_transfer.csv"),
+                             "--profile", profile, "--method", method, "--figure", str(figures / f"fig4_radar_{method}")])
+    for sweep in sweeps:
+        for num, param in ((5, "s"), (6, "k")):
+            commands.append(["sensitivity", "--metrics", str(metrics), "--sweep",
+                             json.dumps(sweep_figure(config, sweep, param), sort_keys=True), "--param", param,
+                             "--profile", profile,
+                             "--figure", str(figures / f"fig{num}_sensitivity_{param}_{sweep['method']}")])
     for method in sorted({runs[r]["method"] for r in done}):
         curve_runs = [r for r in done if runs[r]["method"] == method and MAIN_GROUP in runs[r]["groups"]
                       and runs[r]["variant"] in ("baseline", "rescued")]

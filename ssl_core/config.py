@@ -462,6 +462,15 @@ def sweep_runs(config: dict[str, Any], sweep: dict[str, Any], part: str | None =
     return out
 
 
+def sweep_figure(config: dict[str, Any], sweep: dict[str, Any], param: str) -> dict[str, Any]:
+    """What a Fig. 5 (``param`` s) / Fig. 6 (k) figure reads from metrics.csv: the sweep's runs by
+    role (``python -m evaluations sensitivity --sweep``)."""
+    runs = sweep_runs(config, sweep, param).values()
+    return {"method": sweep["method"], "group": sweep["name"], "fixed": sweep[param]["k" if param == "s" else "s"],
+            "rescued": sorted(r["run"] for r in runs if r["variant"] == "rescued"),
+            "baselines": sorted(r["run"] for r in runs if r["variant"] == "baseline")}
+
+
 def reference_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The floor and ceiling of the main experiments (config ``references``): per (method, arch,
     seed) a ``random_init`` run, the backbone as that seed's baseline starts (same recipe, no

@@ -374,25 +374,35 @@ def test_interim_tables_of_the_finished_runs(tiny_run, tmp_path):
 
     out, part = tiny_run / "results" / "tiny", tmp_path / "results" / "tiny"
     runs = run_matrix(load_config(tiny_run / "small.yaml"))
-    unfinished = {r for r, s in runs.items() if s["method"] != "simclr" or s["groups"] == ["sens"]} - \
+    unfinished = {r for r, s in runs.items() if s["method"] != "simclr"} - \
         {next(r for r, s in runs.items() if s["groups"] == ["sens"] and s["method"] == "mocov3")}
-    for run in runs:  # the finished part: SimCLR's main runs, one sweep run of MoCo v3 (its sweep unfinished)
+    for run in runs:  # the finished part: SimCLR's runs and sweep, one sweep run of MoCo v3 (its sweep unfinished)
         if run not in unfinished:
             shutil.copytree(out / "pretrain" / run, part / "pretrain" / run)
             (part / "eval" / "linear").mkdir(parents=True, exist_ok=True)
             shutil.copy(out / "eval" / "linear" / f"{run}.json", part / "eval" / "linear")
-    shutil.copytree(out / "tables", part / "tables", ignore=shutil.ignore_patterns("claims.*", "fig2*"))
+    transferred = sorted(r for r in runs if r not in unfinished and (out / "eval" / "transfer" / r).is_dir())
+    for run in transferred[1:]:  # the first one's transfer job unfinished: none of its cells enter
+        shutil.copytree(out / "eval" / "transfer" / run, part / "eval" / "transfer" / run)
+    shutil.copytree(out / "tables", part / "tables", ignore=shutil.ignore_patterns("claims.*", "fig2*", "table1*"))
     evaluations_main(["interim", "--configfile", str(tiny_run / "small.yaml"), "--results", str(part),
                       "--paper-dir", str(ROOT / "results" / "paper")])
     metrics = pd.read_csv(part / "metrics.csv")
     assert set(metrics.run) == set(runs) - unfinished and set(metrics.method) == {"simclr", "mocov3"}
+    assert set(metrics[metrics.task == "transfer_linear"].run) == set(transferred[1:])
     fig2 = pd.read_csv(part / "tables" / "fig2_linear.csv").dropna(subset=["ours_top1"])
     assert set(fig2.method) == {"simclr"}
+    table1 = pd.read_csv(part / "tables" / "table1_transfer.csv")
+    assert set(table1.dropna(subset=["ours"]).method) == {"simclr"}
+    assert (part / "figures" / "fig4_radar_simclr.png").is_file()
     claims = pd.read_csv(part / "tables" / "claims.csv")
     simclr = claims[claims.claim.str.contains("SimCLR") & claims.claim.str.contains("linear")]
     assert not simclr.empty and not simclr.verdict.str.startswith("not run").all()
-    assert claims[claims.claim.str.contains("sensitivity|best s|best k", case=False)].verdict.str.startswith(
-        "not run").all()  # no sweep whose runs are all in
+    sweeps = claims[claims.claim.str.contains("best s|best k")].set_index("claim")
+    assert sweeps.verdict.str.startswith("not run")["MoCo v3 ResNet-50: best s (Fig. 5)"]  # its sweep unfinished
+    assert "sens" in sweeps.ours_run["SimCLR ResNet-50: best s (Fig. 5)"]  # SimCLR's sweep is all in
+    assert (part / "figures" / "fig5_sensitivity_s_simclr.png").is_file()
+    assert not (part / "figures" / "fig5_sensitivity_s_mocov3.png").exists()
     assert (part / "figures" / "forest.png").stat().st_size > 1000
     assert (part / "figures" / "training_curves_simclr.png").is_file()
     assert not (part / "figures" / "training_curves_mocov3.png").exists()

@@ -79,13 +79,7 @@ def sweep_param(param):
     """What a Fig. 5 (s) / Fig. 6 (k) figure reads from metrics.csv: the sweep's runs by role."""
 
     def spec(wildcards):
-        sweep = SWEEPS[wildcards.method]
-        runs = sweep_runs(config, sweep, param).values()
-        return json.dumps({
-            "method": sweep["method"], "group": sweep["name"], "fixed": sweep[param]["k" if param == "s" else "s"],
-            "rescued": sorted(r["run"] for r in runs if r["variant"] == "rescued"),
-            "baselines": sorted(r["run"] for r in runs if r["variant"] == "baseline"),
-        }, sort_keys=True)
+        return json.dumps(sweep_figure(config, SWEEPS[wildcards.method], param), sort_keys=True)
 
     return spec
 
