@@ -255,6 +255,8 @@ def vit_model(cfg: CfgNode, info: dict[str, Any], sched: dict[str, Any]) -> nn.M
         model.roi_heads.mask_in_features = model.roi_heads.mask_pooler = model.roi_heads.mask_head = None
     built = instantiate(model)
     built.backbone.top_block.in_feature = levels[3]  # LastLevelMaxPool fixes "p5" in its __init__
+    if sched.get("freeze_backbone", False):  # the ViT's weights as pretrained; the pyramid and heads learn
+        built.backbone.net.requires_grad_(False)
     return built.to(cfg.MODEL.DEVICE)
 
 

@@ -152,7 +152,7 @@ def test_vit_loads_into_vitdet(tmp_path):
 
 def test_vitdet_heads_take_the_schedules_width(tmp_path):
     """``head_channels``: the pyramid and the RPN / ROI heads C wide, the box fc 4C (ViTDet: 256 and
-    1024), and the model still detects (one forward at test time)."""
+    1024), and the model still detects (one forward at test time); ``freeze_backbone``."""
     pytest.importorskip("detectron2", reason=D2_SKIP)
     from evaluations.dense.detectron import vit_model
 
@@ -170,6 +170,11 @@ def test_vitdet_heads_take_the_schedules_width(tmp_path):
     assert shapes["roi_heads.mask_head.mask_fcn1.weight"] == (32, 32, 3, 3)
     assert shapes["proposal_generator.rpn_head.conv.conv0.weight"][:2] == (32, 32)
     assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in default.parameters()) / 4
+    # freeze_backbone: the ViT fixed, the pyramid and the heads trained (ViTDet: everything trained)
+    assert all(p.requires_grad for p in default.parameters())
+    frozen = vit_model(cfg, info, {"window_size": 4, "head_channels": 32, "freeze_backbone": True})
+    assert not any(p.requires_grad for p in frozen.backbone.net.parameters())
+    assert all(p.requires_grad for n, p in frozen.named_parameters() if not n.startswith("backbone.net."))
     narrow.eval()
     with torch.no_grad():
         out = narrow([{"image": torch.rand(3, 64, 64) * 255, "height": 64, "width": 64}])
