@@ -237,6 +237,8 @@ def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | P
     panels = (("published", "arch", "published (paper Table 1 / Fig. 4)"), ("ours", "ours_arch", f"this suite, profile '{profile}'"))
     for i, (column, arch_col, title) in enumerate(panels):
         data = rows.dropna(subset=[column])
+        if column == "ours":  # a floor or ceiling alone is no panel (e.g. its trained runs stand in for another arch)
+            data = data[~data.variant.isin([FLOOR, CEILING])]
         if data.empty:
             ax = fig.add_subplot(1, 2, i + 1)
             ax.axis("off")

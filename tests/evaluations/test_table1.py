@@ -187,3 +187,13 @@ def test_a_method_beyond_the_paper_has_its_own_rows_in_our_block_only(paper):
     rows = fig2[fig2.method == "byol"]
     assert rows.status.tolist() == [R.BEYOND, R.BEYOND] and rows.ours_top1.tolist() == [40.0, 45.0]
     assert "Ours(BYOL)" in F2.fig2_latex(fig2, "tiny")
+
+
+def test_fig4_with_only_a_floor_of_ours_says_not_run(paper, tmp_path):
+    """A method whose trained runs answer no paper row (MoCo v3 run only on the ViT-S stand-in, where
+    Table 1 reads ViT-B) but whose floor has transfer rows: the panel says "not run", no crash."""
+    rows = [_row("mocov3", "vit_s_tiny", "random_init", d, "top1", 20.0) for d in ("a", "b", "c")]
+    table = T1.table1_table(pd.DataFrame(rows), paper, "small")
+    assert table[(table.method == "mocov3") & table.ours.notna()].variant.eq("random_init").all()
+    T1.fig4_radar(table, "mocov3", "small", tmp_path / "mocov3")
+    assert (tmp_path / "mocov3.png").stat().st_size > 1000
