@@ -151,7 +151,7 @@ def _sweep_claims(best: pd.DataFrame, ours: pd.DataFrame, sweeps: list[dict], ra
                "arch": r.arch, "published": f"{r.value:g}", **POWER_NONE}
         # the paper's architecture if swept, else its stand-ins (the rule of Fig. 2: declared first)
         mine = [s for s in sweeps if s["method"] == r.method]
-        answer = {r.arch} | stand_ins([s["arch"] for s in mine], r.arch)
+        answer = stand_ins([s["arch"] for s in mine], r.arch)
         sweep = next((s for s in mine if s["arch"] == r.arch), None) or next(
             (s for s in mine if s["arch"] in answer), None)
         runs = top1.iloc[:0]
