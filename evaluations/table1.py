@@ -239,15 +239,18 @@ def fig4_radar(table: pd.DataFrame, method: str, profile: str, out_stem: str | P
         data = rows.dropna(subset=[column])
         if column == "ours":  # a floor or ceiling alone is no panel (e.g. its trained runs stand in for another arch)
             data = data[~data.variant.isin([FLOOR, CEILING])]
-        if data.empty:
+        # outside the paper profile our panel draws a spoke per dataset with a rescued run (the paired gain)
+        gains = column == "ours" and profile != "paper"
+        if data.empty or gains and not (data.variant == "rescued").any():
             ax = fig.add_subplot(1, 2, i + 1)
             ax.axis("off")
-            what = f"not run in profile '{profile}'" if column == "ours" else "not in the paper's Table 1"
+            what = ("not in the paper's Table 1" if column != "ours" else "no rescued run to pair" if len(data)
+                    else f"not run in profile '{profile}'")
             ax.text(0.5, 0.5, f"{label}: {what}\n(no values to draw)", ha="center", va="center", fontsize=11)
             ax.set_title(title, fontsize=10)
             continue
         arch = data[arch_col].iloc[0]  # the matched architecture (the paper's, else its stand-in)
-        if column == "ours" and profile != "paper":
+        if gains:
             _radar_gain(fig, i + 1, data[data[arch_col] == arch], table, f"{title}\n{ARCH_LABEL.get(arch, arch)}")
             continue
         values = data[data[arch_col] == arch].pivot_table(index="variant", columns="dataset", values=column)

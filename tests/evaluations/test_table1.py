@@ -197,3 +197,7 @@ def test_fig4_with_only_a_floor_of_ours_says_not_run(paper, tmp_path):
     assert table[(table.method == "mocov3") & table.ours.notna()].variant.eq("random_init").all()
     T1.fig4_radar(table, "mocov3", "small", tmp_path / "mocov3")
     assert (tmp_path / "mocov3.png").stat().st_size > 1000
+    # baselines without a rescued run (a partial profile): no gain to draw, the panel says so
+    rows = [_row("simclr", "resnet_tiny", "baseline", d, "top1", 50.0) for d in ("a", "b", "c")]
+    T1.fig4_radar(T1.table1_table(pd.DataFrame(rows), paper, "small"), "simclr", "small", tmp_path / "simclr")
+    assert (tmp_path / "simclr.png").stat().st_size > 1000
