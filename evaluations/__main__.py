@@ -17,7 +17,7 @@
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
   python -m evaluations curves    --runs DIR1 DIR2 .. --method M --profile P --figure STEM [--window W]
-  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT]
+  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT] [--dense-left-out JSON]
   python -m evaluations forest    --claims claims.csv --profile P --figure STEM
   python -m evaluations power     --metrics metrics.csv [--group main] [--effect 1.0] [--half-width 1.0] [--predictions DIR]
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
@@ -252,7 +252,8 @@ def _claims(args: argparse.Namespace) -> None:
     # a transfer stand-in (shapes_<dataset>) answers for the paper dataset it stands for
     ours = as_paper_datasets(read_metrics(args.metrics)) if args.metrics else None
     cosine = pd.read_csv(args.cosine) if args.cosine else None
-    table = claims_table(ours, paper, json.loads(args.sweeps), cosine, args.dense_status)
+    table = claims_table(ours, paper, json.loads(args.sweeps), cosine, args.dense_status,
+                         json.loads(args.dense_left_out))
     write_table(table, claims_latex(table, args.profile), args.table)
 
 
@@ -546,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", required=True)
     p.add_argument("--table", required=True, help="output stem")
     p.add_argument("--dense-status", default="", help="why the profile has no Table 2 results (the DAG's DENSE_STATUS)")
+    p.add_argument("--dense-left-out", default="{}",
+                   help="backbone family -> why the profile leaves it out of Table 2 (JSON: eval.dense.left_out)")
     p.set_defaults(fn=_claims)
     p = sub.add_parser("forest", help="forest plot of the claims table (pdf, png): paired gains, intervals, published")
     p.add_argument("--claims", required=True, help="tables/claims.csv of the profile")

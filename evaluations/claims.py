@@ -209,11 +209,13 @@ def _cosine_claim(paper: pd.DataFrame, cosine: pd.DataFrame | None) -> dict:
 
 
 def claims_table(ours: pd.DataFrame | None, paper: dict[str, pd.DataFrame], sweeps: list[dict],
-                 cosine: pd.DataFrame | None = None, dense_status: str = "") -> pd.DataFrame:
+                 cosine: pd.DataFrame | None = None, dense_status: str = "",
+                 dense_left_out: dict[str, str] | None = None) -> pd.DataFrame:
     """``paper``: the frames of results/paper (fig2_linear, text_claims, table1_transfer,
     table2_dense, sensitivity_best, cosine_study); ``ours`` None: a profile not run yet;
     ``dense_status``: why the profile has no Table 2 results, as the DAG knows it (e.g. "not run:
-    Detectron2 not installed")."""
+    Detectron2 not installed"); ``dense_left_out``: backbone family -> why the profile leaves it out
+    of Table 2 (the config's ``eval.dense.left_out``), the note of that family's rows."""
     given = ours
     ours = pd.DataFrame(columns=COLUMNS_METRICS) if ours is None else ours
     gains = stats.paired_differences(main_runs(ours), detail=True)
@@ -235,8 +237,10 @@ def claims_table(ours: pd.DataFrame | None, paper: dict[str, pd.DataFrame], swee
     t2 = t2[t2.set_index(["task", "metric"]).index.isin(TABLE2_COLUMNS)]
     dense_why = (dense_status.removeprefix("not run: ") if dense_status.startswith("not run: ")
                  else "not in this profile: no dense evaluation")
+    left_out = {family: f"not in this profile: {why}" for family, why in (dense_left_out or {}).items()}
     rows += _gain_claims(t2, gains, ["task", "metric"], "Table 2", lambda i: f"{i['task']} {i['metric']} gain",
-                         lambda i: _absent(given, i["method"], i["arch"], dense_why))
+                         lambda i: _absent(given, i["method"], i["arch"],
+                                           left_out.get(arch_family(i["arch"]), dense_why)))
     rows += _sweep_claims(paper["sensitivity_best"], ours, sweeps, ran=given is not None)
     rows.append(_cosine_claim(paper["cosine_study"], cosine))
     return pd.DataFrame(rows, columns=COLUMNS)

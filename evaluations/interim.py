@@ -3,14 +3,17 @@ profile) has its claims read before its last part. `python -m evaluations interi
 the runs whose pretraining and linear probe have finished, what the DAG's report rules make from
 every run: metrics.csv, Fig. 2's table and plot, the claims table, the forest plot and the
 training curves (the same subcommands, called with the finished runs only); Table 1 and Fig. 4
-from the runs whose transfer jobs have all finished. Sweeps enter the claims table and get their
-Figs. 5-6 only when every run of theirs has finished; the cosine study when its CSV exists."""
+from the runs whose transfer jobs have all finished, Table 2 from those whose dense jobs have.
+Sweeps enter the claims table and get their Figs. 5-6 only when every run of theirs has finished;
+the cosine study when its CSV exists."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
+from evaluations.dense import TASKS as DENSE_TASKS
+from evaluations.dense import dense_runs
 from ssl_core.config import MAIN_GROUP, load_config, run_groups, run_matrix, sweep_figure
 from ssl_core.methods import method_names
 
@@ -36,8 +39,13 @@ def interim_commands(config_path: str | Path, results: str | Path,
     metrics, tables, figures = results / "metrics.csv", results / "tables", results / "figures"
     sweeps = [s for s in config.get("sweeps", [])
               if all(r in done for r, spec in runs.items() if s["name"] in spec["groups"] and spec["method"] == s["method"])]
-    dense = ("no dense evaluation in this profile" if not config["eval"].get("dense")
-             else "not in the interim tables (linear runs only)")
+    # the dense jobs of the finished runs whose every task has finished: Table 2
+    dense_jobs = {r: [results / "eval" / "dense" / r / f"{task}.json" for task in DENSE_TASKS]
+                  for r in dense_runs(config, runs) if r in done}
+    dense_jobs = {r: paths for r, paths in dense_jobs.items() if all(p.is_file() for p in paths)}
+    dense = ("not run: no dense evaluation in this profile" if not config["eval"].get("dense")
+             else "" if dense_jobs else "not run: no finished dense job yet")
+    left_out = json.dumps((config["eval"].get("dense") or {}).get("left_out", {}), sort_keys=True)
     cosine = tables / "cosine_study.csv"
     # the transfer cells of the runs whose every transfer job has finished (as the DAG: main runs, or all)
     transfer = config["eval"].get("transfer", {})
@@ -48,14 +56,19 @@ def interim_commands(config_path: str | Path, results: str | Path,
         ["aggregate", "--runs", *[str(results / "pretrain" / r / "run.json") for r in done],
          "--evals", *[str(results / "eval" / "linear" / f"{r}.json") for r in done],
          *[str(p) for paths in cells.values() for p in paths],
+         *[str(p) for paths in dense_jobs.values() for p in paths],
          "--groups", json.dumps(groups, sort_keys=True), "--out", str(metrics)],
         ["fig2", "--metrics", str(metrics), "--paper", str(paper / "fig2_linear.csv"), "--profile", profile,
          "--table", str(tables / "fig2_linear"), "--figure", str(figures / "fig2_params_vs_top1")],
         ["claims", "--metrics", str(metrics), *(["--cosine", str(cosine)] if cosine.is_file() else []),
          "--paper-dir", str(paper), "--sweeps", json.dumps(sweeps, sort_keys=True), "--profile", profile,
-         "--table", str(tables / "claims"), "--dense-status", dense],
+         "--table", str(tables / "claims"), "--dense-status", dense, "--dense-left-out", left_out],
         ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
     ]
+    if dense_jobs:
+        commands.append(["table2", "--metrics", str(metrics), "--paper", str(paper / "table2_dense.csv"),
+                         "--profile", profile, "--status", f"not run in profile {profile}",  # as the DAG's
+                         "--table", str(tables / "table2_dense")])
     if cells:
         commands.append(["table1", "--metrics", str(metrics), "--paper", str(paper / "table1_transfer.csv"),
                          "--profile", profile, "--table", str(tables / "table1_transfer")])

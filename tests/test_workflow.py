@@ -16,6 +16,7 @@ import yaml
 from evaluations.dense import DETECTRON2_MISSING, detectron2_available
 from evaluations.dense import dense_runs as select_dense_runs
 from ssl_core.config import load_config, run_matrix
+from ssl_core.io import write_json
 from ssl_core.methods import METHODS
 from tests.conftest import ROOT, env_without_detectron2
 
@@ -384,12 +385,25 @@ def test_interim_tables_of_the_finished_runs(tiny_run, tmp_path):
     transferred = sorted(r for r in runs if r not in unfinished and (out / "eval" / "transfer" / r).is_dir())
     for run in transferred[1:]:  # the first one's transfer job unfinished: none of its cells enter
         shutil.copytree(out / "eval" / "transfer" / run, part / "eval" / "transfer" / run)
-    shutil.copytree(out / "tables", part / "tables", ignore=shutil.ignore_patterns("claims.*", "fig2*", "table1*"))
+    shutil.copytree(out / "tables", part / "tables",
+                    ignore=shutil.ignore_patterns("claims.*", "fig2*", "table1*", "table2*"))
+    # dense jobs (Detectron2's JSONs, written here: CI has no Detectron2): the first finished run has
+    # both tasks, the second only VOC (unfinished: neither enters)
+    dense = [r for r in select_dense_runs(load_config(tiny_run / "small.yaml"), runs) if r not in unfinished]
+    for run, tasks in ((dense[0], ("voc", "coco")), (dense[1], ("voc",))):
+        for task in tasks:
+            rows = [("det_voc", m) for m in ("AP", "AP50", "AP75")] if task == "voc" else [
+                (t, m) for t in ("det_coco", "seg_coco") for m in ("AP", "AP50", "AP75")]
+            write_json(part / "eval" / "dense" / run / f"{task}.json", {"run": run, "task": f"dense_{task}", "metrics": [
+                {"task": t, "dataset": f"shapes_{task}", "metric": m, "value": 10.0} for t, m in rows]})
     evaluations_main(["interim", "--configfile", str(tiny_run / "small.yaml"), "--results", str(part),
                       "--paper-dir", str(ROOT / "results" / "paper")])
     metrics = pd.read_csv(part / "metrics.csv")
     assert set(metrics.run) == set(runs) - unfinished and set(metrics.method) == {"simclr", "mocov3"}
     assert set(metrics[metrics.task == "transfer_linear"].run) == set(transferred[1:])
+    assert set(metrics[metrics.task.str.startswith(("det_", "seg_"))].run) == {dense[0]}
+    table2 = pd.read_csv(part / "tables" / "table2_dense.csv")
+    assert table2[(table2.source == "ours") & (table2.n_seeds > 0)].det_voc_AP.tolist() == [10.0]
     fig2 = pd.read_csv(part / "tables" / "fig2_linear.csv").dropna(subset=["ours_top1"])
     assert set(fig2.method) == {"simclr"}
     table1 = pd.read_csv(part / "tables" / "table1_transfer.csv")

@@ -24,6 +24,7 @@ def detectron2_available() -> bool:
 
 TRAINED = ("baseline", "rescued")
 FLOOR = "random_init"
+TASKS = ("voc", "coco")  # one Detectron2 job each: VOC07+12 detection; COCO detection + instance segmentation
 
 
 def dense_runs(config: dict[str, Any], runs: dict[str, dict[str, Any]]) -> list[str]:

@@ -100,6 +100,16 @@ def test_power_columns_and_new_verdicts():
     assert (table[table.verdict == "not run"].note != "").all()  # every row not run says why
 
 
+def test_a_family_left_out_of_table2_says_why():
+    """eval.dense.left_out: a family the profile runs but leaves out of Table 2 has its reason as the note."""
+    ours = metrics({("mocov3", "vit_s_tiny"): [1, 2, 3], ("simclr", "resnet_tiny"): [1, 2, 3]})
+    why = "ViTDet did not separate a trained tiny ViT from its random init"
+    table = claims_table(ours, PAPER, [], dense_left_out={"vit": why})
+    assert claim(table, "MoCo v3 ViT-B: det_voc AP gain").note.tolist() == [f"not in this profile: {why}"]
+    assert claim(table, "SimCLR ResNet-50: det_coco AP gain").note.tolist() == ["not in this profile: no dense evaluation"]
+    assert claim(table, "DINOv2 ViT-L: seg_coco AP gain").note.tolist() == ["not in this profile: no DINOv2 ViT run"]
+
+
 def test_sweep_runs_do_not_enter_the_main_claims():
     ours = metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]})
     polluted = pd.concat([ours, ours.assign(group="sens", value=ours.value * 0)])

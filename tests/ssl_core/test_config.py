@@ -226,6 +226,17 @@ def test_conflicting_specs_of_one_run_and_a_sweep_named_main_are_rejected(tiny):
         validate_config(tiny)
 
 
+def test_a_dense_family_is_either_scheduled_or_left_out(tiny):
+    tiny["eval"]["dense"]["left_out"] = {"vit": "ViTDet does not separate"}
+    with pytest.raises(ConfigError, match=r"eval\.dense\.left_out\.vit: the family has a schedule"):
+        validate_config(tiny)
+    del tiny["eval"]["dense"]["vit"]
+    assert validate_config(tiny)["eval"]["dense"]["left_out"] == {"vit": "ViTDet does not separate"}
+    tiny["eval"]["dense"]["left_out"] = {"vit": ""}
+    with pytest.raises(ConfigError, match=r"eval\.dense\.left_out\.vit"):
+        validate_config(tiny)
+
+
 def test_an_ablation_group_gets_its_own_runs_and_shares_the_floor(tiny):
     cfg = copy.deepcopy(tiny)
     cfg["references"] = {"random_init": [0]}

@@ -205,6 +205,7 @@ rule claims:
         profile=PROFILE,
         sweeps=json.dumps(config.get("sweeps", []), sort_keys=True),
         dense_status=DENSE_STATUS,
+        dense_left_out=json.dumps((config["eval"].get("dense") or {}).get("left_out", {}), sort_keys=True),
         stem=lambda w, output: output[0].removesuffix(".csv"),
     log:
         f"{OUT}/logs/claims.log",
@@ -213,7 +214,7 @@ rule claims:
     shell:
         "python -m evaluations claims --metrics {input.metrics} --cosine {input.cosine} --paper-dir results/paper "
         "--sweeps {params.sweeps:q} --profile {params.profile} --table {params.stem} "
-        "--dense-status {params.dense_status:q} > {log} 2>&1"
+        "--dense-status {params.dense_status:q} --dense-left-out {params.dense_left_out:q} > {log} 2>&1"
 
 
 rule forest:
