@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluations.dense import TASKS as DENSE_TASKS
-from evaluations.dense import dense_runs
+from evaluations.dense import dense_runs, left_out
 from ssl_core.config import MAIN_GROUP, load_config, run_groups, run_matrix, sweep_figure
 from ssl_core.methods import method_names
 
@@ -45,7 +45,6 @@ def interim_commands(config_path: str | Path, results: str | Path,
     dense_jobs = {r: paths for r, paths in dense_jobs.items() if all(p.is_file() for p in paths)}
     dense = ("not run: no dense evaluation in this profile" if not config["eval"].get("dense")
              else "" if dense_jobs else "not run: no finished dense job yet")
-    left_out = json.dumps((config["eval"].get("dense") or {}).get("left_out", {}), sort_keys=True)
     cosine = tables / "cosine_study.csv"
     # the transfer cells of the runs whose every transfer job has finished (as the DAG: main runs, or all)
     transfer = config["eval"].get("transfer", {})
@@ -62,7 +61,8 @@ def interim_commands(config_path: str | Path, results: str | Path,
          "--table", str(tables / "fig2_linear"), "--figure", str(figures / "fig2_params_vs_top1")],
         ["claims", "--metrics", str(metrics), *(["--cosine", str(cosine)] if cosine.is_file() else []),
          "--paper-dir", str(paper), "--sweeps", json.dumps(sweeps, sort_keys=True), "--profile", profile,
-         "--table", str(tables / "claims"), "--dense-status", dense, "--dense-left-out", left_out],
+         "--table", str(tables / "claims"), "--dense-status", dense, "--dense-left-out",
+         json.dumps(left_out(config), sort_keys=True)],
         ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
     ]
     if dense_jobs:

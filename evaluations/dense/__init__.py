@@ -27,6 +27,12 @@ FLOOR = "random_init"
 TASKS = ("voc", "coco")  # one Detectron2 job each: VOC07+12 detection; COCO detection + instance segmentation
 
 
+def left_out(config: dict[str, Any]) -> dict[str, str]:
+    """``eval.dense.left_out``: backbone family -> why the profile leaves it out of Table 2 (the note
+    of that family's rows in the claims table); empty where the profile names none."""
+    return (config["eval"].get("dense") or {}).get("left_out", {})
+
+
 def dense_runs(config: dict[str, Any], runs: dict[str, dict[str, Any]]) -> list[str]:
     """The runs that get Detectron2 jobs (one per task): the main runs (group ``main``) of a backbone
     family with a schedule under ``eval.dense``, baseline and rescued, and with ``eval.dense.floor``

@@ -87,8 +87,7 @@ def sweep_param(param):
 # Dense prediction (Table 2): the main runs of each backbone family with a schedule under
 # eval.dense (with eval.dense.floor their random-init floors; eval.dense.methods / seeds narrow
 # them), one job per (run, task); none where Detectron2 is not installed (said once here).
-from evaluations.dense import TASKS as DENSE_TASKS, dense_runs as select_dense_runs
-
+from evaluations.dense import TASKS as DENSE_TASKS, dense_runs as select_dense_runs, left_out as dense_left_out
 
 # Generated dense data comes from the generated pretraining data (shapes); real data is on disk.
 DENSE_DATA = config["data"].get("dense", {}).get("name")

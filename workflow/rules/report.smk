@@ -205,7 +205,7 @@ rule claims:
         profile=PROFILE,
         sweeps=json.dumps(config.get("sweeps", []), sort_keys=True),
         dense_status=DENSE_STATUS,
-        dense_left_out=json.dumps((config["eval"].get("dense") or {}).get("left_out", {}), sort_keys=True),
+        dense_left_out=json.dumps(dense_left_out(config), sort_keys=True),
         stem=lambda w, output: output[0].removesuffix(".csv"),
     log:
         f"{OUT}/logs/claims.log",
