@@ -38,8 +38,9 @@ def _schema() -> dict[str, Any]:
     root = yaml.safe_load(SCHEMA_PATH.read_text())
     root["$defs"]["method"] = {"enum": list(method_names())}
     for name in method_names():
-        root["$defs"][f"recipe_{name}"] = {"allOf": [{"$ref": "#/$defs/recipe_common"}],
-                                           "unevaluatedProperties": False, **method_info(name)["RECIPE_SCHEMA"]}
+        own = dict(method_info(name)["RECIPE_SCHEMA"])
+        root["$defs"][f"recipe_{name}"] = {"allOf": [{"$ref": "#/$defs/recipe_common"}, *own.pop("allOf", [])],
+                                           "unevaluatedProperties": False, **own}
     return root
 
 
@@ -61,14 +62,21 @@ def _check(instance: Any, schema: dict[str, Any], root: dict[str, Any], prefix: 
     lines, keys = [], []
     for e in errors:
         where = prefix + _location(e) if e.absolute_path or not prefix else prefix.rstrip(".")
-        keys.append(where)
         if e.validator in ("additionalProperties", "unevaluatedProperties"):
             allowed = _allowed_keys(e.schema, root)
             unknown = sorted(set(e.instance) - allowed)
+            if allowed and not unknown:
+                # Every key is declared: an error inside an allOf part (reported on its own) left
+                # that part's keys unevaluated.
+                continue
+            keys.append(where)
             lines.append(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
                          f"{', '.join(sorted(allowed)) or '(see schema)'}")
         else:
+            keys.append(where)
             lines.append(f"{where}: {e.message}")
+    if not lines:  # not expected: only keys left unevaluated by no reported error
+        lines, keys = [f"{_location(e)}: {e.message}" for e in errors], [_location(e) for e in errors]
     raise ConfigError(f"invalid {what}:\n  " + "\n  ".join(lines), keys)
 
 

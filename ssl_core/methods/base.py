@@ -23,11 +23,13 @@ Its module also holds two literals that are read *without importing it* (so that
 validation and the workflow never import torch; :func:`ssl_core.methods.method_info`):
 ``LABEL`` (its name in figures and tables) and ``RECIPE_SCHEMA`` (the JSON schema of its own
 recipe keys; the keys every recipe has are ``$defs/recipe_common`` of
-``workflow/schemas/config.schema.yaml``).
+``workflow/schemas/config.schema.yaml``; keys a few methods share are a group of ``$defs`` there,
+which the schema names in its ``allOf``, e.g. ``$defs/asymmetric_views``).
 """
 from __future__ import annotations
 
 import abc
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -72,6 +74,14 @@ def momentum_at(progress: float, base: float) -> float:
     ``progress`` = step / total_steps. Written by hand: lightly's ``cosine_schedule`` divides by
     ``max_steps - 1`` and reaches 1 one step early."""
     return 1.0 - 0.5 * (1.0 + math.cos(math.pi * progress)) * (1.0 - base)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` that gets no gradient: a momentum / EMA target starts as the online
+    network (moco-v3 builder.py, BYOL byol_experiment.py) and moves only by the EMA update."""
+    target = copy.deepcopy(module)
+    target.requires_grad_(False)
+    return target
 
 
 class Trainable(nn.Module):

@@ -56,7 +56,6 @@ classifier on stop-gradient features is not part of pretraining here (the linear
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -65,12 +64,13 @@ import torch.nn.functional as F
 from lightly.models.utils import update_momentum
 from torch import nn
 
-from ssl_core.augment.common import ViewSpec
+from ssl_core.augment.common import ViewSpec, asymmetric_views
 from ssl_core.backbones import zero_init_residual_blocks
-from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
+from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, frozen_copy, momentum_at
 
 LABEL = "BYOL"
 RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.base)
+    "allOf": [{"$ref": "#/$defs/asymmetric_views"}],  # min_scale, blur_probs
     "properties": {
         "tau_base": {"type": "number", "minimum": 0, "maximum": 1,
                      "description": "target EMA decay at step 0, cosine to 1 (official 0.996)"},
@@ -78,11 +78,8 @@ RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.ba
         "pred_hidden_dim": {"$ref": "#/$defs/posint"},
         "proj_out_dim": {"$ref": "#/$defs/posint"},
         "zero_init_residual": {"type": "boolean"},
-        "min_scale": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-        "blur_probs": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
-                       "minItems": 2, "maxItems": 2},
     },
-    "required": ["tau_base", "proj_hidden_dim", "pred_hidden_dim", "proj_out_dim", "min_scale"],
+    "required": ["tau_base", "proj_hidden_dim", "pred_hidden_dim", "proj_out_dim"],
 }
 
 
@@ -119,10 +116,8 @@ class BYOL(Method):
         self.projector = mlp(backbone.feature_dim, proj_hidden_dim, proj_out_dim)
         self.predictor = mlp(proj_out_dim, pred_hidden_dim, proj_out_dim)
         # byol_experiment.py: the target starts as the online network's f and g and gets no gradient.
-        self.target_backbone = copy.deepcopy(backbone)
-        self.target_projector = copy.deepcopy(self.projector)
-        for p in list(self.target_backbone.parameters()) + list(self.target_projector.parameters()):
-            p.requires_grad = False
+        self.target_backbone = frozen_copy(backbone)
+        self.target_projector = frozen_copy(self.projector)
 
     @classmethod
     def from_recipe(cls, backbone: nn.Module, recipe: dict[str, Any]) -> "BYOL":
@@ -135,10 +130,8 @@ class BYOL(Method):
         """augmentations.py ``byol_augment`` view 1 / view 2: crop (scale min_scale-1, bicubic) and
         flip, colour jitter (0.4, 0.4, 0.2, 0.1) in random order with p 0.8, greyscale p 0.2, blur
         (sigma 0.1-2, kernel 10 % of the side) p 1.0 / 0.1, solarisation p 0 / 0.2."""
-        blur1, blur2 = recipe.get("blur_probs", (1.0, 0.1))
-        scale = (recipe["min_scale"], 1.0)
-        return [ViewSpec(recipe["image_size"], scale, blur_prob=blur1, solarize_prob=0.0, interpolation="bicubic"),
-                ViewSpec(recipe["image_size"], scale, blur_prob=blur2, solarize_prob=0.2, interpolation="bicubic")]
+        return asymmetric_views(recipe["image_size"], recipe["min_scale"], recipe.get("blur_probs", (1.0, 0.1)),
+                                interpolation="bicubic")
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x)), the online projector output."""

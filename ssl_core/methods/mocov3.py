@@ -54,7 +54,6 @@ Note: the official AdamW uses torch's default betas (0.9, 0.999) (main_moco.py L
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
@@ -63,13 +62,14 @@ from lightly.models.utils import update_momentum
 from torch import nn
 
 from ssl_core import distributed
-from ssl_core.augment.common import ViewSpec
+from ssl_core.augment.common import ViewSpec, asymmetric_views
 from ssl_core.backbones import is_vit, zero_init_residual_blocks
-from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, momentum_at
+from ssl_core.methods.base import METHODS, Method, MethodOutput, StepInfo, frozen_copy, momentum_at
 
 
 LABEL = "MoCo v3"
 RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.base)
+    "allOf": [{"$ref": "#/$defs/asymmetric_views"}],  # min_scale, blur_probs
     "properties": {
         "temperature": {"type": "number", "exclusiveMinimum": 0},
         "momentum_base": {"type": "number", "minimum": 0, "maximum": 1},
@@ -80,11 +80,8 @@ RECIPE_SCHEMA = {  # the recipe's own keys (the table above; ssl_core.methods.ba
         "proj_layers": {"$ref": "#/$defs/posint"},
         "pred_last_bn": {"type": "boolean"},
         "zero_init_residual": {"type": "boolean"},
-        "min_scale": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-        "blur_probs": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
-                       "minItems": 2, "maxItems": 2},
     },
-    "required": ["temperature", "momentum_base", "proj_hidden_dim", "pred_hidden_dim", "proj_out_dim", "min_scale"],
+    "required": ["temperature", "momentum_base", "proj_hidden_dim", "pred_hidden_dim", "proj_out_dim"],
 }
 
 
@@ -112,14 +109,6 @@ def contrastive_loss(q: torch.Tensor, k: torch.Tensor, temperature: float) -> to
     n = logits.shape[0]
     labels = torch.arange(n, dtype=torch.long, device=logits.device) + n * distributed.rank()
     return F.cross_entropy(logits, labels) * (2 * temperature)
-
-
-def _byol_view(size: int, min_scale: float, blur_prob: float, solarize_prob: float) -> ViewSpec:
-    """main_moco.py ``augmentation1`` / ``augmentation2`` (BYOL's recipe): jitter (0.4, 0.4, 0.2,
-    0.1) with p 0.8 (not strengthened), greyscale p 0.2, PIL's Gaussian blur, solarisation (PIL
-    ``ImageOps.solarize``), flip. The flip comes right after the crop here (it commutes with the
-    pointwise ops and the symmetric blur, so the views' distribution is the official one)."""
-    return ViewSpec(size, (min_scale, 1.0), blur_prob=blur_prob, solarize_prob=solarize_prob)
 
 
 @METHODS.register("mocov3")
@@ -150,10 +139,8 @@ class MoCoV3(Method):
         self.predictor = build_mlp(2, proj_out_dim, pred_hidden_dim, proj_out_dim, last_bn=pred_last_bn)
         # builder.py: the momentum encoder starts as a copy of the base encoder (with its projector)
         # and is never updated by gradient.
-        self.momentum_backbone = copy.deepcopy(backbone)
-        self.momentum_projector = copy.deepcopy(self.projector)
-        for p in list(self.momentum_backbone.parameters()) + list(self.momentum_projector.parameters()):
-            p.requires_grad = False
+        self.momentum_backbone = frozen_copy(backbone)
+        self.momentum_projector = frozen_copy(self.projector)
 
     @classmethod
     def from_recipe(cls, backbone: nn.Module, recipe: dict[str, Any]) -> "MoCoV3":
@@ -173,9 +160,11 @@ class MoCoV3(Method):
 
     @staticmethod
     def view_specs(recipe: dict[str, Any]) -> list[ViewSpec]:
-        blur1, blur2 = recipe.get("blur_probs", (1.0, 0.1))
-        return [_byol_view(recipe["image_size"], recipe["min_scale"], blur1, 0.0),
-                _byol_view(recipe["image_size"], recipe["min_scale"], blur2, 0.2)]  # moco/loader.py TwoCropsTransform
+        """main_moco.py ``augmentation1`` / ``augmentation2`` (BYOL's two views), moco/loader.py
+        ``TwoCropsTransform``; PIL's Gaussian blur and ``ImageOps.solarize``. The flip comes right after
+        the crop here (it commutes with the pointwise ops and the symmetric blur, so the views'
+        distribution is the official one)."""
+        return asymmetric_views(recipe["image_size"], recipe["min_scale"], recipe.get("blur_probs", (1.0, 0.1)))
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x)), the online projector output."""

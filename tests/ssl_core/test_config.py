@@ -24,6 +24,28 @@ def test_unknown_key_is_named(tiny):
         validate_config(tiny)
 
 
+@pytest.mark.parametrize("method", ["mocov3", "byol"])
+def test_shared_recipe_keys_are_checked_once(tiny, method):
+    """min_scale / blur_probs come from $defs/asymmetric_views (the recipe schema's allOf): a bad or
+    missing one is named, unknown keys list them as allowed, and a bad value in an allOf part
+    (recipe_common's epochs too) is one error, not also every key reported as unknown."""
+    recipe = tiny["methods"][method]["recipe"]
+    for key, value, message in [("blur_probs", [1.0], r"blur_probs: \[1\.0\] is too short"),
+                                ("min_scale", 2, r"min_scale: 2 is greater than the maximum of 1"),
+                                ("epochs", 0, r"epochs: 0 is less than the minimum of 1")]:
+        bad = copy.deepcopy(tiny)
+        bad["methods"][method]["recipe"][key] = value
+        with pytest.raises(ConfigError, match=message) as error:
+            validate_config(bad)
+        assert "unknown key" not in str(error.value) and error.value.keys == [f"methods.{method}.recipe.{key}"]
+    del recipe["min_scale"]
+    with pytest.raises(ConfigError, match=rf"methods\.{method}\.recipe: 'min_scale' is a required property"):
+        validate_config(copy.deepcopy(tiny))
+    recipe["min_scale"], recipe["min_scal"] = 0.2, 0.2
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'min_scal'; allowed: .*blur_probs.*min_scale"):
+        validate_config(tiny)
+
+
 def test_mistyped_value_is_named(tiny):
     tiny["train"]["ckpt_every_steps"] = "often"
     with pytest.raises(ConfigError, match=r"train\.ckpt_every_steps: 'often' is not of type 'integer'"):
