@@ -5,7 +5,9 @@ for a +-1.0 interval and to detect the published value), the probability of impr
 bootstrap interval, and a verdict (evaluations.stats.verdict). Ours comes from the main runs
 (group "main"), the sensitivity claims from their sweep's group; a profile without the paper's
 architecture answers with its stand-in of the same method and family (``ours_run`` says which).
-A row ours did not run says why in ``note``; a sweep row says there what the sweep resolves."""
+A row ours did not run says why in ``note``; a sweep row says there what the sweep resolves. Last,
+the rows of our methods the paper does not have (source ``beyond the paper``): the same gains,
+no published value, the better variant where the interval resolves one."""
 from __future__ import annotations
 
 import math
@@ -15,7 +17,8 @@ import pandas as pd
 from evaluations import stats
 from evaluations.formatting import tex_escape
 from evaluations.results import COLUMNS as COLUMNS_METRICS
-from evaluations.results import ARCH_LABEL, DATASET_LABEL, METHOD_LABEL, TRANSFER_TASK, main_runs, of_group, ours_for
+from evaluations.results import (ARCH_LABEL, BEYOND, DATASET_LABEL, METHOD_LABEL, TRANSFER_TASK, main_runs, of_group,
+                                 ours_for)
 from evaluations.table2 import TABLE2_COLUMNS
 from ssl_core.config import arch_family, stand_ins
 
@@ -52,12 +55,26 @@ def _power(published, iv: stats.Interval, sd: float) -> dict:
             "pairs_for_published": stats.pairs_for_power(published, sd) if numeric else NAN}
 
 
+def _direction(iv: stats.Interval) -> str:
+    """The verdict of a row without a published value: which variant the paired interval shows to
+    be better, if any."""
+    if not iv.n:
+        return "not run"
+    better = stats.better_variant(iv.low, iv.high)
+    return f"{better} better" if better else "no difference resolved"
+
+
 def _row(claim: str, source: str, method: str, arch: str, published: float, iv: stats.Interval, ours_run: str,
          sd: float = NAN, poi: stats.Interval = NONE, values=(), note: str = "") -> dict:
+    """``published`` NaN: a row beyond the paper (its verdict: :func:`_direction`)."""
     power = _power(published, iv, sd)
     detectable = power["detectable"] if power["detectable"] == power["detectable"] else None
-    verdict = stats.verdict(published, iv, detectable)
-    if iv.n and verdict.endswith(stats.UNDERPOWERED) and detectable is not None:  # could not have decided
+    beyond = published != published
+    verdict = _direction(iv) if beyond else stats.verdict(published, iv, detectable)
+    if iv.n and beyond:
+        note = note or (f"descriptive: {iv.n} pairs detect {detectable:.2f} with 80 % power"
+                        if detectable is not None else f"descriptive: {iv.n} pair(s)")
+    elif iv.n and verdict.endswith(stats.UNDERPOWERED) and detectable is not None:  # could not have decided
         needed = power["pairs_for_published"]
         note = note or (f"descriptive: {iv.n} pairs detect {detectable:.2f} with 80 % power, the published gain "
                         f"{published:g} needs {needed:.0f}" if needed == needed else f"descriptive: {iv.n} pairs")
@@ -65,7 +82,7 @@ def _row(claim: str, source: str, method: str, arch: str, published: float, iv: 
             "ours_run": ours_run if iv.n else "not run", "ours_mean": iv.mean, "ours_low": iv.low, "ours_high": iv.high,
             "ours_n": iv.n, "resolution": iv.half_width, **power, "poi": poi.mean, "poi_low": poi.low,
             "poi_high": poi.high, "verdict": verdict,
-            "note": note if not iv.n or verdict.endswith(stats.UNDERPOWERED) else "",
+            "note": note if not iv.n or beyond or verdict.endswith(stats.UNDERPOWERED) else "",
             "ours_values": ";".join(f"{v:.4f}" for v in values)}
 
 
@@ -92,6 +109,27 @@ def _gain_claims(pub: pd.DataFrame, gains: pd.DataFrame, match: list[str], sourc
             poi = stats.Interval(r.poi, r.poi_low, r.poi_high, int(r.n), "bootstrap")
             rows.append(_row(label, source, info["method"], info["arch"], published, iv, f"{r.method} {r.arch} (main)",
                              sd=r.sd, poi=poi, values=r.values))
+    return rows
+
+
+def _beyond_claims(gains: pd.DataFrame, paper_methods: set[str]) -> list[dict]:
+    """Our methods the paper does not have (BYOL): per architecture, the rows the paper's methods
+    get (the linear top-1 gain, the gain on each of our transfer datasets, the gains in Table 2's
+    columns), with source ``beyond the paper``, no published value and, as verdict, the variant the
+    paired interval shows to be better (``rescued better`` / ``baseline better``) or ``no
+    difference resolved``."""
+    keys = gains.set_index(["task", "metric"]).index
+    kept = (keys.isin([("linear", "top1")]) | (gains.task == TRANSFER_TASK).to_numpy() | keys.isin(TABLE2_COLUMNS))
+    rows = []
+    for r in gains[kept & ~gains.method.isin(paper_methods).to_numpy()].itertuples():
+        what = ("linear top-1 gain" if r.task == "linear" else
+                f"transfer gain on {DATASET_LABEL.get(r.dataset, r.dataset)}" if r.task == TRANSFER_TASK else
+                f"{r.task} {r.metric} gain")
+        label = f"{METHOD_LABEL.get(r.method, r.method)} {ARCH_LABEL.get(r.arch, r.arch)}: {what}"
+        iv = stats.Interval(r.mean, r.ci_low, r.ci_high, int(r.n), r.ci_method)
+        poi = stats.Interval(r.poi, r.poi_low, r.poi_high, int(r.n), "bootstrap")
+        rows.append(_row(label, BEYOND, r.method, r.arch, NAN, iv, f"{r.method} {r.arch} (main)", sd=r.sd, poi=poi,
+                         values=r.values))
     return rows
 
 
@@ -243,6 +281,7 @@ def claims_table(ours: pd.DataFrame | None, paper: dict[str, pd.DataFrame], swee
                                            left_out.get(arch_family(i["arch"]), dense_why)))
     rows += _sweep_claims(paper["sensitivity_best"], ours, sweeps, ran=given is not None)
     rows.append(_cosine_claim(paper["cosine_study"], cosine))
+    rows += _beyond_claims(gains, set(fig2.method) | set(t1.method) | set(t2.method))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

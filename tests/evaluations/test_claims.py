@@ -8,7 +8,7 @@ import pytest
 
 from evaluations import compare, results, stats
 from evaluations.__main__ import main
-from evaluations.claims import COLUMNS, claims_table
+from evaluations.claims import COLUMNS, claims_latex, claims_table
 from evaluations.forest import forest_figure, forest_rows
 from evaluations.linear_probe import write_predictions
 from tests.conftest import ROOT
@@ -98,6 +98,26 @@ def test_power_columns_and_new_verdicts():
     assert claim(table, "SimCLR ResNet-50: transfer gain on DTD").note.tolist() == [
         "no transfer evaluation of its runs in this profile"]
     assert (table[table.verdict == "not run"].note != "").all()  # every row not run says why
+
+
+def test_a_method_beyond_the_paper_gets_its_rows_last():
+    """A method the paper lacks: its linear (and transfer / dense) gains as rows of source 'beyond the
+    paper' after the paper's claims, no published value, the better variant as the verdict; the
+    paper's rows are those without it."""
+    ours = metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8], ("byol", "resnet_tiny"): [1, 1.2, 0.8],
+                    ("newssl", "resnet_tiny"): [1, -1, 0.2]})
+    table = claims_table(ours, PAPER, [])
+    beyond = table[table.source == results.BEYOND]
+    assert beyond.claim.tolist() == ["BYOL ResNet-tiny: linear top-1 gain", "newssl ResNet-tiny: linear top-1 gain"]
+    assert table.index[-2:].tolist() == beyond.index.tolist()  # last
+    assert beyond.verdict.tolist() == ["rescued better", "no difference resolved"] and beyond.published.isna().all()
+    byol = beyond.iloc[0]
+    assert byol.ours_mean == pytest.approx(1.0) and byol.ours_n == 3 and byol.ours_run == "byol resnet_tiny (main)"
+    assert byol.detectable == pytest.approx(stats.detectable_effect(0.2, 3))
+    assert byol.note == f"descriptive: 3 pairs detect {byol.detectable:.2f} with 80 % power"
+    assert table[table.source != results.BEYOND].equals(claims_table(metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]}),
+                                                                     PAPER, []))
+    assert "BYOL ResNet-tiny: linear top-1 gain & beyond the paper & -- &" in claims_latex(table, "tiny")
 
 
 def test_a_family_left_out_of_table2_says_why():
