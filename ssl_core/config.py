@@ -15,7 +15,8 @@ import yaml
 
 from ssl_core.methods import method_info, method_names
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+#: The config schema: package data of ssl_core (an installed ssl_core validates configs without the repository).
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 
 class ConfigError(ValueError):

@@ -181,7 +181,7 @@ def build_cfg(task: str, info: dict[str, Any], sched: dict[str, Any], datasets: 
 
 
 def _apply_schedule(cfg: CfgNode, s: dict[str, Any], family: str) -> None:
-    """Our config's keys (workflow/schemas/config.schema.yaml, eval.dense) -> Detectron2's."""
+    """Our config's keys (ssl_core/config.schema.yaml, eval.dense) -> Detectron2's."""
     cfg.SOLVER.MAX_ITER, cfg.SOLVER.STEPS = s["max_iter"], tuple(s["steps"])
     cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.BASE_LR = s["ims_per_batch"], s["base_lr"]
     cfg.SOLVER.WARMUP_ITERS = s.get("warmup_iters", cfg.SOLVER.WARMUP_ITERS)

@@ -23,7 +23,7 @@ Its module also holds two literals that are read *without importing it* (so that
 validation and the workflow never import torch; :func:`ssl_core.methods.method_info`):
 ``LABEL`` (its name in figures and tables) and ``RECIPE_SCHEMA`` (the JSON schema of its own
 recipe keys; the keys every recipe has are ``$defs/recipe_common`` of
-``workflow/schemas/config.schema.yaml``; keys a few methods share are a group of ``$defs`` there,
+``ssl_core/config.schema.yaml``; keys a few methods share are a group of ``$defs`` there,
 which the schema names in its ``allOf``, e.g. ``$defs/asymmetric_views``).
 """
 from __future__ import annotations
