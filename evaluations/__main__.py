@@ -194,7 +194,7 @@ def _transfer(args: argparse.Namespace) -> None:
 
     from evaluations.transfer.datasets import DEFAULT_SEED
     from evaluations.transfer.evaluate import evaluate_transfer
-    from evaluations.transfer.features import Preprocessing
+    from evaluations.transfer.feature_cache import Preprocessing
     from evaluations.transfer.logistic import DEFAULT_MAX_ITER, c_values, log_grid
     from ssl_core.backbones import load_backbone
     from ssl_core.distributed import resolve_device

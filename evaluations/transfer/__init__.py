@@ -6,6 +6,6 @@
 - :mod:`evaluations.transfer.metrics`   top-1, mean per-class accuracy, VOC07 11-point mAP;
 - :mod:`evaluations.transfer.logistic`  L2 logistic regression with the regulariser chosen on
   the validation split, refit on train+val, scored on test;
-- :mod:`evaluations.transfer.features`  centre-crop feature extraction cached on disk;
+- :mod:`evaluations.transfer.feature_cache`  centre-crop feature extraction cached on disk;
 - :mod:`evaluations.transfer.evaluate`  the three put together for one (backbone, dataset).
 """

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from evaluations.transfer import datasets as D
-from evaluations.transfer.features import Preprocessing
+from evaluations.transfer.feature_cache import Preprocessing
 from evaluations.transfer.standins import build_standins, long_tail_counts
 from tests.evaluations import replicas as R
 

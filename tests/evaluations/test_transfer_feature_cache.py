@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from evaluations.transfer import features as F
+from evaluations.transfer import feature_cache as F
 from evaluations.transfer.datasets import load_split
 from evaluations.transfer.evaluate import evaluate_transfer
 from evaluations.transfer.standins import build_standins
