@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
-from lightly.utils.scheduler import cosine_schedule  # noqa: F401  (re-exported for the trainer)
+from lightly.utils.scheduler import cosine_schedule
 from torch import nn
 
 
@@ -94,3 +96,41 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, peak_lr: float, final_
         return peak_lr * step / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return final_lr + (peak_lr - final_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A run's per-step schedules, in steps: the lr (:func:`lr_at`, warm-up then cosine to
+    ``min_lr``), the weight decay (cosine from ``weight_decay`` to ``weight_decay_end``) and the
+    frozen last layer (DINOv2's ``freeze_last_layer_epochs``). An "epoch" of the recipe is
+    ``steps_per_epoch`` steps: a pass over the data, or ``epoch_length`` iterations where the recipe
+    says so (DINOv2's ``OFFICIAL_EPOCH_LENGTH``)."""
+
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    freeze_last_steps: int
+    peak_lr: float
+    min_lr: float
+    weight_decay: float
+    weight_decay_end: float
+
+    @classmethod
+    def of(cls, recipe: dict[str, Any], data_steps: int, peak_lr: float, trains: bool = True) -> "Schedule":
+        """``data_steps``: batches per pass over the data; ``trains`` False: no step at all (a floor)."""
+        steps_per_epoch = recipe.get("epoch_length") or data_steps
+        return cls(steps_per_epoch, recipe["epochs"] * steps_per_epoch if trains else 0,
+                   recipe["warmup_epochs"] * steps_per_epoch, recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch,
+                   peak_lr, recipe.get("min_lr", 0.0), recipe["weight_decay"],
+                   recipe.get("weight_decay_end", recipe["weight_decay"]))
+
+    def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
+        """Set every parameter group's lr and weight decay for ``step`` (times the group's
+        ``lr_mult`` / ``wd_mult``; lr 0 for the last layer while frozen); returns the lr."""
+        lr = lr_at(step, self.total_steps, self.warmup_steps, self.peak_lr, self.min_lr)
+        wd = cosine_schedule(step, self.total_steps, self.weight_decay, self.weight_decay_end)
+        for group in optimizer.param_groups:
+            frozen = group.get("is_last_layer", False) and step < self.freeze_last_steps
+            group["lr"] = 0.0 if frozen else lr * group.get("lr_mult", 1.0)
+            group["weight_decay"] = wd * group.get("wd_mult", 1.0)
+        return lr

@@ -35,7 +35,7 @@ from ssl_core.distributed import resolve_device
 from ssl_core.host import retain_freed_memory
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, Method, StepInfo
-from ssl_core.optim import build_optimizer, cosine_schedule, lr_at, scaled_lr
+from ssl_core.optim import Schedule, build_optimizer, scaled_lr
 from ssl_core.rescue import RescueRegularizer
 from ssl_core.seeding import data_order_seed, model_init_seed, step_seed, strong_augment_seed
 
@@ -170,6 +170,21 @@ def rescue_rule(spec: dict[str, Any]) -> dict[str, str]:
     return {"bn": DEFAULT_RULE, "topk": "per_process", **(spec.get("rescue") or {})}
 
 
+def check_processes(spec: dict[str, Any], world: int) -> None:
+    """The batch and the rescue term's k split over ``world`` processes as the rescue rule needs."""
+    rule, k, batch_size = rescue_rule(spec), spec["k"], spec["recipe"]["batch_size"]
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
+    if k is not None and rule["topk"] == "per_process" and k % world:
+        raise ValueError(f"k {k} must be divisible by the {world} processes (rescue.topk: per_process)")
+    if k is not None and rule["bn"] == "own_batch" and k // world < 2:
+        raise ValueError(f"k / processes = {k} / {world} < 2: with rescue.bn own_batch the strong views are "
+                         "a train-mode BatchNorm batch of their own")
+    if rule == {"bn": "own_batch", "topk": "global"}:
+        raise ValueError("rescue.topk global gives each process any number of strong views, which rescue.bn own_batch "
+                         "would normalise as a batch of their own: use rescue.bn common")
+
+
 def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, max_steps: int | None = None) -> bool:
     """Train one run. Returns True when the run is complete and its outputs are written, False
     when it stopped early after ``max_steps`` steps of this call (state saved, resumable).
@@ -181,17 +196,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     dist.init_from_env(device)
     device = dist.local_device(device)
     world, rank = dist.world_size(), dist.rank()
-    rule = rescue_rule(spec)
-    if batch_size % world:
-        raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
-    if spec["k"] is not None and rule["topk"] == "per_process" and spec["k"] % world:
-        raise ValueError(f"k {spec['k']} must be divisible by the {world} processes (rescue.topk: per_process)")
-    if spec["k"] is not None and rule["bn"] == "own_batch" and spec["k"] // world < 2:
-        raise ValueError(f"k / processes = {spec['k']} / {world} < 2: with rescue.bn own_batch the strong views are "
-                         "a train-mode BatchNorm batch of their own")
-    if rule == {"bn": "own_batch", "topk": "global"}:
-        raise ValueError("rescue.topk global gives each process any number of strong views, which rescue.bn own_batch "
-                         "would normalise as a batch of their own: use rescue.bn common")
+    check_processes(spec, world)
 
     torch.manual_seed(model_init_seed(seed))  # identical initial weights on every process
     train_step = build_train_step(spec, device, world)
@@ -206,15 +211,9 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     data_steps = len(dataset) // batch_size  # batches per pass over the data (drop_last, as the official loaders)
     if data_steps == 0:
         raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}")
-    # An "epoch" of the schedules is a pass over the data, or a fixed number of iterations where the
-    # recipe says so (DINOv2's OFFICIAL_EPOCH_LENGTH).
-    steps_per_epoch = recipe.get("epoch_length") or data_steps
     # A random_init run (the floor) is its baseline's initial weights: no step at all.
-    total_steps = 0 if spec["variant"] == "random_init" else recipe["epochs"] * steps_per_epoch
-    warmup_steps = recipe["warmup_epochs"] * steps_per_epoch
-    freeze_last_steps = recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch
-    peak_lr = train_step.peak_lr
-    wd_end = recipe.get("weight_decay_end", recipe["weight_decay"])
+    schedule = Schedule.of(recipe, data_steps, train_step.peak_lr, trains=spec["variant"] != "random_init")
+    steps_per_epoch, total_steps = schedule.steps_per_epoch, schedule.total_steps
 
     # emb_dim: the width of the embedding the collapse test reads, known once a step ran (kept in
     # the checkpoint, so a run resumed with nothing left to train keeps its verdict).
@@ -226,15 +225,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     images = _image_fingerprint(data) if total_steps else None  # what the run trains on
     state = resume_state(ckpt_dir, spec, device, main)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, collapse, emb_dim = state["step"], state["collapse"], state.get("emb_dim")
-        if main:
-            say(f"{spec['run']}: resuming from step {step} of {total_steps} ({state['path']})")
-        if main and emb_dim is None and step >= total_steps and collapse is None:
-            say(f"WARNING: {spec['run']}: {state['path']} predates the recorded embedding width, so the embedding "
-                "collapse test cannot be repeated and run.json's collapse stays null; delete the checkpoint and rerun "
-                "to retrain the run and have the test")
+        step, collapse, emb_dim = _restore(state, model, optimizer, spec, total_steps, main)
         if step < total_steps and state.get("images") not in (None, images):
             _recheck_images(data, spec)  # the images changed since this run started
     if main:
@@ -265,12 +256,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
             )
             tic = time.perf_counter()
             for batch, originals in loader:
-                lr = lr_at(step, total_steps, warmup_steps, peak_lr, recipe.get("min_lr", 0.0))
-                wd = cosine_schedule(step, total_steps, recipe["weight_decay"], wd_end)
-                for group in optimizer.param_groups:
-                    frozen = group.get("is_last_layer", False) and step < freeze_last_steps
-                    group["lr"] = 0.0 if frozen else lr * group.get("lr_mult", 1.0)
-                    group["weight_decay"] = wd * group.get("wd_mult", 1.0)
+                lr = schedule.apply(optimizer, step)
                 strong_rng = data.begin_step(step)
                 step_views, originals, targets = data.inputs(batch, originals, device)
                 info = StepInfo(step, total_steps, steps_per_epoch, targets)
@@ -428,6 +414,21 @@ def resume_state(ckpt_dir: Path, spec: dict[str, Any], device: torch.device, mai
             say(f"WARNING: {path} {why}; set aside as {aside}; {then} (delete the set-aside file when not needed)")
     dist.barrier()
     return found
+
+
+def _restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, spec: dict[str, Any],
+             total_steps: int, main: bool) -> tuple[int, str | None, int | None]:
+    """Load a checkpoint's weights and optimiser state; its (step, collapse, emb_dim)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    step, collapse, emb_dim = state["step"], state["collapse"], state.get("emb_dim")
+    if main:
+        say(f"{spec['run']}: resuming from step {step} of {total_steps} ({state['path']})")
+    if main and emb_dim is None and step >= total_steps and collapse is None:
+        say(f"WARNING: {spec['run']}: {state['path']} predates the recorded embedding width, so the embedding "
+            "collapse test cannot be repeated and run.json's collapse stays null; delete the checkpoint and rerun "
+            "to retrain the run and have the test")
+    return step, collapse, emb_dim
 
 
 def _image_fingerprint(data: "ViewData") -> str | None:

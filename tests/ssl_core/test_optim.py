@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ssl_core.optim import LARS, lr_at, scaled_lr
+from ssl_core.optim import LARS, Schedule, lr_at, scaled_lr
 
 
 def test_lars_matches_hand_computation():
@@ -67,3 +67,26 @@ def test_lars_matches_moco_v3_over_steps():
         _moco_v3_lars_step(ref, state, lr=0.5, wd=0.1)
         for p, r in zip(net.parameters(), ref):
             torch.testing.assert_close(p.detach(), r)
+
+
+def test_schedule_sets_every_group():
+    """Schedule: steps from the recipe's epochs, and per step each group's lr (warm-up, cosine to
+    min_lr, x lr_mult, 0 for the last layer while frozen) and weight decay (cosine, x wd_mult)."""
+    recipe = {"epochs": 4, "warmup_epochs": 1, "weight_decay": 0.04, "weight_decay_end": 0.4,
+              "freeze_last_layer_epochs": 1, "min_lr": 1e-6}
+    schedule = Schedule.of(recipe, data_steps=10, peak_lr=0.5)
+    assert (schedule.steps_per_epoch, schedule.total_steps, schedule.warmup_steps, schedule.freeze_last_steps) == \
+        (10, 40, 10, 10)
+    assert Schedule.of({**recipe, "epoch_length": 3}, 10, 0.5).total_steps == 12  # epochs of epoch_length steps
+    assert Schedule.of(recipe, 10, 0.5, trains=False).total_steps == 0  # a floor: no step
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
+    opt = torch.optim.SGD([{"params": [params[0]]}, {"params": [params[1]], "lr_mult": 0.2, "wd_mult": 0.0},
+                           {"params": [params[2]], "is_last_layer": True}], lr=0.1)
+    for step in (0, 5, 10, 25, 39):
+        lr = schedule.apply(opt, step)
+        want = 0.5 * step / 10 if step < 10 else 1e-6 + (0.5 - 1e-6) * 0.5 * (1 + math.cos(math.pi * (step - 10) / 30))
+        # lightly's cosine_schedule: from start to end over max_steps - 1 steps
+        wd = 0.4 if step >= 39 else 0.4 - (0.4 - 0.04) * (math.cos(math.pi * step / 39) + 1) / 2
+        assert lr == pytest.approx(want)
+        assert [g["lr"] for g in opt.param_groups] == pytest.approx([want, 0.2 * want, 0.0 if step < 10 else want])
+        assert [g["weight_decay"] for g in opt.param_groups] == pytest.approx([wd, 0.0, wd])
