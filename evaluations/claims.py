@@ -120,8 +120,10 @@ def _beyond_claims(gains: pd.DataFrame, paper_methods: set[str]) -> list[dict]:
     difference resolved``."""
     keys = gains.set_index(["task", "metric"]).index
     kept = (keys.isin([("linear", "top1")]) | (gains.task == TRANSFER_TASK).to_numpy() | keys.isin(TABLE2_COLUMNS))
+    mine = gains[kept & ~gains.method.isin(paper_methods).to_numpy()]
+    order = mine.task.map(lambda t: 0 if t == "linear" else 1 if t == TRANSFER_TASK else 2)  # as the paper's rows
     rows = []
-    for r in gains[kept & ~gains.method.isin(paper_methods).to_numpy()].itertuples():
+    for r in mine.assign(order=order).sort_values(["method", "arch", "order"], kind="stable").itertuples():
         what = ("linear top-1 gain" if r.task == "linear" else
                 f"transfer gain on {DATASET_LABEL.get(r.dataset, r.dataset)}" if r.task == TRANSFER_TASK else
                 f"{r.task} {r.metric} gain")

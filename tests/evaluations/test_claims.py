@@ -106,17 +106,24 @@ def test_a_method_beyond_the_paper_gets_its_rows_last():
     paper's rows are those without it."""
     ours = metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8], ("byol", "resnet_tiny"): [1, 1.2, 0.8],
                     ("newssl", "resnet_tiny"): [1, -1, 0.2]})
-    table = claims_table(ours, PAPER, [])
+    byol = ours[(ours.method == "byol") & (ours.task == "linear")]
+    other = [byol.assign(task=results.TRANSFER_TASK, dataset="dtd", value=-byol.value),  # rescued worse
+             byol.assign(task="det_voc", dataset="voc", metric="AP"),
+             byol.assign(task="det_voc", dataset="voc", metric="APs")]  # not a column of Table 2: no row
+    table = claims_table(pd.concat([ours, *other]), PAPER, [])
     beyond = table[table.source == results.BEYOND]
-    assert beyond.claim.tolist() == ["BYOL ResNet-tiny: linear top-1 gain", "newssl ResNet-tiny: linear top-1 gain"]
-    assert table.index[-2:].tolist() == beyond.index.tolist()  # last
-    assert beyond.verdict.tolist() == ["rescued better", "no difference resolved"] and beyond.published.isna().all()
+    assert beyond.claim.tolist() == ["BYOL ResNet-tiny: linear top-1 gain", "BYOL ResNet-tiny: transfer gain on DTD",
+                                     "BYOL ResNet-tiny: det_voc AP gain", "newssl ResNet-tiny: linear top-1 gain"]
+    assert table.index[-4:].tolist() == beyond.index.tolist()  # last
+    assert beyond.verdict.tolist() == ["rescued better", "baseline better", "rescued better", "no difference resolved"]
+    assert beyond.published.isna().all()
     byol = beyond.iloc[0]
     assert byol.ours_mean == pytest.approx(1.0) and byol.ours_n == 3 and byol.ours_run == "byol resnet_tiny (main)"
     assert byol.detectable == pytest.approx(stats.detectable_effect(0.2, 3))
     assert byol.note == f"descriptive: 3 pairs detect {byol.detectable:.2f} with 80 % power"
-    assert table[table.source != results.BEYOND].equals(claims_table(metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]}),
-                                                                     PAPER, []))
+    linear = claims_table(ours, PAPER, [])  # the paper's rows are those of the paper's methods alone
+    assert linear[linear.source != results.BEYOND].equals(
+        claims_table(metrics({("simclr", "resnet_tiny"): [1, 1.2, 0.8]}), PAPER, []))
     assert "BYOL ResNet-tiny: linear top-1 gain & beyond the paper & -- &" in claims_latex(table, "tiny")
 
 
