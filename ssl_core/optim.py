@@ -119,10 +119,12 @@ class Schedule:
     def of(cls, recipe: dict[str, Any], data_steps: int, peak_lr: float, trains: bool = True) -> "Schedule":
         """``data_steps``: batches per pass over the data; ``trains`` False: no step at all (a floor)."""
         steps_per_epoch = recipe.get("epoch_length") or data_steps
-        return cls(steps_per_epoch, recipe["epochs"] * steps_per_epoch if trains else 0,
-                   recipe["warmup_epochs"] * steps_per_epoch, recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch,
-                   peak_lr, recipe.get("min_lr", 0.0), recipe["weight_decay"],
-                   recipe.get("weight_decay_end", recipe["weight_decay"]))
+        return cls(steps_per_epoch=steps_per_epoch,
+                   total_steps=recipe["epochs"] * steps_per_epoch if trains else 0,
+                   warmup_steps=recipe["warmup_epochs"] * steps_per_epoch,
+                   freeze_last_steps=recipe.get("freeze_last_layer_epochs", 0) * steps_per_epoch,
+                   peak_lr=peak_lr, min_lr=recipe.get("min_lr", 0.0), weight_decay=recipe["weight_decay"],
+                   weight_decay_end=recipe.get("weight_decay_end", recipe["weight_decay"]))
 
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
         """Set every parameter group's lr and weight decay for ``step`` (times the group's
