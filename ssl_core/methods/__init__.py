@@ -63,7 +63,7 @@ def _load() -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("METHODS", "Method", "MethodOutput", "StepInfo", "momentum_at"):
+    if name in ("METHODS", "Method", "MethodOutput", "StepInfo", "frozen_copy", "momentum_at"):
         _load()
         return getattr(importlib.import_module("ssl_core.methods.base"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
