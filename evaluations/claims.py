@@ -121,7 +121,9 @@ def _beyond_claims(gains: pd.DataFrame, paper_methods: set[str]) -> list[dict]:
     keys = gains.set_index(["task", "metric"]).index
     kept = (keys.isin([("linear", "top1")]) | (gains.task == TRANSFER_TASK).to_numpy() | keys.isin(TABLE2_COLUMNS))
     mine = gains[kept & ~gains.method.isin(paper_methods).to_numpy()]
-    order = mine.task.map(lambda t: 0 if t == "linear" else 1 if t == TRANSFER_TASK else 2)  # as the paper's rows
+    # as the paper's rows: linear, transfer, then Table 2's columns in the table's order
+    order = [0 if t == "linear" else 1 if t == TRANSFER_TASK else 2 + TABLE2_COLUMNS.index((t, m))
+             for t, m in zip(mine.task, mine.metric)]
     rows = []
     for r in mine.assign(order=order).sort_values(["method", "arch", "order"], kind="stable").itertuples():
         what = ("linear top-1 gain" if r.task == "linear" else
