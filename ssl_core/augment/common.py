@@ -258,15 +258,16 @@ class Views:
         return views
 
 
-def asymmetric_views(size: int, min_scale: float, blur_probs: tuple[float, float] = (1.0, 0.1),
-                     interpolation: str = "bilinear") -> list[ViewSpec]:
+def asymmetric_views(recipe: dict[str, Any], interpolation: str = "bilinear") -> list[ViewSpec]:
     """The two asymmetric views of Grill et al. 2020 (BYOL, table 6), which MoCo v3 takes too
     (``main_moco.py`` ``augmentation1`` / ``augmentation2``): crop (scale ``min_scale``-1) and flip,
     colour jitter (0.4, 0.4, 0.2, 0.1) in a random order with p 0.8 (not strengthened), greyscale
-    p 0.2, Gaussian blur with ``blur_probs`` (default 1.0 / 0.1), solarisation p 0 / 0.2. The recipe
-    keys ``min_scale`` and ``blur_probs`` are the schema's ``$defs/asymmetric_views``."""
-    return [ViewSpec(size, (min_scale, 1.0), blur_prob=blur, solarize_prob=solarize, interpolation=interpolation)
-            for blur, solarize in zip(blur_probs, (0.0, 0.2), strict=True)]
+    p 0.2, Gaussian blur with ``blur_probs`` (default 1.0 / 0.1), solarisation p 0 / 0.2, at the
+    recipe's ``image_size``. The recipe keys ``min_scale`` and ``blur_probs`` are the schema's
+    ``$defs/asymmetric_views``."""
+    scale = (recipe["min_scale"], 1.0)
+    return [ViewSpec(recipe["image_size"], scale, blur_prob=blur, solarize_prob=solarize, interpolation=interpolation)
+            for blur, solarize in zip(recipe.get("blur_probs", (1.0, 0.1)), (0.0, 0.2), strict=True)]
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,7 @@ class BYOL(Method):
         """augmentations.py ``byol_augment`` view 1 / view 2: crop (scale min_scale-1, bicubic) and
         flip, colour jitter (0.4, 0.4, 0.2, 0.1) in random order with p 0.8, greyscale p 0.2, blur
         (sigma 0.1-2, kernel 10 % of the side) p 1.0 / 0.1, solarisation p 0 / 0.2."""
-        return asymmetric_views(recipe["image_size"], recipe["min_scale"], recipe.get("blur_probs", (1.0, 0.1)),
-                                interpolation="bicubic")
+        return asymmetric_views(recipe, interpolation="bicubic")
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x)), the online projector output."""

@@ -164,7 +164,7 @@ class MoCoV3(Method):
         ``TwoCropsTransform``; PIL's Gaussian blur and ``ImageOps.solarize``. The flip comes right after
         the crop here (it commutes with the pointwise ops and the symmetric blur, so the views'
         distribution is the official one)."""
-        return asymmetric_views(recipe["image_size"], recipe["min_scale"], recipe.get("blur_probs", (1.0, 0.1)))
+        return asymmetric_views(recipe)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """z = g(f(x)), the online projector output."""
