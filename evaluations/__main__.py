@@ -23,6 +23,8 @@
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
   python -m evaluations interim  --configfile config/P.yaml --results results/P [--paper-dir results/paper]
   python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
+  python -m evaluations tuning   --configfile config/tuning.yaml --results results/tuning [--drop-mixed-cpu]
+  python -m evaluations collapse --metrics metrics.csv [--group G]
 """
 from __future__ import annotations
 
@@ -275,6 +277,14 @@ def _power(args: argparse.Namespace) -> None:
             metrics = of_group(metrics, args.group, args.metrics)
     except (OSError, ValueError, KeyError) as err:
         raise SystemExit(f"power: cannot read {args.metrics}: {err}")
+    from evaluations.cpu import MixedCpuError, run_cpus, same_cpu_pairs
+
+    try:  # never a pair across CPU types (evaluations.cpu)
+        metrics, note = same_cpu_pairs(metrics, run_cpus(args.metrics), drop=args.drop_mixed_cpu, source=args.metrics)
+    except MixedCpuError as e:
+        raise SystemExit(f"power: {e}")
+    if note:
+        print(f"note: {note}")
     table = stats.power_table(metrics, effect=args.effect, half_width=args.half_width)
     if table.empty:
         raise SystemExit(f"{args.metrics}: no baseline/rescued pairs of the same seed (group {args.group or 'any'})")
@@ -336,6 +346,23 @@ def _compare_reference(args: argparse.Namespace) -> int:
     return 0 if table.ok.all() else 1
 
 
+def _tuning(args: argparse.Namespace) -> None:
+    from evaluations.cpu import MixedCpuError
+    from evaluations.tuning import TuningError, run_tuning
+
+    try:
+        _, _, lines = run_tuning(args.configfile, args.results, drop_mixed_cpu=args.drop_mixed_cpu)
+    except (TuningError, MixedCpuError) as e:
+        sys.exit(f"error: {e}")
+    print("\n".join(lines))
+
+
+def _collapse(args: argparse.Namespace) -> None:
+    from evaluations.collapse import collapse_report
+
+    print(collapse_report(args.metrics, args.group))
+
+
 def _interim(args: argparse.Namespace) -> None:
     from evaluations.interim import interim_commands
 
@@ -395,6 +422,7 @@ def _snapshot(args: argparse.Namespace) -> None:
         old = json.loads((out / "MANIFEST.json").read_text()).get("parts", {}) if (out / "MANIFEST.json").exists() else {}
         runs = sorted(p.parent.name for p in results.glob("pretrain/*/run.json"))
         part = {"commit": commit, "wall_seconds": args.wall_seconds, "command": args.command, "torch_threads": threads,
+                "cpu": cpu,  # a pair is only a pair on one CPU type (evaluations.cpu)
                 "runs": [r for r in runs if not any(r in q["runs"] for name, q in old.items() if name != args.part)]}
         manifest["parts"] = {**old, args.part: part}
         manifest["wall_seconds"] = sum(q["wall_seconds"] for q in manifest["parts"].values())
@@ -562,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--half-width", type=float, default=1.0, help="the 95 %% interval's half-width to reach")
     p.add_argument("--predictions", help="eval/linear of the profile: where the probe saved per-image predictions "
                    "(optional; adds the share of the paired variance due to the val set)")
+    p.add_argument("--drop-mixed-cpu", action="store_true",
+                   help="leave out pairs trained on two CPU types (default: an error)")
     p.set_defaults(fn=_power)
     p = sub.add_parser("compare-reference", help="a rerun against a reference run: which numbers differ, by how much")
     p.add_argument("--ours", required=True, help="results/<profile>/metrics.csv")
@@ -589,6 +619,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part", default="", help="a reference built in parts: this part's name; the MANIFEST keeps every "
                    "part's commit, wall time and runs, and its wall_seconds is their sum")
     p.set_defaults(fn=_snapshot)
+    p = sub.add_parser("tuning", help="Sec. 5's tuning of s: paired gain per grid point, the selection by tuning.rule "
+                       "(tables/tuning.{csv,tex}, tables/tuning_selection.json)")
+    p.add_argument("--configfile", required=True, help="a profile with a `tuning` section (config/tuning.yaml)")
+    p.add_argument("--results", required=True, help="results/<profile> (finished runs) or results/reference/<profile>")
+    p.add_argument("--drop-mixed-cpu", action="store_true",
+                   help="leave out pairs trained on two CPU types (default: an error)")
+    p.set_defaults(fn=_tuning)
+    p = sub.add_parser("collapse", help="the collapse flag of every rescued run against its baselines' embedding "
+                       "spread and probe accuracy (printed)")
+    p.add_argument("--metrics", required=True, help="a metrics.csv")
+    p.add_argument("--group", default="", help="one group of runs ('': every group)")
+    p.set_defaults(fn=_collapse)
     _fill_help(parser)
     args = parser.parse_args(argv)
     spec = getattr(args, "spec", None)

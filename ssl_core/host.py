@@ -19,3 +19,18 @@ def retain_freed_memory() -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)) and bool(libc.mallopt(M_TOP_PAD, 2**30))
+
+
+def cpu_model() -> str:
+    """The CPU type of this machine (/proc/cpuinfo's first ``model name``, else platform.processor()):
+    what run.json and a reference's MANIFEST record, since a baseline and a rescued run are a pair
+    only on one CPU type (evaluations.cpu)."""
+    import platform
+    from pathlib import Path
+
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()

@@ -32,7 +32,7 @@ from ssl_core.datasets import pretrain_images
 from ssl_core.datasets.check import CorruptImagesError, find_corrupt, fingerprint
 from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.distributed import resolve_device
-from ssl_core.host import retain_freed_memory
+from ssl_core.host import cpu_model, retain_freed_memory
 from ssl_core.io import atomic_path, load_torch, save_torch, write_json
 from ssl_core.methods import METHODS, Method, StepInfo
 from ssl_core.optim import Schedule, build_optimizer, scaled_lr
@@ -498,4 +498,5 @@ def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path
         "world_size": world,
         # The same seed is bit-identical only at the same thread count (float summation order).
         "torch_threads": torch.get_num_threads(),
+        "cpu": cpu_model(),  # a pair is only a pair on one CPU type (evaluations.cpu)
     })
