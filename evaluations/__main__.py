@@ -20,7 +20,7 @@
   python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT] [--dense-left-out JSON]
   python -m evaluations forest    --claims claims.csv --profile P --figure STEM
   python -m evaluations power     --metrics metrics.csv [--group main] [--effect 1.0] [--half-width 1.0] [--predictions DIR]
-  python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval] [--atol X] [--partial]
+  python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval|distribution] [--atol X] [--partial]
   python -m evaluations interim  --configfile config/P.yaml --results results/P [--paper-dir results/paper]
   python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
   python -m evaluations tuning   --configfile config/tuning.yaml --results results/tuning [--drop-mixed-cpu]
@@ -336,11 +336,20 @@ def _compare_reference(args: argparse.Namespace) -> int:
         sys.exit(f"error: {e}")
     if warning:
         print(warning)
+    whole = reference  # a rerun on another CPU type is read against the reference's whole spread
     if args.partial:  # a rerun of some runs: the reference's other runs are not compared
         skipped = sorted(set(reference.run) - set(ours.run))
         reference = reference[reference.run.isin(ours.run)]
         print(f"partial rerun: {ours.run.nunique()} runs compared, {len(skipped)} runs of the reference not rerun")
-    table = (compare.compare_exact(ours, reference, args.atol) if args.mode == "exact" else
+    mode = args.mode
+    mine, theirs = compare.cpu_mismatch(args.ours, args.reference, sorted(set(ours.run) & set(reference.run)))
+    if mode == "exact" and theirs and set(theirs) != set(mine):  # no per-seed number repeats on another CPU type
+        mode = "distribution"
+        print(f"the reference's runs were trained on {', '.join(theirs)}, ours on {', '.join(mine)}: read by "
+              "distribution (each mean and paired gain inside the reference's 95 % prediction interval for as many "
+              "seeds), not seed by seed")
+    table = (compare.compare_exact(ours, reference, args.atol) if mode == "exact" else
+             compare.compare_distribution(ours, whole) if mode == "distribution" else
              compare.compare_intervals(ours, reference))
     print(compare.report_differences(table))
     return 0 if table.ok.all() else 1
@@ -596,8 +605,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("compare-reference", help="a rerun against a reference run: which numbers differ, by how much")
     p.add_argument("--ours", required=True, help="results/<profile>/metrics.csv")
     p.add_argument("--reference", required=True, help="results/reference/<profile>/metrics.csv")
-    p.add_argument("--mode", choices=["exact", "interval"], default="exact",
-                   help="exact: run by run (same kind of machine); interval: within the reference's 95 %% intervals")
+    p.add_argument("--mode", choices=["exact", "interval", "distribution"], default="exact",
+                   help="exact: run by run (same CPU type; another CPU type switches to distribution); interval: "
+                   "within the reference's 95 %% intervals; distribution: each mean and paired gain within the "
+                   "reference's prediction interval")
     p.add_argument("--atol", type=float, default=0.0, help="exact mode: allowed absolute difference")
     p.add_argument("--partial", action="store_true",
                    help="ours reran some runs only: compare those, leave the reference's other runs out")

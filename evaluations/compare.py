@@ -2,7 +2,11 @@
 and by how much. ``exact``: run by run and metric, within ``atol`` (0: equal as written, to the
 4 decimals of metrics.csv), what seeded runs give on the same kind of machine. ``interval``: per
 (method, arch, variant, task, dataset, metric) of the main runs, our mean over seeds must lie in the
-reference's 95 % interval of its mean (evaluations.stats), what to expect on another machine."""
+reference's 95 % interval of its mean (evaluations.stats), what to expect on another machine.
+``distribution``: a rerun on another CPU type, where no per-seed number repeats (a pair is only a
+pair on one CPU type, evaluations.cpu): each mean over seeds and each paired gain within the
+reference's 95 % prediction interval for a mean of as many seeds as the rerun's; compare-reference
+switches to it from ``exact`` when the two tables' recorded CPU types differ."""
 from __future__ import annotations
 
 import json
@@ -106,3 +110,77 @@ def report_differences(table: pd.DataFrame) -> str:
     if len(bad):
         lines.append(bad.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return "\n".join(lines)
+
+
+DIST_KEYS = ["group", "method", "arch", "variant", "s", "k", "task", "dataset", "metric"]
+
+
+def _prediction_bounds(mean: float, sd: float, n_ref: int, n_ours: int) -> tuple[float, float]:
+    """The 95 % prediction interval of the mean of ``n_ours`` new values around a reference mean of
+    ``n_ref`` values with SD ``sd``: mean -+ t(n_ref - 1) * sd * sqrt(1 / n_ref + 1 / n_ours)."""
+    if n_ref < 2 or not sd == sd:
+        return mean, mean
+    half = float(stats.sps.t.ppf((1 + stats.CONFIDENCE) / 2, n_ref - 1) * sd * (1 / n_ref + 1 / n_ours) ** 0.5)
+    return mean - half, mean + half
+
+
+def compare_distribution(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """A rerun read against a reference made on another CPU type, where no per-seed number is
+    expected to match (a pair is only a pair on one CPU type): per (group, method, arch, variant, s,
+    k, task, dataset, metric) our mean over seeds (``what`` level) and per comparison our paired gain
+    rescued - baseline (``what`` gain), each ``ok`` where it lies in the reference's 95 % prediction
+    interval for a mean of as many seeds as ours (:func:`_prediction_bounds`: the reference's spread,
+    widened for the rerun's own few seeds)."""
+    keys = [k for k in DIST_KEYS if k in ours.columns and k in reference.columns]
+    rows = []
+
+    def fill(df):
+        return df.assign(s=df.s.fillna(-1), k=df.k.fillna(-1))  # baselines: no s, k (groupby drops NaN)
+
+    mine_levels = {key: g.value.dropna() for key, g in fill(ours).groupby(keys)}
+    for key, g in fill(reference).groupby(keys):
+        theirs = g.value.dropna()
+        mine = mine_levels.get(key)
+        if mine is None or mine.empty or theirs.empty:
+            continue
+        low, high = _prediction_bounds(theirs.mean(), theirs.std(ddof=1), len(theirs), len(mine))
+        rows.append({"what": "level", **dict(zip(keys, key)), "ours": mine.mean(), "reference": theirs.mean(),
+                     "low": low, "high": high, "n_ours": len(mine), "n_reference": len(theirs)})
+    gain_keys = [k for k in ("group", "method", "arch", "task", "dataset", "metric") if k in keys]
+    gains = {}
+    for part, table in (("ours", ours), ("reference", reference)):
+        rescued = table[table.variant == "rescued"]
+        for (s_, k_), point in rescued.groupby(["s", "k"]):
+            both = pd.concat([table[table.variant == "baseline"], point])
+            for key, by_seed in stats.paired_values(both, gain_keys):
+                diff = (by_seed["rescued"] - by_seed["baseline"]).dropna()
+                gains.setdefault((*key.values(), s_, k_), {})[part] = diff
+    for key, parts in gains.items():
+        if "ours" not in parts or "reference" not in parts or parts["ours"].empty:
+            continue
+        mine, theirs = parts["ours"], parts["reference"]
+        low, high = _prediction_bounds(theirs.mean(), theirs.std(ddof=1), len(theirs), len(mine))
+        rows.append({"what": "gain", **dict(zip(gain_keys, key[:-2])), "variant": "rescued - baseline", "s": key[-2],
+                     "k": key[-1], "ours": mine.mean(), "reference": theirs.mean(), "low": low, "high": high,
+                     "n_ours": len(mine), "n_reference": len(theirs)})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out.assign(ok=pd.Series(dtype=bool))
+    out = out.assign(s=out.s.where(out.s != -1), k=out.k.where(out.k != -1))
+    out["difference"] = out.ours - out.reference
+    spread = out.n_reference >= 2
+    # one reference seed has no spread to read a rerun by: said, not judged
+    out["where"] = ["" if s else "no spread: 1 reference seed, not judged" for s in spread]
+    out["ok"] = ~spread | ((out.ours >= out.low) & (out.ours <= out.high))
+    return out
+
+
+def cpu_mismatch(ours_path: str | Path, reference_path: str | Path, runs) -> tuple[list[str], list[str]]:
+    """The CPU types of our runs (run.json / MANIFEST beside ours; none recorded: this machine's,
+    where a rerun is read) and of the reference's same runs (its MANIFEST's parts)."""
+    from evaluations.cpu import cpu_types, run_cpus
+    from ssl_core.host import cpu_model
+
+    mine = cpu_types(runs, run_cpus(ours_path)) or [cpu_model()]
+    theirs = cpu_types(runs, run_cpus(reference_path))
+    return mine, theirs
