@@ -95,7 +95,7 @@ def _sensitivity(args: argparse.Namespace) -> None:
     ours = read_metrics(args.metrics, sweep["group"])
     table = sensitivity_table(ours, args.param, sweep["rescued"], sweep["baselines"])
     fixed = f"k = {sweep['fixed']}" if args.param == "s" else f"s = {sweep['fixed']:g}"
-    sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure)
+    sensitivity_figure(table, args.param, sweep["method"], fixed, args.profile, args.figure, sweep.get("main"))
     write_csv(table, f"{args.figure}.csv")
 
 

@@ -481,6 +481,7 @@ def sweep_figure(config: dict[str, Any], sweep: dict[str, Any], param: str) -> d
     role (``python -m evaluations sensitivity --sweep``)."""
     runs = sweep_runs(config, sweep, param).values()
     return {"method": sweep["method"], "group": sweep["name"], "fixed": sweep[param]["k" if param == "s" else "s"],
+            "main": config["methods"][sweep["method"]]["rescue"][param],  # the main runs' value (s: the paper's)
             "rescued": sorted(r["run"] for r in runs if r["variant"] == "rescued"),
             "baselines": sorted(r["run"] for r in runs if r["variant"] == "baseline")}
 
