@@ -17,11 +17,11 @@
   python -m evaluations table1    --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --table STEM
   python -m evaluations fig4      --metrics metrics.csv --paper results/paper/table1_transfer.csv --profile P --method M --figure STEM
   python -m evaluations curves    --runs DIR1 DIR2 .. --method M --profile P --figure STEM [--window W]
-  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT] [--dense-left-out JSON]
+  python -m evaluations claims    [--metrics metrics.csv] [--cosine CSV] --paper-dir results/paper --sweeps JSON --profile P --table STEM [--dense-status TEXT] [--dense-left-out JSON] [--tuned DIR]
   python -m evaluations forest    --claims claims.csv --profile P --figure STEM
   python -m evaluations power     --metrics metrics.csv [--group main] [--effect 1.0] [--half-width 1.0] [--predictions DIR]
   python -m evaluations compare-reference --ours results/P/metrics.csv --reference results/reference/P/metrics.csv [--mode exact|interval|distribution] [--atol X] [--partial]
-  python -m evaluations interim  --configfile config/P.yaml --results results/P [--paper-dir results/paper]
+  python -m evaluations interim  --configfile config/P.yaml --results results/P [--paper-dir results/paper] [--tuned DIR]
   python -m evaluations snapshot --results results/P --out results/reference/P --wall-seconds S [--commit SHA]
   python -m evaluations tuning   --configfile config/tuning.yaml --results results/tuning [--drop-mixed-cpu]
   python -m evaluations collapse --metrics metrics.csv [--group G]
@@ -245,7 +245,7 @@ def _claims(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from evaluations.claims import claims_latex, claims_table
+    from evaluations.claims import TUNED_NONE, claims_latex, claims_table, read_tuned
     from evaluations.formatting import write_table
     from evaluations.results import as_paper_datasets, read_metrics
 
@@ -254,8 +254,11 @@ def _claims(args: argparse.Namespace) -> None:
     # a transfer stand-in (shapes_<dataset>) answers for the paper dataset it stands for
     ours = as_paper_datasets(read_metrics(args.metrics)) if args.metrics else None
     cosine = pd.read_csv(args.cosine) if args.cosine else None
+    tuned, selection, why = read_tuned(args.tuned) if args.tuned else (None, None, TUNED_NONE)
+    if args.tuned and args.metrics and Path(args.tuned, "metrics.csv").resolve() == Path(args.metrics).resolve():
+        tuned = ours  # the tuning profile's own claims: its main runs are the confirmation (claims_table)
     table = claims_table(ours, paper, json.loads(args.sweeps), cosine, args.dense_status,
-                         json.loads(args.dense_left_out))
+                         json.loads(args.dense_left_out), tuned, selection, why)
     write_table(table, claims_latex(table, args.profile), args.table)
 
 
@@ -375,7 +378,7 @@ def _collapse(args: argparse.Namespace) -> None:
 def _interim(args: argparse.Namespace) -> None:
     from evaluations.interim import interim_commands
 
-    commands, done = interim_commands(args.configfile, args.results, args.paper_dir)
+    commands, done = interim_commands(args.configfile, args.results, args.paper_dir, args.tuned)
     print(f"interim tables of {len(done)} finished runs under {args.results}")
     for argv in commands:
         main(argv)
@@ -586,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dense-status", default="", help="why the profile has no Table 2 results (the DAG's DENSE_STATUS)")
     p.add_argument("--dense-left-out", default="{}",
                    help="backbone family -> why the profile leaves it out of Table 2 (JSON: eval.dense.left_out)")
+    p.add_argument("--tuned", help="a tuning profile's results or reference (results/reference/tuning): the linear "
+                   "claims read a second time at its selected s and k (none: those rows say not run)")
     p.set_defaults(fn=_claims)
     p = sub.add_parser("forest", help="forest plot of the claims table (pdf, png): paired gains, intervals, published")
     p.add_argument("--claims", required=True, help="tables/claims.csv of the profile")
@@ -620,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--configfile", required=True, help="the profile's config (e.g. config/verdict.yaml)")
     p.add_argument("--results", required=True, help="results/<profile>")
     p.add_argument("--paper-dir", default="results/paper", help="the paper's numbers (results/paper)")
+    p.add_argument("--tuned", help="a tuning profile's results or reference (claims --tuned)")
     p.set_defaults(fn=_interim)
     p = sub.add_parser("snapshot", help="copy a finished profile's results into results/reference/<profile>")
     p.add_argument("--results", required=True, help="results/<profile>")

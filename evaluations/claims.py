@@ -7,7 +7,10 @@ bootstrap interval, and a verdict (evaluations.stats.verdict). Ours comes from t
 architecture answers with its stand-in of the same method and family (``ours_run`` says which).
 A row ours did not run says why in ``note``; a sweep row says there what the sweep resolves. Last,
 the rows of our methods the paper does not have (source ``beyond the paper``): the same gains,
-no published value, the better variant where the interval resolves one."""
+no published value, the better variant where the interval resolves one. Each linear claim has a
+second row, the claim read at s tuned as Sec. 5 tunes it (a tuning profile's confirmation runs at
+its selected s and k, evaluations.tuning): the first row answers "does the paper's s, as it is,
+help here", the second the paper's claim, "the term with s tuned per method beats the baseline"."""
 from __future__ import annotations
 
 import math
@@ -250,26 +253,98 @@ def _cosine_claim(paper: pd.DataFrame, cosine: pd.DataFrame | None) -> dict:
                 sd=sd if cosine is not None else NAN, note="no cosine study (tables/cosine_study.csv) given")
 
 
+TUNED = " (s tuned as in Sec. 5)"  # the claim of a row read at the tuned s
+TUNED_SOURCE = "Fig. 2, s tuned (Sec. 5)"
+TUNED_NONE = ("no tuning profile given: the linear claim at s tuned as Sec. 5 tunes it needs a tuning profile's "
+              "confirmation runs (config/tuning.yaml; claims --tuned results/reference/tuning)")
+
+
+def tuned_runs(tuned: pd.DataFrame, selection: dict) -> pd.DataFrame:
+    """The confirmation runs of a tuning profile (its main runs) at each method's selected (s, k):
+    every baseline, the rescued runs of a (method, arch) in ``selection`` at its s and k only."""
+    main = main_runs(tuned)
+    keep = main.variant != "rescued"
+    for (method, arch), pick in selection.items():
+        keep |= ((main.method == method) & (main.arch == arch) & (main.variant == "rescued")
+                 & (main.s == pick["s"]) & (main.k == pick["k"]))
+    return main[keep]
+
+
+def _tuned_claims(fig2: pd.DataFrame, tuned: pd.DataFrame | None, selection: dict | None, why: str) -> list[dict]:
+    """The Fig. 2 linear claims read at s tuned as in Sec. 5: one row per claim (``claim`` + TUNED,
+    source TUNED_SOURCE), ours the paired gain of the tuning profile's confirmation runs at the
+    selected (s, k), which ``ours_run`` names; without them, ``not run`` and ``why``."""
+    if tuned is None or not selection:
+        gains = stats.paired_differences(pd.DataFrame(columns=COLUMNS_METRICS), detail=True)
+    else:
+        gains = stats.paired_differences(tuned_runs(tuned, selection), detail=True)
+        gains = gains[gains.task == "linear"]
+    rows = _gain_claims(fig2, gains, [], TUNED_SOURCE, lambda i: "linear top-1 gain" + TUNED,
+                        lambda i: why if tuned is None or not selection else
+                        _absent(tuned, i["method"], i["arch"], "no linear probe of its confirmation runs"))
+    for row in rows:
+        pick = (selection or {}).get((row["method"], row["ours_run"].split(" ")[1] if row["ours_n"] else ""))
+        if row["ours_n"] and pick:
+            row["ours_run"] = row["ours_run"].replace("(main)", f"(confirmation): s = {pick['s']:g}, k = {pick['k']}")
+    return rows
+
+
+def _interleave(rows: list[dict], tuned: list[dict]) -> list[dict]:
+    """Each claim's tuned rows right after its rows at the paper's s."""
+    out = []
+    for i, row in enumerate(rows):
+        out.append(row)
+        if i == len(rows) - 1 or rows[i + 1]["claim"] != row["claim"]:
+            out += [t for t in tuned if t["claim"] == row["claim"] + TUNED]
+    return out
+
+
+def read_tuned(folder) -> tuple[pd.DataFrame | None, dict | None, str]:
+    """A tuning profile's results or reference (``folder``): its metrics.csv, the selection of
+    tables/tuning_selection.json as (method, arch) -> pick, and why there are none."""
+    import json
+    from pathlib import Path
+
+    from evaluations.results import read_metrics
+
+    folder = Path(folder)
+    metrics, selection = folder / "metrics.csv", folder / "tables" / "tuning_selection.json"
+    if not metrics.is_file() or not selection.is_file():
+        return None, None, (f"not run yet: no confirmation runs in {folder} ({metrics.name} and tables/{selection.name}): "
+                            "config/tuning.yaml tunes s, then >= 24 fresh seeds at the selected s and k")
+    picks = json.loads(selection.read_text())["selection"]
+    return read_metrics(metrics), {(p["method"], p["arch"]): p for p in picks.values()}, ""
+
+
 def claims_table(ours: pd.DataFrame | None, paper: dict[str, pd.DataFrame], sweeps: list[dict],
                  cosine: pd.DataFrame | None = None, dense_status: str = "",
-                 dense_left_out: dict[str, str] | None = None) -> pd.DataFrame:
+                 dense_left_out: dict[str, str] | None = None, tuned: pd.DataFrame | None = None,
+                 selection: dict | None = None, tuned_why: str = TUNED_NONE) -> pd.DataFrame:
     """``paper``: the frames of results/paper (fig2_linear, text_claims, table1_transfer,
     table2_dense, sensitivity_best, cosine_study); ``ours`` None: a profile not run yet;
     ``dense_status``: why the profile has no Table 2 results, as the DAG knows it (e.g. "not run:
     Detectron2 not installed"); ``dense_left_out``: backbone family -> why the profile leaves it out
-    of Table 2 (the config's ``eval.dense.left_out``), the note of that family's rows."""
+    of Table 2 (the config's ``eval.dense.left_out``), the note of that family's rows. Each linear
+    claim of Fig. 2 is read twice: at the paper's s (``ours``' main runs) and at s tuned as in Sec. 5
+    (``tuned``: a tuning profile's metrics, its main runs the confirmation at ``selection``'s
+    (method, arch) -> {"s", "k"}; none: ``not run`` and ``tuned_why``)."""
     given = ours
     ours = pd.DataFrame(columns=COLUMNS_METRICS) if ours is None else ours
     gains = stats.paired_differences(main_runs(ours), detail=True)
     fig2 = paper["fig2_linear"]
     fig2 = fig2[(fig2.task == "linear") & (fig2.metric == "top1")]
     text = paper["text_claims"].set_index(["method", "arch"])["value"]
-    rows = _gain_claims(fig2, gains[gains.task == "linear"], [], "Fig. 2", lambda i: "linear top-1 gain",
-                        lambda i: _absent(given, i["method"], i["arch"], "no linear probe of its runs"))
+    linear, why = gains[gains.task == "linear"], "no linear probe of its runs"
+    if tuned is not None and tuned is given and selection:  # a tuning profile: its main runs are at the tuned s
+        linear = linear.iloc[:0]
+        why = "a tuning profile: its main runs are the confirmation at the tuned s (the paper's s: the verdict profile)"
+    rows = _gain_claims(fig2, linear, [], "Fig. 2", lambda i: "linear top-1 gain",
+                        lambda i: _absent(given, i["method"], i["arch"], why))
     for row in rows:  # the gains the text states (Sec. 4.1) are the table's differences
         stated = text.get((row["method"], row["arch"]))
         if stated is not None and not math.isclose(stated, row["published"], abs_tol=0.05):
             raise ValueError(f"text claim {stated} != Fig. 2 difference {row['published']} ({row['claim']})")
+    rows = _interleave(rows, _tuned_claims(fig2, tuned, selection, tuned_why))
     t1 = paper["table1_transfer"]
     rows += _gain_claims(t1, gains[gains.task == TRANSFER_TASK], ["dataset"], "Table 1",
                          lambda i: f"transfer gain on {DATASET_LABEL.get(i['dataset'], i['dataset'])}",

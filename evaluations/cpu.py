@@ -64,8 +64,8 @@ def mixed_pairs(metrics: pd.DataFrame, cpus: dict[str, str]) -> pd.DataFrame:
     base = runs[runs.variant == "baseline"][["method", "arch", "seed", "run"]]
     resc = runs[runs.variant == "rescued"][["method", "arch", "seed", "s", "k", "run"]]
     both = resc.merge(base, on=["method", "arch", "seed"], suffixes=("_rescued", "_baseline"))
-    both["cpu_rescued"] = both.run_rescued.map(cpus).fillna(UNKNOWN)
-    both["cpu_baseline"] = both.run_baseline.map(cpus).fillna(UNKNOWN)
+    both["cpu_rescued"] = [cpus.get(r, UNKNOWN) for r in both.run_rescued]
+    both["cpu_baseline"] = [cpus.get(r, UNKNOWN) for r in both.run_baseline]
     known = (both.cpu_rescued != UNKNOWN) & (both.cpu_baseline != UNKNOWN)
     out = both[known & (both.cpu_rescued != both.cpu_baseline)].reset_index(drop=True)
     out.attrs["unchecked"] = int((~known).sum())

@@ -1,7 +1,8 @@
 """The forest plot of a profile's claims (figures/forest.{pdf,png}): per claim with a gain of ours
 in points (Fig. 2, Table 1, Table 2, the gain at the paper's s or k of a sweep), its paired
 differences rescued - baseline as dots (one per seed), their mean with its 95 % interval, and the
-published gain (a diamond; none for a sweep row, whose claim is a best value). Read from the claims
+published gain (a diamond; none for a sweep row, whose claim is a best value); a linear claim read
+at s tuned as in Sec. 5 (its second row) has a square where the row at the paper's s has a dot. Read from the claims
 table alone (its ``ours_values`` column), so the figure shows exactly what the table decided."""
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from evaluations.claims import TUNED_SOURCE  # noqa: E402
 from evaluations.formatting import save_figure  # noqa: E402
 
 SOURCES = ("Fig. 2", "Table 1", "Table 2", "Sec. 5")  # gains in points; the cosine row is on another scale
@@ -52,8 +54,11 @@ def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> N
         color = VERDICT_COLOR.get(r.verdict, "black")
         if pd.notna(r.ours_low):
             ax.plot([r.ours_low, r.ours_high], [y, y], color=color, linewidth=2, zorder=3)
-        ax.plot(r.ours_mean, y, "o", color=color, markersize=6, zorder=4,
-                label="ours: mean, 95 % interval" if i == 0 else None)
+        tuned = str(r.source) == TUNED_SOURCE  # the claim read at s tuned as in Sec. 5: a square
+        labels = ax.get_legend_handles_labels()[1]
+        label = "ours at s tuned (Sec. 5): mean, 95 % interval" if tuned else "ours at the paper's s: mean, 95 % interval"
+        ax.plot(r.ours_mean, y, "s" if tuned else "o", color=color, markersize=6, zorder=4,
+                label=label if label not in labels else None)
         published = pd.to_numeric(pd.Series([r.published]), errors="coerce").iloc[0]
         if pd.notna(published) and not str(r.source).startswith("Sec. 5"):
             ax.plot(published, y, "D", color="tab:blue", markersize=6, zorder=5,

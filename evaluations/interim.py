@@ -25,9 +25,12 @@ def finished_runs(runs: dict[str, dict[str, Any]], results: Path) -> list[str]:
 
 
 def interim_commands(config_path: str | Path, results: str | Path,
-                     paper_dir: str | Path = "results/paper") -> tuple[list[list[str]], list[str]]:
+                     paper_dir: str | Path = "results/paper", tuned: str | Path | None = None) -> tuple[list[list[str]], list[str]]:
     """The subcommands (argument lists of `python -m evaluations`) that make the tables of the
-    finished runs of the profile ``config_path`` under ``results``, and those runs."""
+    finished runs of the profile ``config_path`` under ``results``, and those runs. ``tuned``: a
+    tuning profile's results or reference whose confirmation runs read the linear claims a second
+    time (claims --tuned); a tuning profile (config ``tuning``) also gets its tuning table first and
+    is its own ``tuned``."""
     config, results, paper = load_config(config_path), Path(results), Path(paper_dir)
     runs = run_matrix(config)
     done = finished_runs(runs, results)
@@ -62,9 +65,12 @@ def interim_commands(config_path: str | Path, results: str | Path,
         ["claims", "--metrics", str(metrics), *(["--cosine", str(cosine)] if cosine.is_file() else []),
          "--paper-dir", str(paper), "--sweeps", json.dumps(sweeps, sort_keys=True), "--profile", profile,
          "--table", str(tables / "claims"), "--dense-status", dense, "--dense-left-out",
-         json.dumps(left_out(config), sort_keys=True)],
+         json.dumps(left_out(config), sort_keys=True),
+         *(["--tuned", str(results if "tuning" in config else tuned)] if tuned or "tuning" in config else [])],
         ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
     ]
+    if "tuning" in config and any(config["tuning"]["group"] in runs[r]["groups"] for r in done):
+        commands.insert(1, ["tuning", "--configfile", str(config_path), "--results", str(results)])
     if dense_jobs:
         commands.append(["table2", "--metrics", str(metrics), "--paper", str(paper / "table2_dense.csv"),
                          "--profile", profile, "--status", f"not run in profile {profile}",  # as the DAG's
