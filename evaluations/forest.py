@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evaluations.claims import TUNED_SOURCE  # noqa: E402
+from evaluations.claims import TUNED, TUNED_SOURCE  # noqa: E402
 from evaluations.formatting import save_figure  # noqa: E402
 
 SOURCES = ("Fig. 2", "Table 1", "Table 2", "Sec. 5")  # gains in points; the cosine row is on another scale
@@ -36,8 +36,21 @@ def _values(text) -> np.ndarray:
     return np.array([] if pd.isna(text) else [float(text)])
 
 
+def with_pending_tuned(claims: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with, after each drawn linear claim, its row at s tuned as in Sec. 5 where that one
+    is not run yet (a line that says so: the figure shows both readings of every claim it draws)."""
+    pending = claims[(claims.source == TUNED_SOURCE) & (claims.ours_n == 0)].set_index("claim")
+    out = []
+    for _, r in rows.iterrows():
+        out.append(r)
+        sibling = str(r.claim) + TUNED
+        if r.source != TUNED_SOURCE and sibling in pending.index and sibling not in set(rows.claim):
+            out.append(pending.loc[sibling].copy().rename(None).to_frame().T.assign(claim=sibling).iloc[0])
+    return pd.DataFrame(out).reset_index(drop=True) if out else rows
+
+
 def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> None:
-    rows = forest_rows(claims).reset_index(drop=True)
+    rows = with_pending_tuned(claims, forest_rows(claims).reset_index(drop=True))
     fig, ax = plt.subplots(figsize=(11, 1.8 + 0.5 * max(len(rows), 1)), layout="constrained")
     if rows.empty:
         ax.text(0.5, 0.5, f"no claim of ours has a paired gain in profile {profile}", ha="center", va="center",
@@ -48,6 +61,8 @@ def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> N
     rng = np.random.default_rng(0)  # the dots' vertical jitter only
     for i, r in rows.iterrows():
         y = len(rows) - 1 - i
+        if not r.ours_n:  # a tuned row not run yet: its labels only
+            continue
         values = _values(r.ours_values)
         ax.scatter(values, y + rng.uniform(-0.15, 0.15, len(values)), s=12, color="0.55", zorder=2,
                    label="paired difference (a seed)" if i == 0 else None)
@@ -69,7 +84,7 @@ def forest_figure(claims: pd.DataFrame, profile: str, out_stem: str | Path) -> N
     ax.set_ylim(-0.7, len(rows) - 0.3)
     right = ax.twinx()  # the verdicts, as tick labels on the right
     right.set_ylim(ax.get_ylim())
-    right.set_yticks(range(len(rows)), [f"{v}, n = {int(n)}" for v, n in zip(rows.verdict[::-1], rows.ours_n[::-1])],
+    right.set_yticks(range(len(rows)), [f"{v}, n = {int(n)}" if n else "not run yet" for v, n in zip(rows.verdict[::-1], rows.ours_n[::-1])],
                      fontsize=7)
     for label, verdict in zip(right.get_yticklabels(), rows.verdict[::-1]):
         label.set_color(VERDICT_COLOR.get(verdict, "black"))

@@ -57,3 +57,12 @@ def test_without_a_tuning_profile_the_tuned_rows_say_why(tmp_path):
                          selection=selection)
     forest_figure(table, "test", tmp_path / "forest")
     assert (tmp_path / "forest.png").stat().st_size > 1000
+
+
+def test_the_forest_keeps_a_line_for_a_tuned_row_not_run_yet():
+    from evaluations.forest import with_pending_tuned
+
+    table = claims_table(metrics({("simclr", "resnet_tiny"): [-10, -11, -9]}), PAPER, [])
+    rows = with_pending_tuned(table, forest_rows(table).reset_index(drop=True))
+    assert rows.claim.tolist() == ["SimCLR ResNet-50: linear top-1 gain", "SimCLR ResNet-50: linear top-1 gain" + TUNED]
+    assert rows.ours_n.tolist() == [3, 0]
