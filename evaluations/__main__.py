@@ -255,6 +255,14 @@ def _claims(args: argparse.Namespace) -> None:
     ours = as_paper_datasets(read_metrics(args.metrics)) if args.metrics else None
     cosine = pd.read_csv(args.cosine) if args.cosine else None
     tuned, selection, why = read_tuned(args.tuned) if args.tuned else (None, None, TUNED_NONE)
+    from evaluations.cpu import MixedCpuError, run_cpus, same_cpu_pairs
+
+    try:  # never a pair across CPU types (evaluations.cpu)
+        for table_, path in ((ours, args.metrics), (tuned, args.tuned and Path(args.tuned, "metrics.csv"))):
+            if table_ is not None:
+                same_cpu_pairs(table_, run_cpus(path), source=str(path))
+    except MixedCpuError as e:
+        sys.exit(f"claims: {e}")
     if args.tuned and args.metrics and Path(args.tuned, "metrics.csv").resolve() == Path(args.metrics).resolve():
         tuned = ours  # the tuning profile's own claims: its main runs are the confirmation (claims_table)
     table = claims_table(ours, paper, json.loads(args.sweeps), cosine, args.dense_status,

@@ -118,6 +118,9 @@ def check_main_experiments(config: dict, picks: dict) -> list[str]:
     group = config["tuning"]["group"]
     tuned_seeds = {(e["method"], e["arch"]): set(e["seeds"]) for e in config["experiments"] if e.get("group") == group}
     problems = []
+    confirmed = {(e["method"], e["arch"]) for e in config["experiments"]
+                 if e.get("group", MAIN_GROUP) == MAIN_GROUP and "rescued" in e["variants"]}
+    problems += [f"{m} {a}: no main experiment (the confirmation runs) yet" for m, a in sorted(set(picks) - confirmed)]
     for exp in config["experiments"]:
         if exp.get("group", MAIN_GROUP) != MAIN_GROUP or "rescued" not in exp["variants"]:
             continue

@@ -79,6 +79,8 @@ def test_check_main_experiments_names_a_wrong_point_and_reused_seeds():
     config["experiments"][1]["seeds"] = [0, 101]
     assert tuning.check_main_experiments(config, pick) == [
         "simclr resnet_tiny: confirmation seeds [101] were used in tuning"]
+    config["experiments"].pop()
+    assert tuning.check_main_experiments(config, pick) == ["simclr resnet_tiny: no main experiment (the confirmation runs) yet"]
 
 
 def test_pairs_across_cpu_types_are_refused_or_dropped():
@@ -110,3 +112,40 @@ def test_config_main_experiments_use_the_selected_point():
     metrics, _ = tuning.read_tuning_runs(config, REFERENCE)
     picks = tuning.select(tuning.tuning_table(metrics, config["tuning"]["group"]), config["tuning"]["rule"])
     assert tuning.check_main_experiments(config, picks) == []
+
+
+def _write_run(results, spec, top1, collapse=None):
+    from ssl_core.io import write_json
+
+    write_json(results / "pretrain" / spec["run"] / "run.json",
+               {"spec": spec, "params": 1000, "final": {"loss": 1.0, "emb_std": 0.05}, "collapse": collapse,
+                "cpu": "Test CPU"})
+    write_json(results / "eval" / "linear" / f"{spec['run']}.json",
+               {"run": spec["run"], "task": "linear", "dataset": "shapes", "metric": "top1", "value": top1})
+
+
+def test_tuning_command_on_finished_runs(tmp_path, capsys):
+    """The CLI on config/tuning.yaml's own run names: SimCLR's grid finished on two seeds, the
+    rescued runs at s = 0.15 best; MoCo v3 not run yet."""
+    import json
+
+    from evaluations.__main__ import main
+    from ssl_core.config import run_matrix
+
+    config = load_config(ROOT / "config" / "tuning.yaml")
+    runs = run_matrix(config)
+    results = tmp_path / "results" / "tuning"
+    gains = {0.015: 0.1, 0.05: 0.5, 0.15: 1.5, 0.5: -2.0, 1.5: -9.0}
+    for run, spec in runs.items():
+        if spec["method"] == "simclr" and spec["seed"] in (100, 101) and "tune" in spec["groups"]:
+            base = 50.0 + spec["seed"]
+            _write_run(results, spec, base + (gains[spec["s"]] + 0.1 * (spec["seed"] - 100)
+                                              if spec["variant"] == "rescued" else 0))
+    main(["tuning", "--configfile", str(ROOT / "config" / "tuning.yaml"), "--results", str(results)])
+    out = capsys.readouterr().out
+    assert "selected (largest_paired_mean): simclr resnet_tiny s = 0.15, k = 2 (grid at k = 2): +1.55" in out
+    selection = json.loads((results / "tables" / "tuning_selection.json").read_text())["selection"]
+    assert selection["simclr resnet_tiny"]["s"] == 0.15 and "mocov3 resnet_tiny" not in selection
+    assert "confirmation: simclr resnet_tiny: no main experiment (the confirmation runs) yet" in out
+    table = pd.read_csv(results / "tables" / "tuning.csv")
+    assert table.selected.sum() == 1 and table.n.eq(2).all() and len(table) == 5
