@@ -293,6 +293,8 @@ def test_snapshot_in_parts_keeps_each_parts_runs_and_the_predictions(tmp_path):
     assert (parts["one"]["commit"], parts["one"]["runs"]) == ("c1", ["a"])
     assert (parts["two"]["commit"], parts["two"]["runs"]) == ("c2", ["b"])  # a belongs to part one
     assert manifest["wall_seconds"] == 90 and manifest["torch_threads"] == [1] and manifest["predictions"] == 2
+    from ssl_core.host import cpu_model  # each part records its machine's CPU type (evaluations.cpu)
+    assert parts["one"]["cpu"] == parts["two"]["cpu"] == cpu_model() == manifest["machine"]["cpu"]
     assert (out / "predictions" / "b.predictions.csv.gz").read_bytes() == b"b"
 
 
