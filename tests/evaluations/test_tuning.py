@@ -149,3 +149,24 @@ def test_tuning_command_on_finished_runs(tmp_path, capsys):
     assert "confirmation: simclr resnet_tiny: no main experiment (the confirmation runs) yet" in out
     table = pd.read_csv(results / "tables" / "tuning.csv")
     assert table.selected.sum() == 1 and table.n.eq(2).all() and len(table) == 5
+
+
+def test_interim_of_a_tuning_profile_makes_its_tuning_table_and_reads_itself_as_tuned(tmp_path):
+    from evaluations.interim import interim_commands
+    from ssl_core.config import run_matrix
+
+    config = load_config(ROOT / "config" / "tuning.yaml")
+    results = tmp_path / "results" / "tuning"
+    for spec in run_matrix(config).values():
+        if spec["method"] == "simclr" and spec["seed"] == 100:
+            _write_run(results, spec, 50.0)
+    commands, done = interim_commands(ROOT / "config" / "tuning.yaml", results)
+    assert commands[1] == ["tuning", "--configfile", str(ROOT / "config" / "tuning.yaml"), "--results", str(results)]
+    claims = next(c for c in commands if c[0] == "claims")
+    assert claims[claims.index("--tuned") + 1] == str(results)
+    verdict_config = load_config(ROOT / "config" / "verdict.yaml")
+    verdict_results = tmp_path / "results" / "verdict"
+    _write_run(verdict_results, run_matrix(verdict_config)["simclr-resnet_tiny-baseline-seed0"], 50.0)
+    verdict, _ = interim_commands(ROOT / "config" / "verdict.yaml", verdict_results, tuned="results/reference/tuning")
+    claims = next(c for c in verdict if c[0] == "claims")
+    assert claims[-2:] == ["--tuned", "results/reference/tuning"] and all(c[0] != "tuning" for c in verdict)
