@@ -1,0 +1,144 @@
+"""The SLURM profile on a real SLURM: every job of a small DAG submitted through
+snakemake-executor-plugin-slurm (workflow/profiles/slurm) to the two-node cluster that
+scripts/slurm-local.sh runs on this machine (slurm-wlm, slurmdbd, fake GPUs through GRES).
+
+Started by ``make test-slurm``; without a running cluster every test here skips with the reason
+(``scripts/slurm-local.sh start`` writes it to .slurm-local/unavailable when it cannot start).
+What this cluster cannot show (real GPUs, NCCL, a site's partitions and accounts) is checked on the
+fake ``sbatch`` of tests/test_slurm.py; docs/scaling.md says which is which."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from ssl_core.io import load_torch
+from tests.test_workflow import BIN, ROOT, copy_workflow, workflow_env
+
+SCRIPT = ROOT / "scripts" / "slurm-local.sh"
+STATE = Path(os.environ.get("SLURM_LOCAL_DIR", ROOT / ".slurm-local"))
+RUN = "simclr-resnet_tiny-baseline-seed0"
+CLUSTER = {  # what config/cluster.example.yaml says for a site, scaled to this machine
+    "account": "acc1", "partition": "gpu",
+    "pretrain": {"nodes": 2, "gpus_per_node": 1, "cpus_per_task": 1, "mem_mb": 1000, "runtime": 10},
+    "evaluate": {"gpus_per_node": 1, "cpus_per_task": 1, "mem_mb": 1000, "runtime": 10},
+    "report": {"partition": "cpu", "cpus_per_task": 1, "mem_mb": 1000, "runtime": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def slurm() -> dict[str, str]:
+    """The environment of SLURM's client commands, or a skip saying why there is no cluster."""
+    env = {**os.environ, "SLURM_LOCAL_DIR": str(STATE), "SLURM_CONF": str(STATE / "etc" / "slurm.conf"),
+           "PATH": os.environ["PATH"] + os.pathsep + "/usr/sbin"}
+    status = subprocess.run(["bash", str(SCRIPT), "status"], env=env, capture_output=True, text=True)
+    if status.returncode != 0:
+        reason = STATE / "unavailable"
+        pytest.skip("no local SLURM: " + (reason.read_text().strip() if reason.exists() else
+                                          "not started (make test-slurm starts it: scripts/slurm-local.sh start)"))
+    return env
+
+
+def workflow(tmp: Path, runtime: dict | None = None, recipe: dict | None = None, ckpt_every: int = 4) -> Path:
+    """A copy of the workflow whose config is the tiny profile cut to one run (SimCLR, tiny ResNet,
+    baseline, seed 0) on 256 images, with the `cluster` section above."""
+    wf = copy_workflow(tmp)
+    cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text())
+    cfg["data"]["shapes"].update(n_train=256, n_val=64)
+    cfg["train"]["ckpt_every_steps"] = ckpt_every
+    cfg["methods"]["simclr"]["recipe"].update(epochs=2, batch_size=64, warmup_epochs=0, **(recipe or {}))
+    cfg["experiments"] = [{"method": "simclr", "arch": "resnet_tiny", "variants": ["baseline"], "seeds": [0]}]
+    cfg["sweeps"] = []
+    cfg["eval"]["linear"]["epochs"] = 2
+    cfg["cluster"] = json.loads(json.dumps(CLUSTER))
+    for kind, minutes in (runtime or {}).items():
+        cfg["cluster"][kind]["runtime"] = minutes
+    (wf / "cluster.yaml").write_text(yaml.safe_dump(cfg))
+    return wf
+
+
+def submit(wf: Path, env: dict[str, str], *targets: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Snakemake with the project's SLURM profile: every job an sbatch job of the cluster."""
+    proc = subprocess.run(
+        [f"{BIN}/snakemake", *targets, "--workflow-profile", "workflow/profiles/slurm", "--configfile", "cluster.yaml",
+         "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2", "--latency-wait", "5"],
+        cwd=wf, env=workflow_env(env), capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc
+
+
+def jobs_since(start: str, env: dict[str, str]) -> list[dict[str, str]]:
+    """The cluster's jobs (allocations, not steps) since ``start``, as sacct (slurmdbd) records them."""
+    out = subprocess.run(["sacct", "-X", "-a", "--parsable2", "--noheader", "-S", start,
+                          "--format=JobIDRaw,State,NodeList,NNodes,Comment,AllocTRES"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    keys = ("id", "state", "nodes", "nnodes", "comment", "tres")
+    return [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line]
+
+
+def one_process_run(wf: Path, name: str, env: dict[str, str]) -> subprocess.Popen:
+    """The same run spec as the DAG's run, trained by 1 plain process outside SLURM (the reference)."""
+    spec = json.loads((wf / "results/tiny/pretrain" / RUN / "run.json").read_text())["spec"] \
+        if (wf / "results/tiny/pretrain" / RUN / "run.json").exists() else None
+    assert spec is not None
+    return subprocess.Popen([f"{BIN}/python", "-m", "ssl_core", "pretrain", "--spec", json.dumps(spec),
+                             "--out", name, "--ckpt", f"{name}-ckpt", "--threads", "1"],
+                            cwd=wf, env=workflow_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = load_torch(a)["state_dict"], load_torch(b)["state_dict"]
+    assert wa.keys() == wb.keys()
+    for key in wa:  # same gradients every step => same weights (up to float summation order)
+        torch.testing.assert_close(wb[key], wa[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def sacct_start() -> str:
+    time.sleep(1)  # sacct's -S has whole seconds
+    return datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.fixture(scope="module")
+def dag(slurm, tmp_path_factory):
+    """The data, its check, a 2-node pretraining run (1 fake GPU per node, gloo on CPU), its linear
+    probe and a figure: each a job of the real cluster."""
+    wf = workflow(tmp_path_factory.mktemp("slurm-dag"))
+    start = sacct_start()
+    t0 = time.monotonic()
+    proc = submit(wf, slurm, f"results/tiny/eval/linear/{RUN}.json", "results/tiny/figures/fig3_augmentations.png")
+    return wf, proc, jobs_since(start, slurm), time.monotonic() - t0
+
+
+def test_every_job_is_a_slurm_job(dag):
+    wf, proc, jobs, seconds = dag
+    rules = sorted(j["comment"].split("_wildcards")[0].removeprefix("rule_") for j in jobs)
+    assert rules == sorted(["shapes_data", "check_pretrain_images", "pretrain", "linear_probe",
+                            "fig3_augmentations"]), jobs
+    assert all(j["state"] == "COMPLETED" for j in jobs), jobs
+    assert (wf / "results/tiny/figures/fig3_augmentations.png").stat().st_size > 0
+    assert json.loads((wf / f"results/tiny/eval/linear/{RUN}.json").read_text())
+    print(f"DAG of {len(jobs)} SLURM jobs in {seconds:.0f} s")
+
+
+def test_pretraining_runs_on_both_nodes_without_a_nested_step_hang(dag):
+    wf, _, jobs, _ = dag
+    pretrain = next(j for j in jobs if j["comment"].startswith("rule_pretrain"))
+    assert pretrain["nnodes"] == "2" and pretrain["nodes"] == "n[1-2]", pretrain
+    assert "gres/gpu=2" in pretrain["tres"], pretrain  # 1 fake GPU on each node
+    info = json.loads((wf / "results/tiny/pretrain" / RUN / "run.json").read_text())
+    assert info["world_size"] == 2
+
+
+def test_two_node_weights_equal_one_process(dag, slurm):
+    wf, *_ = dag
+    ref = one_process_run(wf, "one-process", slurm)
+    out, _ = ref.communicate(timeout=600)
+    assert ref.returncode == 0, out[-3000:]
+    assert_same_weights(wf / "one-process/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
