@@ -2,6 +2,7 @@
 #   make reproduce    the default (tiny) reproduction: snakemake (profiles/default: every core),
 #                     then the HTML report results/<profile>/report.html
 #   make test         the test suite (what .ci/run calls)
+#   make test-slurm   the SLURM tests on a real two-node SLURM started on this machine, then stopped
 #   make detectron2   optional: Detectron2 for Table 2's dense jobs (docs/detectron2.md)
 # Extra arguments go through ARGS, e.g.  make reproduce ARGS="--configfile config/paper.yaml -n"
 PYTHON ?= python3
@@ -15,7 +16,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test clean-results detectron2
+.PHONY: env reproduce report test test-slurm clean-results detectron2
 
 env: $(STAMP)
 
@@ -36,6 +37,14 @@ report: $(STAMP)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)
+
+# The SLURM profile on a real SLURM (scripts/slurm-local.sh: installs slurm-wlm, munge, MariaDB with
+# apt-get where missing, as root, and starts two nodes on this host); stopped after the tests, pass or
+# fail. Where it cannot start, the tests skip with the reason (pytest -rs prints it).
+test-slurm: $(STAMP)
+	-scripts/slurm-local.sh start
+	PATH=$(BIN):$$PATH python -m pytest -rs tests/test_slurm_cluster.py $(ARGS); \
+	  rc=$$?; scripts/slurm-local.sh stop; exit $$rc
 
 # Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
 # from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.

@@ -85,6 +85,7 @@ AccountingStoragePort=$DBD_PORT
 AccountingStoragePass=$S/run/munge.sock
 AccountingStorageTRES=gres/gpu
 AccountingStorageEnforce=associations
+AccountingStoreFlags=job_comment
 GresTypes=gpu
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Top-level entries of the repository a page may name as a path.
 REPO_DIRS = ("ssl_core/", "evaluations/", "benchmarks/", "config/", "workflow/", "tests/", "docs/", ".ci/",
-             "profiles/")
+             "profiles/", "scripts/")
 REPO_FILES = ("Snakefile", "Makefile", "pyproject.toml", "environment.yml")
 USER_MADE = {"config/cluster.yaml"}  # files the pages tell the user to create
 

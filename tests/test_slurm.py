@@ -1,5 +1,9 @@
-"""The SLURM profile, checked through the real executor plugin: a fake ``sbatch`` on PATH records
-the command lines the plugin builds from the config's `cluster` section, per rule."""
+"""The SLURM profile at the paper's scale, checked through the real executor plugin: a fake ``sbatch``
+on PATH records the command lines the plugin builds from the config's `cluster` section, per rule.
+
+Only what the real SLURM of tests/test_slurm_cluster.py (two nodes on this machine, 2 fake GPUs
+each) cannot do stays here: jobs of the paper's size (2 nodes x 8 GPUs, 64 CPUs, 400 GB a job),
+which that cluster rejects at submission, and a site's own partitions (gpu / cpu) and account."""
 from __future__ import annotations
 
 import os
@@ -63,12 +67,6 @@ def test_pretrain_job_asks_for_nodes_gpus_and_time_from_the_config(submissions):
         assert opt in call, (opt, call)
 
 
-def test_pretrain_job_launches_torchrun_on_every_node(submissions):
-    # The job script the plugin submits re-enters Snakemake, which runs the rule's shell command;
-    # that command is what the dry run prints for the same config.
-    assert "--target-jobs 'pretrain:run=mocov3-vit_small-rescued-s0.05-k64-seed0'" in submissions["pretrain"]
-
-
 def test_evaluation_and_report_jobs_get_their_own_resources(submissions):
     probe, fig = submissions["linear_probe"], submissions["fig3_augmentations"]
     for opt in ("-p gpu", "-t 600", "--mem 64000", "--gres=gpu:1", "--cpus-per-task=10"):
@@ -83,6 +81,6 @@ def test_multi_gpu_command_line(tmp_path):
                           "-n", "-p", "-c1", "--configfile", "config/paper.yaml", "cluster.yaml"],
                          cwd=wf, capture_output=True, text=True, env=workflow_env())
     assert out.returncode == 0, out.stderr
-    assert ("srun --ntasks-per-node=1 --kill-on-bad-exit=1 python -m torch.distributed.run --nnodes=2 "
-            "--nproc-per-node=8 --rdzv-backend=c10d") in out.stdout
-    assert "-m ssl_core pretrain" in out.stdout
+    # nodes, processes per node, CPUs per task, GPUs per node; the script runs torchrun through
+    # `srun --overlap` on every node (on the real SLURM: tests/test_slurm_cluster.py)
+    assert "bash workflow/scripts/srun_torchrun.sh 2 8 64 8 -m ssl_core pretrain --spec" in out.stdout

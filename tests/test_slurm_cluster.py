@@ -19,6 +19,7 @@ import pytest
 import torch
 import yaml
 
+from ssl_core.config import load_config, run_matrix, training_spec
 from ssl_core.io import load_torch
 from tests.test_workflow import BIN, ROOT, copy_workflow, workflow_env
 
@@ -46,9 +47,9 @@ def slurm() -> dict[str, str]:
     return env
 
 
-def workflow(tmp: Path, runtime: dict | None = None, recipe: dict | None = None, ckpt_every: int = 4) -> Path:
+def workflow(tmp: Path, cluster: dict | None = None, recipe: dict | None = None, ckpt_every: int = 4) -> Path:
     """A copy of the workflow whose config is the tiny profile cut to one run (SimCLR, tiny ResNet,
-    baseline, seed 0) on 256 images, with the `cluster` section above."""
+    baseline, seed 0) on 256 images, with the `cluster` section above (``cluster``: per-kind changes)."""
     wf = copy_workflow(tmp)
     cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text())
     cfg["data"]["shapes"].update(n_train=256, n_val=64)
@@ -58,8 +59,8 @@ def workflow(tmp: Path, runtime: dict | None = None, recipe: dict | None = None,
     cfg["sweeps"] = []
     cfg["eval"]["linear"]["epochs"] = 2
     cfg["cluster"] = json.loads(json.dumps(CLUSTER))
-    for kind, minutes in (runtime or {}).items():
-        cfg["cluster"][kind]["runtime"] = minutes
+    for kind, changes in (cluster or {}).items():
+        cfg["cluster"][kind].update(changes)
     (wf / "cluster.yaml").write_text(yaml.safe_dump(cfg))
     return wf
 
@@ -83,13 +84,11 @@ def jobs_since(start: str, env: dict[str, str]) -> list[dict[str, str]]:
     return [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line]
 
 
-def one_process_run(wf: Path, name: str, env: dict[str, str]) -> subprocess.Popen:
-    """The same run spec as the DAG's run, trained by 1 plain process outside SLURM (the reference)."""
-    spec = json.loads((wf / "results/tiny/pretrain" / RUN / "run.json").read_text())["spec"] \
-        if (wf / "results/tiny/pretrain" / RUN / "run.json").exists() else None
-    assert spec is not None
+def one_process_run(wf: Path, name: str, env: dict[str, str], *extra: str) -> subprocess.Popen:
+    """The DAG's run spec trained by 1 plain process outside SLURM (the reference), in folder ``name``."""
+    spec = training_spec(run_matrix(load_config(wf / "cluster.yaml"))[RUN])
     return subprocess.Popen([f"{BIN}/python", "-m", "ssl_core", "pretrain", "--spec", json.dumps(spec),
-                             "--out", name, "--ckpt", f"{name}-ckpt", "--threads", "1"],
+                             "--out", name, "--ckpt", f"{name}-ckpt", "--threads", "1", *extra],
                             cwd=wf, env=workflow_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -142,3 +141,41 @@ def test_two_node_weights_equal_one_process(dag, slurm):
     out, _ = ref.communicate(timeout=600)
     assert ref.returncode == 0, out[-3000:]
     assert_same_weights(wf / "one-process/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
+
+
+def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weights(slurm, tmp_path):
+    """A 1-process pretraining job with a 1-minute limit and about 2 minutes of steps: SLURM ends it
+    TIMEOUT (60-90 s: slurmctld checks limits every 30 s), the profile's retries resubmit it, it
+    resumes from its last checkpoint (every 4 steps), and its weights equal an uncut run's."""
+    cal = workflow(tmp_path / "calibrate", recipe={"epochs": 1, "epoch_length": 8})
+    (cal / "results/tiny/data").mkdir(parents=True)
+    subprocess.run([f"{BIN}/python", "-m", "ssl_core.datasets.shapes", "--out", "results/tiny/data/shapes",
+                    "--image-size", "32", "--n-classes", "8", "--n-train", "256", "--n-val", "64", "--seed", "0"],
+                   cwd=cal, env=workflow_env(slurm), check=True, capture_output=True)
+    probe = one_process_run(cal, "probe", slurm)
+    assert probe.wait(timeout=600) == 0, probe.stdout.read()[-3000:]
+    rates = [json.loads(line)["img_per_s"] for line in (cal / "probe/metrics.jsonl").read_text().splitlines()]
+    seconds_per_step = 64 / sorted(rates[2:])[len(rates[2:]) // 2]  # median, after the warm-up steps
+    steps = max(16, round(120 / seconds_per_step / 4) * 4)  # ~2 minutes of steps on this machine now
+
+    wf = workflow(tmp_path / "cut", cluster={"pretrain": {"nodes": 1, "gpus_per_node": 0, "runtime": 1}},
+                  recipe={"epochs": 1, "epoch_length": steps})
+    (wf / "results/tiny/data").mkdir(parents=True)
+    (wf / "results/tiny/data/shapes").symlink_to(cal / "results/tiny/data/shapes")
+    start = sacct_start()
+    t0 = time.monotonic()
+    reference = one_process_run(wf, "uncut", slurm)  # beside the SLURM job, on the other core
+    submit(wf, slurm, f"results/tiny/pretrain/{RUN}/backbone.pt", timeout=900)
+    seconds = time.monotonic() - t0
+    out, _ = reference.communicate(timeout=900)
+    assert reference.returncode == 0, out[-3000:]
+    attempts = [j for j in jobs_since(start, slurm) if j["comment"].startswith("rule_pretrain")]
+    states = [j["state"] for j in attempts]
+    assert states[0] == "TIMEOUT" and states[-1] == "COMPLETED", (steps, seconds_per_step, attempts)
+    assert set(states[1:-1]) <= {"TIMEOUT"}, attempts
+    log = (wf / "results/tiny/logs/pretrain" / f"{RUN}.log").read_text()
+    records = [json.loads(line) for line in (wf / "results/tiny/pretrain" / RUN / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(steps))  # every step logged once, across the attempts
+    assert_same_weights(wf / "uncut/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
+    print(f"{steps} steps at {seconds_per_step:.2f} s: {len(attempts)} SLURM jobs ({', '.join(states)}) in "
+          f"{seconds:.0f} s; log tail: {log[-200:]!r}")

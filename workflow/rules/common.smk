@@ -61,26 +61,16 @@ def resources(kind):
 
 def launcher(kind):
     """How a job starts its Python processes: plain `python`, or, for more than one GPU or node,
-    torchrun on every node of the allocation (one srun task per node, c10d rendezvous on the
-    address of the job's first node), the entry point `ssl_core.distributed` expects.
-
-    Under snakemake-executor-plugin-slurm the rule's shell already runs inside a job step
-    (`srun -n1 ...`, on the first node) that holds the job's CPUs: a plain `srun` there waits for
-    them for the job's whole runtime (measured on a real SLURM: it hangs silently). `--overlap` lets
-    the torchrun step share them; its node and task counts are explicit because the outer step's
-    environment says 1 node, 1 task. The rendezvous host is the first node's NodeAddr (its name
-    need not resolve)."""
+    workflow/scripts/srun_torchrun.sh: torchrun on every node of the allocation (one srun task per
+    node, `--overlap` beside the executor plugin's own step, c10d rendezvous on the first node), the
+    entry point `ssl_core.distributed` expects (the script says why each option is there)."""
     job = config.get("cluster", {}).get(kind, {})
     gpus, nodes = job.get("gpus_per_node", 0), job.get("nodes", 1)
     if gpus <= 1 and nodes == 1:
         return "python"
-    first = 'scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1'
-    return (
-        f"srun --overlap --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --kill-on-bad-exit=1 "
-        f"python -m torch.distributed.run --nnodes={nodes} --nproc-per-node={max(gpus, 1)} --rdzv-backend=c10d "
-        f'--rdzv-id=$SLURM_JOB_ID --rdzv-endpoint="$(scontrol show node "$({first})" | '
-        f"sed -n 's/.*NodeAddr=\\([^ ]*\\).*/\\1/p')\":29500"
-    )
+    # relative to the working directory: a param, so moving the checkout reruns nothing
+    script = os.path.relpath(os.path.join(workflow.basedir, "workflow", "scripts", "srun_torchrun.sh"))
+    return f"bash {script} {nodes} {max(gpus, 1)} {job.get('cpus_per_task', 1)} {gpus}"
 
 
 SWEEPS = {sweep["method"]: sweep for sweep in config.get("sweeps", [])}
