@@ -162,7 +162,7 @@ def test_two_node_weights_equal_one_process(dag, slurm):
 def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weights(slurm, tmp_path):
     """A 1-process pretraining job with a 1-minute limit and about 2 minutes of steps: SLURM ends it
     TIMEOUT (60-90 s: slurmctld checks limits every 30 s), the profile's retries resubmit it, it
-    resumes from its last checkpoint (every 4 steps), and its weights equal an uncut run's."""
+    resumes from its last checkpoint (every 2 steps), and its weights equal an uncut run's."""
     cal = workflow(tmp_path / "calibrate", recipe={"epoch_length": 8})
     (cal / "results/tiny/data").mkdir(parents=True)
     subprocess.run([f"{BIN}/python", "-m", "ssl_core.datasets.shapes", "--out", "results/tiny/data/shapes",
@@ -177,7 +177,7 @@ def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weigh
     steps = max(16, round(100 / seconds_per_step / 4) * 4)  # ~100 s of steps on this machine now
 
     wf = workflow(tmp_path / "cut", cluster={"pretrain": {"nodes": 1, "gpus_per_node": 0, "runtime": 1}},
-                  recipe={"epoch_length": steps})
+                  recipe={"epoch_length": steps}, ckpt_every=2)
     (wf / "results/tiny/data").mkdir(parents=True)
     (wf / "results/tiny/data/shapes").symlink_to(cal / "results/tiny/data/shapes")
     (wf / "results/tiny/data/checked").mkdir()  # the images' check job ran in the DAG test: not again
@@ -187,9 +187,9 @@ def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weigh
     reference = one_process_run(wf, "uncut", slurm)  # beside the SLURM job, on the other core
     # the profile's 3 retries, and more where this machine is slower now than when calibrated: each
     # attempt trains ~40-70 s of its 60-90 s (the rest starts Snakemake in the job)
-    submit(wf, slurm, f"results/tiny/pretrain/{RUN}/backbone.pt", options=("--retries", "6"), timeout=900)
+    submit(wf, slurm, f"results/tiny/pretrain/{RUN}/backbone.pt", options=("--retries", "6"), timeout=1800)
     seconds = time.monotonic() - t0
-    out, _ = reference.communicate(timeout=900)
+    out, _ = reference.communicate(timeout=600)
     assert reference.returncode == 0, out[-3000:]
     attempts = [j for j in jobs_since(start, slurm) if j["comment"].startswith("rule_pretrain")]
     states = [j["state"] for j in attempts]
