@@ -145,7 +145,7 @@ def test_ceiling_through_the_trainer_matches_its_former_loop_bit_for_bit(easy, t
 def test_ceiling_checkpoints_at_epoch_ends(easy, tmp_path):
     """Its epoch's random stream cannot restart mid-epoch: a --max-steps stop rounds up to the epoch's
     end (4 steps here), where the checkpoint is."""
-    from ssl_core.trainer import pretrain
+    from ssl_core.training import pretrain
 
     s = spec(easy, epochs=2)
     assert not pretrain(s, tmp_path / "out", tmp_path / "ckpt", max_steps=1)

@@ -6,7 +6,7 @@ import torch
 from ssl_core.backbones import load_backbone
 from ssl_core.io import load_torch
 from ssl_core.methods import StepInfo
-from ssl_core.trainer import build_train_step, pretrain
+from ssl_core.training import build_train_step, pretrain
 
 
 def make_spec(root, variant="rescued", epochs=2):
@@ -95,7 +95,7 @@ def test_missing_data_names_the_expected_path(tmp_path):
 def test_collapsed_embedding_is_recorded(tiny_folder, tmp_path, monkeypatch):
     """A run whose embeddings collapse to one point (per-dimension std of the l2-normalised
     embedding ~ 0 instead of ~ 1/sqrt(D)) finishes and is flagged, for the sweeps' grey regions."""
-    import ssl_core.trainer as trainer
+    import ssl_core.training.step as trainer
 
     monkeypatch.setattr(trainer, "std_of_l2_normalized", lambda z: torch.zeros(()))
     assert pretrain(make_spec(tiny_folder, "baseline", epochs=1), tmp_path / "out", tmp_path / "ckpt")
@@ -107,7 +107,7 @@ def test_collapsed_embedding_is_recorded(tiny_folder, tmp_path, monkeypatch):
 def test_loader_workers_and_pinned_memory_come_from_the_config(tiny_folder, tmp_path, monkeypatch):
     """data.num_workers / data.pin_memory reach the DataLoader, and worker processes produce the
     very batches in-process loading does (each item is seeded from (seed, epoch, index))."""
-    import ssl_core.trainer as trainer
+    import ssl_core.training.loop as trainer
 
     seen = []
     real = trainer.DataLoader
@@ -128,7 +128,7 @@ def test_loader_workers_and_pinned_memory_come_from_the_config(tiny_folder, tmp_
 
 def test_step_logs_leave_the_device_in_one_copy(monkeypatch):
     """The logged scalars of a step are stacked and copied once (one device sync on GPU)."""
-    from ssl_core.trainer import _to_floats
+    from ssl_core.training.step import to_floats as _to_floats
 
     calls = []
     real = torch.Tensor.tolist
