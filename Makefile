@@ -15,7 +15,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test clean-results detectron2
+.PHONY: env reproduce report test test-paper-scale clean-results detectron2
 
 env: $(STAMP)
 
@@ -36,6 +36,10 @@ report: $(STAMP)
 
 test: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest $(ARGS)
+
+# The paper architectures' full-size steps left out of `make test` (tests/ssl_core/test_paper_archs.py).
+test-paper-scale: $(STAMP)
+	PATH=$(BIN):$$PATH python -m pytest -m paper_scale $(ARGS)
 
 # Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
 # from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.
