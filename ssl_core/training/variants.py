@@ -54,6 +54,7 @@ def _load_plugins() -> None:
 
 
 def variant(spec: dict[str, Any]) -> Variant:
-    """The registered variant of a spec."""
+    """The registered variant of a spec (a spec without one, e.g. a benchmark's model spec: the
+    self-supervised method)."""
     _load_plugins()
-    return VARIANTS.get(spec["variant"])
+    return VARIANTS.get(spec.get("variant", "baseline"))
