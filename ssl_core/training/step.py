@@ -120,7 +120,9 @@ class TrainStep:
             loss.backward()
         else:
             self.scaler.scale(loss).backward()
-            logs["grad_scale"] = self.scaler.get_scale()
+            # the loss scale of this step, left on the device (get_scale() would sync): a step the
+            # scaler skips for overflow shows as a halved scale on the next
+            logs["grad_scale"] = self.scaler._get_scale_async()
         record = to_floats(dist.mean_over_processes(logs))  # the step's one device-to-host sync
         if math.isfinite(record["loss"]):
             dist.all_reduce_gradients(self.params)
