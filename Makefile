@@ -16,7 +16,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test test-slurm clean-results detectron2
+.PHONY: env reproduce report test test-slurm test-paper-scale clean-results detectron2
 
 env: $(STAMP)
 
@@ -45,6 +45,10 @@ test-slurm: $(STAMP)
 	-scripts/slurm-local.sh start
 	PATH=$(BIN):$$PATH python -m pytest -rs tests/test_slurm_cluster.py $(ARGS); \
 	  rc=$$?; scripts/slurm-local.sh stop; exit $$rc
+
+# The paper architectures' full-size steps left out of `make test` (tests/ssl_core/test_paper_archs.py).
+test-paper-scale: $(STAMP)
+	PATH=$(BIN):$$PATH python -m pytest -m paper_scale $(ARGS)
 
 # Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
 # from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.

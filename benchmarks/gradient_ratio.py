@@ -47,7 +47,7 @@ def trained_embeddings(ckpt: str, n: int, seed: int) -> tuple[torch.Tensor, torc
     from ssl_core.datasets import pretrain_images
     from ssl_core.io import load_torch
     from ssl_core.methods import METHODS as REGISTRY
-    from ssl_core.trainer import build_method
+    from ssl_core.training import build_method
 
     state = load_torch(ckpt)
     spec = state["spec"]

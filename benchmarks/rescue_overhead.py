@@ -4,7 +4,7 @@ The rescue term adds k strong views to the 2N common ones of a step (DINOv2: to 
 views, counted by area), so a rescued step should cost that much more and no more. For every
 (method, arch) of the tiny profile and of the paper profile (paper archs at most ViT-S, the larger
 ViTs timed as ViT-S; crops of ``--paper-size`` px on CPU), at several batch sizes N (k keeps the
-profile's N/k), this times baseline and rescued training steps (``ssl_core.trainer.TrainStep``,
+profile's N/k), this times baseline and rescued training steps (``ssl_core.training.TrainStep``,
 the trainer's own step, on the same weights) in alternation and reports the ratio of the
 fastest step of each (``benchmarks.common``: process CPU time, one torch thread). Beside the ideal
 it times the k strong views' forward + backward through f, g alone: ``extra_forwards`` =
@@ -30,7 +30,7 @@ import torch
 from benchmarks.common import (add_thread_option, bench_spec, set_threads, emit, ideal_factor, load_profile, ratio_of_minima, paired_times, Snapshot,
                                synthetic_batch)
 from ssl_core.methods import METHODS, StepInfo
-from ssl_core.trainer import build_train_step
+from ssl_core.training import build_train_step
 
 PAPER_ARCH = {"vit_base": "vit_small", "vit_large": "vit_small", "vit_huge": "vit_small"}
 

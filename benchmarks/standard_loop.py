@@ -1,7 +1,7 @@
 """How well this project's SimCLR trainer learns against a standard loop of lightly's SimCLR parts,
 at an equal budget: same backbone, data, batch, steps and lr schedule, same probe, same seeds.
 
-Ours: ``ssl_core.trainer.pretrain`` of the profile's SimCLR baseline run of each seed (the spec
+Ours: ``ssl_core.training.pretrain`` of the profile's SimCLR baseline run of each seed (the spec
 ``ssl_core.config.run_matrix`` builds from ``--config``, its data root replaced by ``--data-root``).
 Standard: a plain loop as lightly's SimCLR benchmark writes it (lightly ``benchmarks/imagenet/
 resnet50/simclr.py``): the config's backbone as ``ssl_core.backbones`` builds it (torchvision's
@@ -53,7 +53,7 @@ from ssl_core.backbones import build_backbone, load_backbone
 from ssl_core.config import linear_settings, load_config, run_id, run_matrix, training_spec
 from ssl_core.datasets import pretrain_split
 from ssl_core.optim import scaled_lr
-from ssl_core.trainer import pretrain
+from ssl_core.training import pretrain
 
 METHOD = "simclr"
 

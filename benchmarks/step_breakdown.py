@@ -33,7 +33,7 @@ from ssl_core.augment.common import Views
 from ssl_core.augment.originals import original_transform
 from ssl_core.datasets.pretrain import MultiViewDataset
 from ssl_core.methods import METHODS, StepInfo
-from ssl_core.trainer import build_train_step
+from ssl_core.training import build_train_step
 
 PATHS = ("loader", "device")
 

@@ -1,6 +1,6 @@
 """Images/s of our training step against the same model and loss assembled from lightly's modules.
 
-Ours: ``ssl_core.trainer.TrainStep`` of a baseline run (the trainer's own step). Reference: the
+Ours: ``ssl_core.training.TrainStep`` of a baseline run (the trainer's own step). Reference: the
 same torchvision backbone (same weights) with lightly's pieces, trained by a plain loop
 (zero_grad, forward, loss, backward, step), as lightly's examples do (lightly
 ``examples/pytorch/simclr.py``):
@@ -32,7 +32,7 @@ from torch import nn
 from benchmarks.common import (Snapshot, add_thread_option, bench_spec, emit, load_profile, paired_times,
                                ratio_of_minima, set_threads, synthetic_batch)
 from ssl_core.methods import StepInfo
-from ssl_core.trainer import build_train_step
+from ssl_core.training import build_train_step
 
 
 def lightly_step(method: str, backbone: nn.Module, recipe: dict[str, Any],

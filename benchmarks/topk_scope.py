@@ -20,7 +20,7 @@ feature-free expectation the measured one should match. Without ``--ckpt`` the m
 ``--profile``'s SimCLR spec at initialisation embeds random images (``trained: false``; a smoke run).
 
 Cost (``--cost-batch``). Two gloo processes on CPU run the trainer's own rescued step
-(``ssl_core.trainer.TrainStep``, rule ``rescue.bn: common``, CPUSyncBatchNorm) of ``--profile``'s
+(``ssl_core.training.TrainStep``, rule ``rescue.bn: common``, CPUSyncBatchNorm) of ``--profile``'s
 SimCLR and MoCo v3 at a global batch N (k keeping the profile's N/k), alternating ``per_process``
 and ``global`` on the same weights; a step's time is the slowest process's wall time (the step
 ends when both have), the fastest of ``--repeats`` steps reported.
@@ -84,7 +84,7 @@ def compare(sim: torch.Tensor, k: int, processes: int, splits: int, generator: t
 def load_model(ckpt: str | None, profile: str) -> tuple[torch.nn.Module, dict, bool]:
     """The trained model of a training checkpoint (with its spec), or the profile's SimCLR at init."""
     from ssl_core.io import load_torch
-    from ssl_core.trainer import build_method
+    from ssl_core.training import build_method
 
     if ckpt:
         state = load_torch(ckpt)
@@ -156,7 +156,7 @@ def _cost_worker(rank: int, port: int, profile: str, method: str, batch: int, re
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
     from ssl_core import distributed as dist
-    from ssl_core.trainer import build_train_step
+    from ssl_core.training import build_train_step
 
     dist.init_from_env(torch.device("cpu"))
     steps = {}

@@ -2,7 +2,7 @@
 
 A run is flagged collapsed (run.json ``collapse``, metrics.csv ``pretrain collapsed``) when its loss
 went non-finite or when the mean per-dimension std of its l2-normalised embeddings (``emb_std``,
-lightly's / SimSiam's statistic) ends below 0.1 / sqrt(D) (ssl_core.trainer). That threshold is a
+lightly's / SimSiam's statistic) ends below 0.1 / sqrt(D) (ssl_core.training.outputs). That threshold is a
 fixed fraction of the healthy value 1 / sqrt(D) and knows nothing of the method: the verdict
 reference's DINOv2 baselines end at emb_std 0.024-0.035, well under 1 / sqrt(D), and 10 of its 12
 rescued runs at 0.003-0.006, under the threshold, while their probe stays within about 2 points of

@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     from ssl_core.datasets.check import CorruptImagesError
 
     spec = validate_spec(_json(args.spec, "--spec"))  # the schema the workflow validates configs with
-    from ssl_core.trainer import pretrain  # torch: not for the data check; the ceiling's loop too (ssl_core.supervised)
+    from ssl_core.training import pretrain  # torch: imported only for training, not for the data check
 
     try:
         done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)

@@ -1,6 +1,6 @@
 """Compute budget of a profile: the device-hours each run needs, from step times measured here.
 
-For every run of the config this times a few training steps (``ssl_core.trainer.TrainStep``, the
+For every run of the config this times a few training steps (``ssl_core.training.TrainStep``, the
 trainer's own step) of its model at a small batch b on the machine at hand, and scales linearly
 to the recipe: step(N, k) = N * t_image + k * t_strong, with t_image the baseline's time per
 image at batch b and t_strong the rescued run's extra time per strong view; hours = total steps *
@@ -57,7 +57,7 @@ def synthetic_batch(spec: dict[str, Any], source_size: int | None = None, seed: 
 
 def _step_seconds(spec: dict[str, Any], device: torch.device, steps: int) -> float:
     """Fastest of ``steps`` timed training steps (after one warm-up step)."""
-    from ssl_core.trainer import build_train_step
+    from ssl_core.training import build_train_step
 
     torch.manual_seed(0)
     train_step = build_train_step(spec, device)

@@ -30,9 +30,13 @@ from torch import nn
 
 
 def init_from_env(device: torch.device) -> None:
-    """Join the process group torchrun/SLURM describe in the environment (no-op for 1 process)."""
+    """Join the process group torchrun/SLURM describe in the environment (no-op for 1 process):
+    NCCL for a GPU (``device``: this process's, from :func:`local_device`), gloo for the CPU."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
 
 
 def world_size() -> int:
@@ -48,10 +52,21 @@ def is_main() -> bool:
 
 
 def local_device(device: torch.device) -> torch.device:
-    """One GPU per process: LOCAL_RANK picks it."""
+    """One GPU per process: LOCAL_RANK picks it, and it becomes the process's current CUDA device
+    (``torch.cuda.set_device``, before the process group starts), so every tensor made on "cuda"
+    without an index, NCCL's included, is on it."""
     if device.type == "cuda":
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     return device
+
+
+def collective_device() -> torch.device:
+    """The device a collective's tensors must be on: this process's GPU under NCCL (which reduces
+    CUDA tensors only), the CPU under gloo (and for 1 process)."""
+    if world_size() > 1 and dist.get_backend() == "nccl":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
 
 
 class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -68,7 +83,7 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         dims = [0] + list(range(2, x.ndim))
         shape = [1, -1] + [1] * (x.ndim - 2)
-        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype)
+        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
         stats = dist_fn.all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         c = x.shape[1]
         n = stats[-1]
@@ -137,15 +152,20 @@ def gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
     return torch.cat(gathered, dim=0)
 
 
-def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
-    """Average logged scalars over processes so metrics.jsonl describes the global batch."""
+def mean_over_processes(values: dict[str, torch.Tensor | float]) -> dict[str, torch.Tensor | float]:
+    """Average logged scalars (0-d tensors or floats) over processes so metrics.jsonl describes the
+    global batch: one float64 all-reduce on the process group's device (:func:`collective_device`:
+    a CPU tensor under NCCL fails), returned as 0-d tensors there (the caller copies them to the
+    host at once). One process: ``values`` unchanged."""
     if world_size() == 1 or not values:
         return values
     keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+    device = collective_device()
+    t = torch.stack([v.detach().to(device=device, dtype=torch.float64).reshape(()) if isinstance(v, torch.Tensor)
+                     else torch.tensor(float(v), dtype=torch.float64, device=device) for v in map(values.get, keys)])
     dist.all_reduce(t)
     t /= world_size()
-    return dict(zip(keys, t.tolist()))
+    return dict(zip(keys, t.unbind()))
 
 
 def barrier() -> None:

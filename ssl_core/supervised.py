@@ -1,11 +1,12 @@
 """The ceiling of a generated-data profile: the backbone trained *with labels* on the pretraining
-images (cross-entropy through a linear classifier), by the trainer's loop (``ssl_core.trainer.pretrain``:
+images (cross-entropy through a linear classifier), by the training loop (``ssl_core.training.pretrain``:
 resume, atomic checkpoints, fault handling, the per-step log, lr scaling and schedule), the same way
 out as a pretraining run: ``backbone.pt``, ``run.json`` and ``metrics.jsonl``, so the linear probe
 and transfer jobs read it like any run.
 
 What differs from a self-supervised run is all here: the objective (``SupervisedObjective``, not a
-method of the registry) and the data (``LabelledData``). A deliberately plain recipe (the config's
+method of the registry) and the data (``LabelledData``), registered as the variant ``supervised``
+(``ssl_core.training.variants``), so the loop itself names no supervised case. A deliberately plain recipe (the config's
 ``references.supervised``): random resized crop + flip, AdamW or SGD with a linear warm-up and
 cosine decay per step, no label smoothing or mixing. An epoch's data order and views come from one
 stream of torch's global RNG seeded at its start (``seeding.supervised_epoch_seed``), so the trainer
@@ -26,6 +27,8 @@ from ssl_core.backbones import build_backbone
 from ssl_core.datasets import pretrain_split
 from ssl_core.methods.base import MethodOutput, StepInfo, Trainable
 from ssl_core.seeding import supervised_epoch_seed
+from ssl_core.training.loop import pretrain
+from ssl_core.training.variants import VARIANTS, Variant
 
 
 def train_view(size: int, min_scale: float) -> ViewSpec:
@@ -36,7 +39,7 @@ def train_view(size: int, min_scale: float) -> ViewSpec:
 
 class SupervisedObjective(Trainable):
     """Cross-entropy of a linear classifier on the backbone's features: what the trainer's step
-    (``ssl_core.trainer.TrainStep``) drives in place of a self-supervised method. ``z_a``/``z_b``
+    (``ssl_core.training.step.TrainStep``) drives in place of a self-supervised method. ``z_a``/``z_b``
     are the backbone's features (logged as ``emb_std``; no embedding collapse test: labels cannot
     collapse); the step's labels come in ``StepInfo.targets``."""
 
@@ -117,9 +120,10 @@ def train_supervised(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | 
     optimizer, base_lr (at batch 256, scaled linearly), weight_decay, warmup_epochs, min_scale,
     image_size, backbone) by the trainer's loop; write the run's outputs to ``out_dir``. Returns True
     when done, False when stopped (resumably) after ``max_epochs`` epochs of this call."""
-    from ssl_core.trainer import pretrain
-
     steps = None
     if max_epochs is not None:
         steps = max_epochs * (len(pretrain_split(spec["data"], "train")) // spec["recipe"]["batch_size"])
     return pretrain(spec, out_dir, ckpt_dir, max_steps=steps)
+
+
+VARIANTS.register("supervised")(Variant(SupervisedObjective.from_spec, LabelledData))

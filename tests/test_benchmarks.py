@@ -127,7 +127,7 @@ def test_standard_loop_trains_its_seed(tmp_path):
 
 
 def test_standard_loop_takes_ours_from_finished_runs(tmp_path):
-    from ssl_core.trainer import pretrain
+    from ssl_core.training import pretrain
 
     config = standard_loop.tiny_config(tmp_path / "shapes")
     spec, = standard_loop.specs(config, "resnet_tiny", [0], tmp_path / "shapes")

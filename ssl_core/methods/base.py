@@ -86,7 +86,11 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 
 class Trainable(nn.Module):
     """What the trainer's loop drives (an SSL method, or the supervised ceiling's objective): the
-    backbone it evaluates, its optimiser's parameter groups and its step hooks."""
+    backbone it evaluates, its optimiser's parameter groups, its step hooks and what the loop writes
+    at the end of a run."""
+
+    #: Whether a run of this objective is flagged when its embedding collapses (``emb_std``).
+    embedding_collapse_test: ClassVar[bool] = True
 
     @property
     def eval_backbone(self) -> nn.Module:
@@ -100,6 +104,11 @@ class Trainable(nn.Module):
 
     def on_after_optimizer_step(self, step: StepInfo) -> None:
         """After the optimiser's step (e.g. an EMA teacher's update)."""
+
+    def final_record(self, records: list[dict[str, Any]], steps_per_epoch: int,
+                     batch_size: int) -> dict[str, Any] | None:
+        """run.json's ``final`` from the run's per-step records; None: the last step's record."""
+        return None
 
 
 class Method(Trainable, metaclass=abc.ABCMeta):

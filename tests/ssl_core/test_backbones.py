@@ -52,7 +52,7 @@ def test_moco_v3_vit_stand_in_recipes_validate_and_build():
     """Both stand-ins' small-profile recipes pass the schema and build MoCo v3 with the ViT heads
     (3-layer projector, predictor ending in BN) and AdamW, one step on a batch of 4 runs."""
     from ssl_core.methods.mocov3 import MoCoV3
-    from ssl_core.trainer import build_method
+    from ssl_core.training import build_method
 
     for arch in ("vit_s_tiny", "vit_b_tiny"):
         recipe = _small_vit_recipe(arch)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core import trainer
+from ssl_core import training as trainer
 from ssl_core.batchnorm import CommonViewStatistics
 from tests.ssl_core.test_trainer import make_spec
 

@@ -13,7 +13,7 @@ from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
 from lightly.models.utils import update_momentum
 from torch import nn
 
-from ssl_core import trainer
+from ssl_core import training as trainer
 from ssl_core.backbones import build_backbone
 from ssl_core.config import load_config
 from ssl_core.methods import METHODS, StepInfo

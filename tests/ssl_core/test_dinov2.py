@@ -20,7 +20,7 @@ from ssl_core.masking import BlockMaskGenerator, batch_masks
 from ssl_core.methods import METHODS, StepInfo
 from ssl_core.methods.dinov2 import DINOv2, head_with_bottleneck, lr_decay_rate, teacher_temp_at
 from ssl_core.optim import lr_at
-from ssl_core.trainer import pretrain
+from ssl_core.training import pretrain
 from ssl_core.vit import dinov2_pos_embed
 from tests.ssl_core.test_trainer import make_spec, read_metrics
 

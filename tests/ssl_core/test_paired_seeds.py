@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ssl_core import trainer
+from ssl_core import training as trainer
 from tests.ssl_core.test_trainer import make_spec
 
 

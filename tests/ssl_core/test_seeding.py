@@ -1,5 +1,5 @@
 """The named seeds of ssl_core.seeding give exactly the numbers the inline formulas gave before
-them (trainer.py, supervised.py, datasets/pretrain.py): a run's random streams, and so its
+them (training/, supervised.py, datasets/pretrain.py): a run's random streams, and so its
 results, are unchanged."""
 import itertools
 
@@ -42,7 +42,7 @@ def test_every_training_seed_is_named():
     from pathlib import Path
 
     root = Path(seeding.__file__).parent
-    for name in ("trainer.py", "supervised.py", "datasets/pretrain.py"):
+    for name in ("training/loop.py", "training/step.py", "training/data.py", "supervised.py", "datasets/pretrain.py"):
         text = (root / name).read_text()
         assert "1_000_003" not in text and "10_000_019" not in text, name
         assert "- rank" not in text and "-1000" not in text, name

@@ -145,8 +145,31 @@ def test_ceiling_through_the_trainer_matches_its_former_loop_bit_for_bit(easy, t
 def test_ceiling_checkpoints_at_epoch_ends(easy, tmp_path):
     """Its epoch's random stream cannot restart mid-epoch: a --max-steps stop rounds up to the epoch's
     end (4 steps here), where the checkpoint is."""
-    from ssl_core.trainer import pretrain
+    from ssl_core.training import pretrain
 
     s = spec(easy, epochs=2)
     assert not pretrain(s, tmp_path / "out", tmp_path / "ckpt", max_steps=1)
     assert torch.load(tmp_path / "ckpt" / "last.pt", weights_only=False)["step"] == 4
+
+
+def test_the_loop_names_no_supervised_case():
+    """The ceiling is a registered variant (ssl_core.training.variants): no module of the training
+    package names it, and ssl_core.supervised imports the loop at its top with no cycle back."""
+    from pathlib import Path
+
+    import ssl_core.supervised  # noqa: F401 - registers the variant
+    from ssl_core.training.variants import VARIANTS, variant
+
+    import ast
+
+    package = Path(ssl_core.supervised.__file__).parent / "training"
+    for path in package.glob("*.py"):
+        if path.name == "variants.py":  # the registry lists the plugin module by name
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            assert not (isinstance(node, ast.Constant) and node.value == "supervised"), path
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [getattr(node, "module", None) or ""] + [a.name for a in node.names]
+                assert not any("supervised" in n for n in names), path
+    assert variant({"variant": "supervised"}) is VARIANTS.get("supervised")
+    assert variant({"variant": "supervised"}).data is ssl_core.supervised.LabelledData

@@ -6,7 +6,7 @@ import torch
 from ssl_core.backbones import load_backbone
 from ssl_core.io import load_torch
 from ssl_core.methods import StepInfo
-from ssl_core.trainer import build_train_step, pretrain
+from ssl_core.training import build_train_step, pretrain
 
 
 def make_spec(root, variant="rescued", epochs=2):
@@ -95,7 +95,7 @@ def test_missing_data_names_the_expected_path(tmp_path):
 def test_collapsed_embedding_is_recorded(tiny_folder, tmp_path, monkeypatch):
     """A run whose embeddings collapse to one point (per-dimension std of the l2-normalised
     embedding ~ 0 instead of ~ 1/sqrt(D)) finishes and is flagged, for the sweeps' grey regions."""
-    import ssl_core.trainer as trainer
+    import ssl_core.training.step as trainer
 
     monkeypatch.setattr(trainer, "std_of_l2_normalized", lambda z: torch.zeros(()))
     assert pretrain(make_spec(tiny_folder, "baseline", epochs=1), tmp_path / "out", tmp_path / "ckpt")
@@ -107,7 +107,7 @@ def test_collapsed_embedding_is_recorded(tiny_folder, tmp_path, monkeypatch):
 def test_loader_workers_and_pinned_memory_come_from_the_config(tiny_folder, tmp_path, monkeypatch):
     """data.num_workers / data.pin_memory reach the DataLoader, and worker processes produce the
     very batches in-process loading does (each item is seeded from (seed, epoch, index))."""
-    import ssl_core.trainer as trainer
+    import ssl_core.training.loop as trainer
 
     seen = []
     real = trainer.DataLoader
@@ -128,7 +128,7 @@ def test_loader_workers_and_pinned_memory_come_from_the_config(tiny_folder, tmp_
 
 def test_step_logs_leave_the_device_in_one_copy(monkeypatch):
     """The logged scalars of a step are stacked and copied once (one device sync on GPU)."""
-    from ssl_core.trainer import _to_floats
+    from ssl_core.training.step import to_floats as _to_floats
 
     calls = []
     real = torch.Tensor.tolist
@@ -193,3 +193,62 @@ def test_random_init_run_is_the_baselines_initial_weights(tiny_folder, tmp_path,
     torch.manual_seed(4)
     other = build_train_step(baseline, torch.device("cpu")).model.eval_backbone.state_dict()
     assert not all(torch.equal(written[k], other[k]) for k in initial)
+
+
+def _one_step(spec):
+    torch.manual_seed(0)
+    step = build_train_step(spec, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    views = [torch.randn(8, 3, 16, 16, generator=g) for _ in range(2)]
+    originals = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g)
+    record, _ = step(views, originals, StepInfo(0, 10, 5), torch.Generator().manual_seed(1))
+    return step, record, [p.detach().clone() for p in step.params]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_precision_applies_on_gpu_only(precision):
+    """recipe.precision is a GPU setting: on the CPU every value trains in fp32, bit for bit the
+    step of a recipe without the key (so the CPU profiles' numbers do not depend on it), with no
+    autocast and no gradient scaler."""
+    plain = make_spec("unused")
+    _, want, want_weights = _one_step(plain)
+    spec = make_spec("unused")
+    spec["recipe"]["precision"] = precision
+    step, got, weights = _one_step(spec)
+    assert step.scaler is None and not isinstance(step.autocast, torch.autocast)
+    assert got == want
+    assert all(torch.equal(a, b) for a, b in zip(weights, want_weights))
+
+
+def test_precision_of_a_gpu_step():
+    """On CUDA the recipe's value picks the autocast dtype and, for fp16, a dynamic gradient
+    scaler (moco-v3 / dinov2); fp32 runs without autocast. Built, not run: no GPU needed."""
+    from ssl_core.training.step import TrainStep
+
+    from ssl_core.methods.base import Trainable
+
+    model = Trainable()
+    model.backbone = torch.nn.Linear(2, 2)  # what TrainStep reads of a method for its memory layout
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    cuda = torch.device("cuda")
+    steps = {p: TrainStep(model, opt, None, None, cuda, 0.1, p) for p in ("fp32", "bf16")}
+    assert not isinstance(steps["fp32"].autocast, torch.autocast)
+    assert steps["bf16"].autocast.fast_dtype == torch.bfloat16 and steps["bf16"].scaler is None
+    with pytest.raises(ValueError, match="recipe.precision must be one of fp32, bf16, fp16"):
+        TrainStep(model, opt, None, None, cuda, 0.1, "fp8")
+
+
+def test_per_process_batch_over_the_limit_is_refused():
+    """The paper recipe's 4096 images on one GPU stop before any step, with the number of processes
+    that fits train.max_batch_per_process (no gradient accumulation: docs/scaling.md)."""
+    from ssl_core.training.step import check_processes
+
+    spec = make_spec("unused", "baseline")
+    spec["recipe"]["batch_size"] = 4096
+    spec["train"]["max_batch_per_process"] = 256
+    with pytest.raises(ValueError, match=r"4096 images per forward, over train.max_batch_per_process 256: "
+                                         r"run it on at least 16 processes"):
+        check_processes(spec, 1)
+    check_processes(spec, 16)  # 256 per process: fits
+    del spec["train"]["max_batch_per_process"]
+    check_processes(spec, 1)  # no limit set: the profile's own business

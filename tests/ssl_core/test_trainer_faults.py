@@ -7,7 +7,7 @@ import torch
 
 from ssl_core.datasets.check import CorruptImagesError
 from ssl_core.io import load_torch
-from ssl_core.trainer import pretrain
+from ssl_core.training import pretrain
 
 from test_trainer import make_spec, read_metrics
 
@@ -40,7 +40,7 @@ def test_forcing_a_finished_run_keeps_its_verdict(tiny_folder, tmp_path, capsys)
 
 
 def test_forcing_a_collapsed_run_keeps_it_collapsed(tiny_folder, tmp_path, monkeypatch):
-    import ssl_core.trainer as trainer
+    import ssl_core.training.step as trainer
 
     spec = wide_baseline(tiny_folder)
     with monkeypatch.context() as m:
