@@ -183,7 +183,7 @@ def _table2(args: argparse.Namespace) -> None:
 
 
 def _transfer_data(args: argparse.Namespace) -> None:
-    from evaluations.transfer.datasets import STANDINS
+    from evaluations.transfer.standins import STANDINS
     from evaluations.transfer.standins import build_standins
 
     cfg = json.loads(args.config_json)
@@ -191,13 +191,13 @@ def _transfer_data(args: argparse.Namespace) -> None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from evaluations.transfer.datasets import download_once
+    from evaluations.transfer.registry import download_once
 
     download_once(args.dataset, args.root, args.out)
 
 
 def _transfer_check(args: argparse.Namespace) -> None:
-    from evaluations.transfer.datasets import image_folders
+    from evaluations.transfer.registry import image_folders
     from ssl_core.datasets.check import CorruptImagesError, check_images
 
     from evaluations.transfer.datasets import load_split
@@ -222,7 +222,7 @@ def _transfer(args: argparse.Namespace) -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from evaluations.transfer.datasets import DEFAULT_SEED
+    from evaluations.transfer.registry import DEFAULT_SEED
     from evaluations.transfer.evaluate import evaluate_transfer
     from evaluations.transfer.feature_cache import Preprocessing
     from evaluations.transfer.logistic import DEFAULT_MAX_ITER, c_values, log_grid

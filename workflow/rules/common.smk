@@ -139,7 +139,7 @@ TRANSFER_JOB = json.dumps({k: v for k, v in TRANSFER.items() if k not in ("datas
 TABLE1_METHODS = method_names()  # the rows of Table 1, the panels of Fig. 4: every method (ssl_core.methods)
 
 
-# The generated stand-ins (evaluations.transfer.datasets.STANDINS) are the shapes_* datasets.
+# The generated stand-ins (evaluations.transfer.standins.STANDINS) are the shapes_* datasets.
 TRANSFER_GENERATED = [d for d in TRANSFER["datasets"] if d.startswith("shapes_")]
 
 
