@@ -278,3 +278,6 @@ def load_split(name: str, root: str | Path, split: str, transform: Callable | No
     check_present(name, root)
     if isinstance(spec, StandinSpec):
         segments, source = _standin_segments(spec, root, split), "generated"
+    else:
+        segments, source = _real_segments(spec, root, split, seed)
+    return TransferSplit(name, split, segments, transform, spec.multilabel, spec.metric, source, seed)
