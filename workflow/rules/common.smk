@@ -41,10 +41,10 @@ def pretrain_source(wildcards):
 
 def pretrain_data(wildcards):
     """The jobs that read the pretraining set wait for the check of its images (which waits for
-    the set itself) and, where VOC and COCO are on disk, for theirs: no GPU job starts before every
-    dataset it or a later job reads is checked."""
+    the set itself) and, where dense jobs will read VOC and COCO on disk, for theirs: no GPU job
+    starts before every dataset it or a later job reads is checked."""
     checked = [f"{OUT}/data/checked/pretrain.json"]
-    return checked + ([f"{OUT}/data/checked/dense.json"] if DENSE_DATA == "real" else [])
+    return checked + ([f"{OUT}/data/checked/dense.json"] if DENSE_DATA == "real" and DENSE_RUNS else [])
 
 
 def resources(kind):
