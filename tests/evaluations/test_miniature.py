@@ -74,6 +74,7 @@ def test_sampled_check_decodes_the_sample_only(mini, tmp_path):
 
 
 # --------------------------------------------------------------------------- transfer
+@pytest.mark.filterwarnings("ignore:SUN397")  # the torchvision archive has no partition files either
 def test_the_ten_transfer_trees_read_by_load_split(mini):
     from evaluations.transfer.datasets import load_split, spec_of
 
