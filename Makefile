@@ -4,6 +4,7 @@
 #   make test         the test suite (what .ci/run calls)
 #   make test-slurm   the SLURM tests on a real two-node SLURM started on this machine, then stopped
 #   make detectron2   optional: Detectron2 for Table 2's dense jobs (docs/detectron2.md)
+#   make smoke        the paper DAG at smoke scale on miniature data (config/paper_smoke.yaml), through the report
 # Extra arguments go through ARGS, e.g.  make reproduce ARGS="--configfile config/paper.yaml -n"
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +17,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test test-slurm test-paper-scale clean-results detectron2
+.PHONY: env reproduce report test test-slurm test-paper-scale clean-results detectron2 smoke
 
 env: $(STAMP)
 
@@ -30,6 +31,10 @@ $(STAMP): pyproject.toml
 reproduce: $(STAMP)
 	PATH=$(BIN):$$PATH snakemake $(ARGS)
 	$(if $(DRY_RUN),,$(SNAKEMAKE_REPORT))
+
+# The paper profile's every job kind with the real architectures on miniature data (docs/profiles.md#paper_smoke).
+smoke: $(STAMP)
+	$(MAKE) reproduce ARGS="--configfile config/paper_smoke.yaml $(ARGS)"
 
 # The HTML report of a finished reproduction: every figure and table with its caption.
 report: $(STAMP)

@@ -7,6 +7,8 @@
   python -m evaluations sensitivity --metrics metrics.csv --sweep JSON --param s|k --profile P --figure STEM
   python -m evaluations fig2      --metrics metrics.csv --paper results/paper/fig2_linear.csv --profile P --table STEM --figure STEM
   python -m evaluations dense-data    --shapes ROOT --out DIR --n-train N --n-test N
+  python -m evaluations miniature-data --out DIR
+  python -m evaluations dense-check --data-json JSON --out MARKER
   python -m evaluations dense-convert --backbone B --out WEIGHTS.pkl
   python -m evaluations dense     --task voc|coco --backbone B --weights PKL --spec JSON --config-json JSON --data-json JSON --workdir DIR --out OUT.json
   python -m evaluations table2    --metrics metrics.csv --paper results/paper/table2_dense.csv --profile P --status TEXT --table STEM
@@ -131,6 +133,21 @@ def _dense_data(args: argparse.Namespace) -> None:
     write_dense_shapes(args.shapes, args.out, n_train=args.n_train, n_test=args.n_test)
 
 
+def _miniature_data(args: argparse.Namespace) -> None:
+    from evaluations.miniature import write_miniature
+
+    write_miniature(args.out)
+
+
+def _dense_check(args: argparse.Namespace) -> None:
+    from evaluations.dense.check import DataCheckError, check_dense_data
+
+    try:
+        check_dense_data(json.loads(args.data_json), args.out)
+    except DataCheckError as e:
+        sys.exit(str(e))
+
+
 def _dense_convert(args: argparse.Namespace) -> None:
     from evaluations.dense.convert import convert_backbone
 
@@ -166,7 +183,7 @@ def _table2(args: argparse.Namespace) -> None:
 
 
 def _transfer_data(args: argparse.Namespace) -> None:
-    from evaluations.transfer.datasets import STANDINS
+    from evaluations.transfer.standins import STANDINS
     from evaluations.transfer.standins import build_standins
 
     cfg = json.loads(args.config_json)
@@ -174,16 +191,27 @@ def _transfer_data(args: argparse.Namespace) -> None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from evaluations.transfer.datasets import download_once
+    from evaluations.transfer.registry import download_once
 
     download_once(args.dataset, args.root, args.out)
 
 
 def _transfer_check(args: argparse.Namespace) -> None:
-    from evaluations.transfer.datasets import image_folders
+    from evaluations.transfer.registry import image_folders
     from ssl_core.datasets.check import CorruptImagesError, check_images
 
+    from evaluations.transfer.datasets import load_split
+
     try:
+        # Every split is built first (split files and annotations parsed, seeded splits drawn): a
+        # missing or malformed file fails here, naming it, rather than in a Table 1 job.
+        for split in ("train", "val", "test"):
+            try:
+                load_split(args.dataset, args.root, split)
+            except (OSError, RuntimeError, ValueError, KeyError, IndexError) as e:
+                raise FileNotFoundError(
+                    f"{args.root}: the {split} split of {args.dataset} cannot be built ({type(e).__name__}: {e}); "
+                    "docs/data.md lists the layout each set needs") from e
         check_images(image_folders(args.dataset, args.root), args.out,
                      f"the transfer set {args.dataset} ({args.root})", workers=args.workers)
     except (CorruptImagesError, FileNotFoundError) as e:
@@ -194,7 +222,7 @@ def _transfer(args: argparse.Namespace) -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from evaluations.transfer.datasets import DEFAULT_SEED
+    from evaluations.transfer.registry import DEFAULT_SEED
     from evaluations.transfer.evaluate import evaluate_transfer
     from evaluations.transfer.feature_cache import Preprocessing
     from evaluations.transfer.logistic import DEFAULT_MAX_ITER, c_values, log_grid
@@ -531,6 +559,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-train", type=int, required=True)
     p.add_argument("--n-test", type=int, required=True)
     p.set_defaults(fn=_dense_data)
+    p = sub.add_parser("miniature-data", help="miniature ImageNet, transfer sets, VOC and COCO in their real layouts")
+    p.add_argument("--out", required=True, help="the folder of the miniature trees (evaluations.miniature)")
+    p.set_defaults(fn=_miniature_data)
+    p = sub.add_parser("dense-check", help="parse every VOC / COCO annotation and find every image once")
+    p.add_argument("--data-json", required=True, help="data.dense of the config (JSON)")
+    p.add_argument("--out", required=True, help="the marker: written when the data is complete")
+    p.set_defaults(fn=_dense_check)
     p = sub.add_parser("dense-convert", help="backbone.pt -> Detectron2 weights (pickle)")
     p.add_argument("--backbone", required=True)
     p.add_argument("--out", required=True)

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("check-images", help="decode every image of the pretraining data once (cached in --out)")
     d.add_argument("--data", required=True, help="the config's data.pretrain as JSON")
     d.add_argument("--out", required=True, help="the marker: written when every image decodes")
+    d.add_argument("--check", default="{}", help="the config's data.check as JSON (class count, sample, workers)")
     b = sub.add_parser("budget", help="device-hours of every run of a profile, from step times measured here")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--configfile", help="a config YAML, e.g. config/paper.yaml")
@@ -48,14 +49,20 @@ def _run(args: argparse.Namespace) -> int:
         return _budget(args)
     if args.command == "check-images":
         from ssl_core.datasets import pretrain_folders
-        from ssl_core.datasets.check import CorruptImagesError, check_images
+        from ssl_core.datasets.check import CorruptImagesError, check_classes, check_images
 
         from ssl_core.config import validate_pretrain_data
 
         data = validate_pretrain_data(_json(args.data, "--data"))
+        check = _json(args.check, "--check")
+        what = f"the pretraining set {data['name']} ({data['root']})"
         try:
-            check_images(pretrain_folders(data), args.out, f"the pretraining set {data['name']} ({data['root']})",
-                         workers=data.get("num_workers", 0))
+            folders = pretrain_folders(data)
+            problems = check_classes(folders, check.get("pretrain_classes"), what)
+            if problems:
+                sys.exit("\n".join(problems))
+            check_images(folders, args.out, what, workers=check.get("workers", data.get("num_workers", 0)),
+                         sample=check.get("sample", 0))
         except (CorruptImagesError, FileNotFoundError) as e:
             sys.exit(str(e))
         return 0

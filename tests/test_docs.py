@@ -27,10 +27,10 @@ def _code(text: str) -> list[str]:
 
 
 def _rules() -> set[str]:
-    """The rules of the DAG, as Snakemake lists them (the tiny and the cifar profile: the latter
-    adds the download rules)."""
+    """The rules of the DAG, as Snakemake lists them (the tiny, the cifar and the paper_smoke profile:
+    the cifar profile adds the download rules, paper_smoke the miniature data and the dense check)."""
     rules = set()
-    for args in ([], ["--configfile", "config/cifar.yaml"]):
+    for args in ([], ["--configfile", "config/cifar.yaml"], ["--configfile", "config/paper_smoke.yaml"]):
         out = subprocess.run([sys.executable, "-m", "snakemake", "--list-rules", *args], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
         rules |= {line.split()[0] for line in out.splitlines() if line.strip()}

@@ -42,6 +42,7 @@ def submissions(tmp_path_factory) -> dict[str, str]:
     checked = wf / "results/paper/data/checked/pretrain.json"  # ImageNet's images checked (before the run
     checked.parent.mkdir(parents=True)                           # below): the jobs reading it are submitted
     checked.touch()
+    (checked.parent / "dense.json").touch()  # VOC and COCO checked too (check_dense_data)
     done = wf / "results/paper/pretrain/simclr-resnet50-baseline-seed0"  # so its probe is submitted
     done.mkdir(parents=True)
     for name in ("backbone.pt", "run.json", "metrics.jsonl"):

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from evaluations.transfer.datasets import DEFAULT_SEED, metric_of, spec_of
+from evaluations.transfer.registry import DEFAULT_SEED, metric_of, spec_of
 from evaluations.transfer.feature_cache import PAPER_PREPROCESSING, Preprocessing, cached_features
 from evaluations.transfer.logistic import DEFAULT_MAX_ITER, linear_transfer
 

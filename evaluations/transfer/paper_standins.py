@@ -1,7 +1,7 @@
 """Ten generated stand-ins, one per transfer dataset of Table 1, for the CPU profiles.
 
 Each ``shapes_<dataset>`` stands for the paper's ``<dataset>`` (``stands_for`` in
-:data:`evaluations.transfer.datasets.STANDINS`): it is scored with that dataset's metric and
+:data:`evaluations.transfer.standins.STANDINS`): it is scored with that dataset's metric and
 mimics, where it is cheap to draw at 32 px, what makes the dataset distinct. Objects are light
 grey on a dark textured background, as the pretraining shapes (:mod:`ssl_core.datasets.shapes`),
 so a backbone pretrained on the shapes has something to transfer; none is a pretraining image

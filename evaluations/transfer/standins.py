@@ -1,4 +1,13 @@
-"""Builds the three transfer stand-ins of the tiny profile from the project's shapes renderer.
+"""Every transfer stand-in in one place: the registry (:data:`STANDINS`) and the builder.
+
+Two kinds, told apart by their names: the three **generic** stand-ins of the tiny profile
+(:data:`GENERIC_STANDINS`: ``shapes_top1``, ``shapes_mpc``, ``shapes_multilabel``, one per metric,
+standing for no paper dataset), and the ten **paper** stand-ins of the small profile
+(:data:`PAPER_STANDINS`: ``shapes_<dataset>``, each standing for that dataset of Table 1, its recipe
+in :mod:`evaluations.transfer.paper_standins`). Neither is a miniature of a real dataset's layout
+(those are :mod:`evaluations.transfer.replicas`).
+
+The generic stand-ins are built from the project's shapes renderer.
 
 Each image is drawn by :func:`ssl_core.datasets.shapes.render_sample` as the pretraining images are
 (a light grey main object whose shape is the class on a dark textured background; the multi-label
@@ -12,7 +21,7 @@ pretraining shapes data (``[seed, split, i]``), so no stand-in image is a pretra
 - ``shapes_multilabel``: labels = every shape kind drawn (main object and distractors), 0/1 in
   ``labels.csv``; main shapes balanced; metric 11-point mAP.
 
-Layouts are those :mod:`evaluations.transfer.datasets` reads. Each dataset is written to a
+Layouts are those :func:`evaluations.transfer.datasets.load_split` reads. Each dataset is written to a
 temporary folder and moved into place with ``os.replace``; ``meta.json`` (written last) records
 the arguments, and an existing complete dataset with the same arguments is left untouched.
 """
@@ -22,14 +31,56 @@ import csv
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from evaluations.transfer.datasets import STANDINS
 from evaluations.transfer.paper_standins import FORMAT_VERSION as PAPER_FORMAT_VERSION
 from evaluations.transfer.paper_standins import RECIPES
 from ssl_core.datasets.shapes import SHAPE_CLASSES, render_sample
+
+
+# --------------------------------------------------------------------------- stand-ins
+@dataclass(frozen=True)
+class StandinSpec:
+    """A generated dataset read from ``<root>/<name>/{train,val,test}`` (official splits)."""
+
+    name: str
+    metric: str
+    multilabel: bool
+    description: str
+    split_scheme: str = "generated train/val/test"
+    stands_for: str = ""  # the paper dataset whose row it fills (Table 1, claims), "" for none
+
+
+STANDINS: dict[str, StandinSpec] = {
+    "shapes_top1": StandinSpec(
+        "shapes_top1", "top1", False,
+        "balanced shapes: the class is the main object's shape (multi-class, like CIFAR/DTD)"),
+    "shapes_mpc": StandinSpec(
+        "shapes_mpc", "mean_per_class", False,
+        "long-tailed shapes: class frequencies fall geometrically, so mean per-class accuracy "
+        "differs from top-1 (like Pets/Flowers/Caltech)"),
+    "shapes_multilabel": StandinSpec(
+        "shapes_multilabel", "map11", True,
+        "every shape kind drawn in the image is a positive label (main object and distractors; "
+        "like VOC2007)"),
+}
+GENERIC_STANDINS: tuple[str, ...] = tuple(STANDINS)  # the tiny profile's three
+# One stand-in per paper dataset, shapes_<dataset> (evaluations.transfer.paper_standins).
+STANDINS.update({
+    f"shapes_{d}": StandinSpec(f"shapes_{d}", r.metric, r.multilabel, r.mimics, stands_for=d)
+    for d, r in RECIPES.items()
+})
+PAPER_STANDINS: tuple[str, ...] = tuple(n for n in STANDINS if n not in GENERIC_STANDINS)
+
+
+def stands_for(name: str) -> str:
+    """The paper dataset ``name`` reports as: itself, or the one its stand-in stands for."""
+    spec = STANDINS.get(name)
+    return spec.stands_for if spec is not None and spec.stands_for else name
+
 
 STANDIN_STREAM = 1729
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}

@@ -6,11 +6,17 @@ image file under the given folders, in ``workers`` processes (the data config's 
 ImageNet's 1.28M files take minutes, not hours), and fails naming *every* bad file and what to do;
 no image is ever skipped. The result is cached in a marker file keyed on the file list (relative
 paths, sizes and modification times), so a set already checked is not decoded again.
+
+At ImageNet's scale (1.33M files) a full decode costs ~3 CPU-hours; ``sample`` decodes a seeded
+sample of that many files instead (the paper profile: ``data.check.sample``), and the loaders
+still fail naming any bad file they meet later (``ssl_core.datasets.pretrain``). ``sample: 0`` is
+the full check. :func:`check_classes` checks the class folders of ImageFolder splits.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -66,14 +72,44 @@ def find_corrupt(files: Sequence[Path], workers: int = 0) -> list[tuple[str, str
         return [b for bad in pool.map(_decode, chunks) for b in bad]
 
 
-def check_images(folders: Sequence[str | Path], marker: str | Path, what: str, workers: int = 0) -> dict:
-    """Decode every image under ``folders`` unless this exact file list was checked before (a
-    hidden cache beside ``marker``); write the marker when all decode, else raise
-    :class:`CorruptImagesError` naming every bad file. ``what`` names the data set in the message."""
+def check_classes(folders: Sequence[str | Path], expected: int | None, what: str) -> list[str]:
+    """One line per problem with the class folders of ImageFolder ``folders`` (train, val): a
+    count other than ``expected`` (None: any), or splits with different classes. Empty when right."""
+    problems, first = [], None
+    for folder in map(Path, folders):
+        classes = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+        if expected is not None and len(classes) != expected:
+            problems.append(f"{folder}: {len(classes)} class folders, expected {expected} ({what}): "
+                            f"put every class of the set in its own folder under {folder}, or set "
+                            "data.check.pretrain_classes to the number of classes it has")
+        if first is None:
+            first = (folder, set(classes))
+        elif set(classes) != first[1]:
+            extra = sorted(set(classes) ^ first[1])[:5]
+            problems.append(f"{folder}: its class folders differ from those of {first[0]} (e.g. {', '.join(extra)}): "
+                            "sort the validation images into the train split's class folders")
+    return problems
+
+
+def sample_files(files: Sequence[Path], sample: int, seed: int = 0) -> list[Path]:
+    """``sample`` files drawn without replacement (seeded), in order; all of them if ``sample`` is 0
+    or at least their number."""
+    if not sample or sample >= len(files):
+        return list(files)
+    picked = sorted(random.Random(seed).sample(range(len(files)), sample))
+    return [files[i] for i in picked]
+
+
+def check_images(folders: Sequence[str | Path], marker: str | Path, what: str, workers: int = 0,
+                 sample: int = 0) -> dict:
+    """Decode every image under ``folders`` (``sample`` > 0: a seeded sample of that many) unless
+    this exact file list was checked before (a hidden cache beside ``marker``); write the marker
+    when all decode, else raise :class:`CorruptImagesError` naming every bad file. ``what`` names
+    the data set in the message."""
     from ssl_core.io import write_json
 
     files = image_files(folders)
-    key = fingerprint(files)
+    key = fingerprint(files) + (f"-sample{sample}" if sample and sample < len(files) else "")
     marker = Path(marker)
     # A copy beside the marker that Snakemake does not declare, so it survives the removal of the
     # marker before a rerun (e.g. after a config edit that leaves the files as they are).
@@ -82,16 +118,18 @@ def check_images(folders: Sequence[str | Path], marker: str | Path, what: str, w
         result = json.loads(cache.read_text())
         write_json(marker, result)
         return result
-    bad = find_corrupt(files, workers)
+    decoded = sample_files(files, sample)
+    bad = find_corrupt(decoded, workers)
     if bad:
         lines = "\n".join(f"  {path}: {error}" for path, error in bad)
         raise CorruptImagesError(
-            f"{len(bad)} of {len(files)} images of {what} cannot be decoded:\n{lines}\n"
+            f"{len(bad)} of {len(decoded)} images of {what} cannot be decoded:\n{lines}\n"
             "Nothing was trained on this data. Replace these files from the original archive (a "
             "truncated file usually means an interrupted download or copy: download or extract it "
             "again), or delete them if the data set is meant to go without them; then rerun. "
             "No image is skipped silently.")
-    result = {"data": what, "folders": [str(f) for f in folders], "n_images": len(files), "fingerprint": key}
+    result = {"data": what, "folders": [str(f) for f in folders], "n_images": len(files), "n_decoded": len(decoded),
+              "fingerprint": key}
     write_json(cache, result)
     write_json(marker, result)
     return result

@@ -17,7 +17,7 @@ import torch
 from evaluations.transfer import datasets as D
 from evaluations.transfer.feature_cache import Preprocessing
 from evaluations.transfer.standins import build_standins, long_tail_counts
-from tests.evaluations import replicas as R
+from evaluations.transfer import replicas as R
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from evaluations.transfer import datasets as D
 from ssl_core.config import load_config
 from ssl_core.datasets.check import image_files
 from tests.conftest import ROOT
-from tests.evaluations import replicas as R
+from evaluations.transfer import replicas as R
 
 CIFAR_PROFILE_SETS = load_config(ROOT / "config" / "cifar.yaml")["eval"]["transfer"]["datasets"]
 

@@ -12,7 +12,7 @@ from evaluations.transfer import feature_cache as F
 from evaluations.transfer.datasets import load_split
 from evaluations.transfer.evaluate import evaluate_transfer
 from evaluations.transfer.standins import build_standins
-from tests.evaluations import replicas as R
+from evaluations.transfer import replicas as R
 
 SMALL = F.Preprocessing(size=8, resize=8)
 

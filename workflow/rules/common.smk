@@ -24,10 +24,16 @@ def downloaded_marker(dataset):
     return f"{OUT}/data/downloaded/{dataset}.json"
 
 
+# The miniature datasets in the real layouts (paper_smoke profile): the DAG's first rule writes them.
+MINIATURE = config["data"].get("miniature")
+
+
 def pretrain_source(wildcards):
-    """What the pretraining set comes from: the generated shapes, or the download of CIFAR (cifar
-    profile); ImageNet is on disk, not a DAG product."""
+    """What the pretraining set comes from: the generated shapes, the download of CIFAR (cifar
+    profile) or the miniature trees (paper_smoke); ImageNet is on disk, not a DAG product."""
     pretrain = config["data"]["pretrain"]
+    if MINIATURE:
+        return MINIATURE
     if pretrain["name"] == "shapes":
         return pretrain["root"]
     return [downloaded_marker(pretrain["name"])] if pretrain["name"] in DOWNLOADS else []
@@ -35,8 +41,10 @@ def pretrain_source(wildcards):
 
 def pretrain_data(wildcards):
     """The jobs that read the pretraining set wait for the check of its images (which waits for
-    the set itself)."""
-    return f"{OUT}/data/checked/pretrain.json"
+    the set itself) and, where dense jobs will read VOC and COCO on disk, for theirs: no GPU job
+    starts before every dataset it or a later job reads is checked."""
+    checked = [f"{OUT}/data/checked/pretrain.json"]
+    return checked + ([f"{OUT}/data/checked/dense.json"] if DENSE_DATA == "real" and DENSE_RUNS else [])
 
 
 def resources(kind):
@@ -113,7 +121,10 @@ def dense_data_spec():
 
 
 def dense_data(wildcards):
-    """The generated dense data is an input of the dense jobs; VOC/COCO on disk are not DAG products."""
+    """The generated dense data is an input of the dense jobs; VOC/COCO on disk are not DAG products,
+    but the dense jobs wait for their check (check_dense_data)."""
+    if DENSE_DATA == "real":
+        return f"{OUT}/data/checked/dense.json"
     return config["data"]["dense"]["root"] if DENSE_DATA == "shapes" else []
 
 
@@ -129,13 +140,15 @@ TRANSFER_JOB = json.dumps({k: v for k, v in TRANSFER.items() if k not in ("datas
 TABLE1_METHODS = method_names()  # the rows of Table 1, the panels of Fig. 4: every method (ssl_core.methods)
 
 
-# The generated stand-ins (evaluations.transfer.datasets.STANDINS) are the shapes_* datasets.
+# The generated stand-ins (evaluations.transfer.standins.STANDINS) are the shapes_* datasets.
 TRANSFER_GENERATED = [d for d in TRANSFER["datasets"] if d.startswith("shapes_")]
 
 
 def transfer_source(wildcards):
     """What a transfer set comes from: the stand-ins the DAG generates into data_root
     (transfer_standins), a download (cifar profile), or the disk (the paper's sets)."""
+    if MINIATURE:
+        return MINIATURE
     if wildcards.dataset in TRANSFER_GENERATED:
         return TRANSFER["data_root"]
     return [downloaded_marker(wildcards.dataset)] if wildcards.dataset in DOWNLOADS else []

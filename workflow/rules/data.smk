@@ -37,6 +37,8 @@ if DOWNLOADS:
 
 # Every image of a data set is decoded once, before any job reads it: a corrupt file fails here,
 # naming every bad file, not mid-training (ssl_core.datasets.check; cached on the file list).
+# The pretraining check also counts the class folders (data.check.pretrain_classes) and, at ImageNet's
+# scale, decodes a seeded sample (data.check.sample); it has its own resources (cluster.check).
 rule check_pretrain_images:
     conda:
         ENVIRONMENT
@@ -46,13 +48,14 @@ rule check_pretrain_images:
         f"{OUT}/data/checked/pretrain.json",
     params:
         data=json.dumps(config["data"]["pretrain"], sort_keys=True),
+        check=json.dumps(config["data"].get("check", {}), sort_keys=True),
     log:
         f"{OUT}/logs/check_images/pretrain.log",
-    threads: max(1, config["data"]["pretrain"]["num_workers"])
+    threads: max(1, config["data"].get("check", {}).get("workers", config["data"]["pretrain"]["num_workers"]))
     resources:
-        **resources("report"),
+        **resources("check"),
     shell:
-        "python -m ssl_core check-images --data {params.data:q} --out {output} > {log} 2>&1"
+        "python -m ssl_core check-images --data {params.data:q} --check {params.check:q} --out {output} > {log} 2>&1"
 
 
 rule check_transfer_images:
@@ -69,7 +72,7 @@ rule check_transfer_images:
         f"{OUT}/logs/check_images/transfer/{{dataset}}.log",
     threads: max(1, TRANSFER["num_workers"])
     resources:
-        **resources("report"),
+        **resources("check"),
     shell:
         "python -m evaluations transfer-check --dataset {wildcards.dataset} --root {params.root} "
         "--workers {params.workers} --out {output} > {log} 2>&1"
@@ -107,3 +110,39 @@ if DENSE_DATA == "shapes":
         shell:
             "python -m evaluations dense-data --shapes {input} --out {output} --n-train {params.n_train} "
             "--n-test {params.n_test} > {log} 2>&1"
+
+
+if DENSE_DATA == "real":
+
+    rule check_dense_data:
+        """VOC07+12 and COCO 2017 read as the dense jobs read them (every split file, XML and
+        instances JSON parsed, every image present), before any dense job (evaluations/dense/check.py)."""
+        conda:
+            ENVIRONMENT
+        input:
+            MINIATURE or [],
+        output:
+            f"{OUT}/data/checked/dense.json",
+        params:
+            data=json.dumps(config["data"]["dense"], sort_keys=True),
+        log:
+            f"{OUT}/logs/check_dense_data.log",
+        resources:
+            **resources("check"),
+        shell:
+            "python -m evaluations dense-check --data-json {params.data:q} --out {output} > {log} 2>&1"
+
+
+if MINIATURE:
+
+    rule miniature_data:
+        """The smoke profile's data: ImageNet, the ten transfer sets, VOC07+12 and COCO 2017 in their
+        real layouts, a few images each (evaluations/miniature.py); the data roots point into it."""
+        conda:
+            ENVIRONMENT
+        output:
+            directory(MINIATURE),
+        log:
+            f"{OUT}/logs/miniature_data.log",
+        shell:
+            "python -m evaluations miniature-data --out {output} > {log} 2>&1"

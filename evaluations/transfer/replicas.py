@@ -1,5 +1,9 @@
 """Miniature on-disk replicas of the ten transfer datasets, in the exact layout torchvision reads.
 
+Written by the project for its tests and for the ``paper_smoke`` profile (``evaluations.miniature``
+writes them under the smoke's ``eval.transfer.data_root``), read by the same loaders as the real
+sets (``evaluations.transfer.datasets.load_split``).
+
 Each ``make_<name>(root)`` writes a few 8x8 images plus the real annotation / split files under
 ``root`` (the data root passed to ``load_split``) and returns a manifest: for every torchvision
 source split, the ordered ``(sample id, label)`` pairs it wrote (sample ids as
@@ -11,12 +15,16 @@ Integrity checks: ``CIFAR10/100`` and ``Flowers102`` verify the md5 of their fil
 (``check_integrity(path, md5)``). A replica cannot match the real hashes, so :func:`bypass_md5`
 replaces the ``check_integrity`` those two modules imported by the same function with
 ``md5=None`` -- "the file exists" -- keeping every other check and all parsing unchanged. The other
-classes only test that folders exist, which the replicas satisfy. Only tests call it.
+classes only test that folders exist, which the replicas satisfy. Tests call it; the loaders use
+:func:`miniature_integrity` instead, which does the same only for a data root that
+:func:`make_all` marked as a miniature (``MINIATURE.json``): a real data root is md5-checked as
+torchvision does.
 """
 from __future__ import annotations
 
 import json
 import pickle
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,33 @@ import numpy as np
 from PIL import Image
 
 Manifest = dict[str, list[tuple[str, Any]]]
+
+
+MARKER = "MINIATURE.json"  # written at the top of a data root made by make_all
+
+
+def is_miniature(root: str | Path) -> bool:
+    """Whether ``root`` is a data root written by :func:`make_all` (not a real download)."""
+    return (Path(root) / MARKER).is_file()
+
+
+@contextmanager
+def miniature_integrity(root: str | Path):
+    """Within the block, torchvision's CIFAR and Flowers102 accept the files of a miniature data
+    root without their md5 (which no replica can match); a real root is left untouched."""
+    if not is_miniature(root):
+        yield
+        return
+    import torchvision.datasets.cifar as cifar
+    import torchvision.datasets.flowers102 as flowers
+    from torchvision.datasets.utils import check_integrity
+
+    saved = cifar.check_integrity, flowers.check_integrity
+    cifar.check_integrity = flowers.check_integrity = lambda fpath, md5=None: check_integrity(fpath, None)
+    try:
+        yield
+    finally:
+        cifar.check_integrity, flowers.check_integrity = saved
 
 
 def bypass_md5(monkeypatch) -> None:
@@ -336,6 +371,8 @@ BUILDERS = {
 
 
 def make_all(root: Path) -> dict[str, Manifest]:
-    """Every replica under one data root (SUN397 without partition files)."""
-    return {name: build(Path(root)) for name, build in BUILDERS.items()}
+    """Every replica under one data root (SUN397 without partition files), marked as a miniature."""
+    manifests = {name: build(Path(root)) for name, build in BUILDERS.items()}
+    (Path(root) / MARKER).write_text(json.dumps({"written_by": __name__, "datasets": sorted(manifests)}) + "\n")
+    return manifests
 
