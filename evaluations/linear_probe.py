@@ -16,6 +16,10 @@ best layer is picked by top-1 on ``select_on``: ``val`` (the official script's d
 set it also reports) or ``train_holdout`` (a seeded ``holdout_fraction`` of train, left out of the
 fit; the layer picked there is scored on val).
 
+Each protocol is one object behind the same interface (:class:`MainLincls`, :class:`DINOv2Linear`;
+:func:`protocol_of`): the features it reads, the held-out part of train, the layers, the epoch
+length, the lr schedule's progress and the extra result fields; the loop is shared.
+
 Both: the backbone stays in eval mode (BN frozen) and is checked unchanged afterwards.
 ``augment=True`` is the official training augmentation (RandomResizedCrop + flip, features
 recomputed every batch); ``augment=False`` computes centre-crop features once and trains on them
@@ -80,25 +84,94 @@ class _Head:
     linear: nn.Linear
 
 
-def _heads(cfg: dict[str, Any], dim: int, n_classes: int, device) -> list[_Head]:
-    def linear(n_in: int) -> nn.Linear:  # both protocols: N(0, 0.01), bias 0
-        layer = nn.Linear(n_in, n_classes).to(device)
-        nn.init.normal_(layer.weight, std=0.01)
-        nn.init.zeros_(layer.bias)
-        return layer
+def _linear(n_in: int, n_classes: int, device) -> nn.Linear:  # both protocols: N(0, 0.01), bias 0
+    layer = nn.Linear(n_in, n_classes).to(device)
+    nn.init.normal_(layer.weight, std=0.01)
+    nn.init.zeros_(layer.bias)
+    return layer
 
-    scale = cfg["batch_size"] / 256
-    if cfg.get("protocol", "main_lincls") == "main_lincls":
-        return [_Head("linear", None, cfg["base_lr"] * scale, linear(dim))]
-    blocks = cfg.get("n_last_blocks", list(DINOV2_N_LAST_BLOCKS))
-    width = dim // (max(blocks) + 1)
-    heads = []
-    for n in blocks:
-        for avgpool in (False, True):
-            cols = dinov2_columns(width, max(blocks), n, avgpool).to(device)
-            for lr in cfg.get("learning_rates", list(DINOV2_LEARNING_RATES)):
-                heads.append(_Head(f"blocks{n}_avgpool{avgpool}_lr{lr:g}", cols, lr * scale, linear(len(cols))))
-    return heads
+
+class MainLincls:
+    """moco-v3 ``main_lincls.py``: the backbone's features, one layer at ``base_lr`` x B/256, a
+    half-cosine per epoch over passes of ceil(N/B) batches (the last one short), no selection."""
+
+    name = "main_lincls"
+    drop_last = False
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+
+    def features(self, backbone: nn.Module) -> nn.Module:
+        return backbone
+
+    def holdout(self, n_train: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(indices of train the layers fit on, indices they are picked on or None)."""
+        return torch.arange(n_train), None
+
+    def heads(self, dim: int, n_classes: int, device) -> list[_Head]:
+        return [_Head("linear", None, self.cfg["base_lr"] * self.cfg["batch_size"] / 256, _linear(dim, n_classes, device))]
+
+    def steps_per_epoch(self, n_fit: int) -> int:
+        return self.cfg.get("epoch_length") or math.ceil(n_fit / self.cfg["batch_size"])
+
+    def progress(self, step: int, steps_per_epoch: int, total: int) -> float:
+        return (step // steps_per_epoch) / self.cfg["epochs"]  # adjust_learning_rate: per epoch
+
+    def extras(self, heads: list[_Head], best: int, select_scores: list[float]) -> dict[str, Any]:
+        return {}
+
+
+class DINOv2Linear(MainLincls):
+    """dinov2 ``eval/linear.py``: the class tokens of the last blocks and the pooled patch tokens,
+    a grid of layers (blocks x pooling x lr) trained at once, per-iteration cosine, drop_last, the
+    best layer picked on ``select_on`` (val, or a seeded holdout of train)."""
+
+    name = "dinov2"
+    drop_last = True
+
+    def features(self, backbone: nn.Module) -> nn.Module:
+        return DINOv2LinearInput(backbone, max(self.cfg.get("n_last_blocks", DINOV2_N_LAST_BLOCKS)))
+
+    def holdout(self, n_train: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.cfg.get("select_on", "val") != "train_holdout":
+            return torch.arange(n_train), None
+        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))
+        n_hold = max(1, round(self.cfg.get("holdout_fraction", 0.1) * len(order)))
+        return order[n_hold:].sort().values, order[:n_hold]
+
+    def heads(self, dim: int, n_classes: int, device) -> list[_Head]:
+        scale = self.cfg["batch_size"] / 256
+        blocks = self.cfg.get("n_last_blocks", list(DINOV2_N_LAST_BLOCKS))
+        width = dim // (max(blocks) + 1)
+        heads = []
+        for n in blocks:
+            for avgpool in (False, True):
+                cols = dinov2_columns(width, max(blocks), n, avgpool).to(device)
+                for lr in self.cfg.get("learning_rates", list(DINOV2_LEARNING_RATES)):
+                    heads.append(_Head(f"blocks{n}_avgpool{avgpool}_lr{lr:g}", cols, lr * scale,
+                                       _linear(len(cols), n_classes, device)))
+        return heads
+
+    def steps_per_epoch(self, n_fit: int) -> int:
+        return self.cfg.get("epoch_length") or n_fit // self.cfg["batch_size"]
+
+    def progress(self, step: int, steps_per_epoch: int, total: int) -> float:
+        return step / total  # CosineAnnealingLR: per iteration
+
+    def extras(self, heads: list[_Head], best: int, select_scores: list[float]) -> dict[str, Any]:
+        return {"best_head": heads[best].name, "select_on": self.cfg.get("select_on", "val"),
+                "selection_top1": select_scores[best]}
+
+
+PROTOCOLS = {p.name: p for p in (MainLincls, DINOv2Linear)}
+
+
+def protocol_of(cfg: dict[str, Any]) -> MainLincls:
+    """The protocol object of ``cfg["protocol"]`` (default ``main_lincls``)."""
+    name = cfg.get("protocol", "main_lincls")
+    if name not in PROTOCOLS:
+        raise ValueError(f"eval.linear.protocol {name!r} is not one of {sorted(PROTOCOLS)}")
+    return PROTOCOLS[name](cfg)
 
 
 def _state_fingerprint(module: nn.Module) -> list[torch.Tensor]:
@@ -124,9 +197,8 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
     """Train the probe on the train split of ``data`` (the config's ``data.pretrain``, through the
     dataset registry) with the run's resolved ``eval.linear`` settings ``cfg`` and report top-1 (%)
     on its val split, with the chosen head's prediction of every val image (``predictions``)."""
-    protocol = cfg.get("protocol", "main_lincls")
-    dinov2 = protocol == "dinov2"
-    features = DINOv2LinearInput(backbone, max(cfg.get("n_last_blocks", DINOV2_N_LAST_BLOCKS))) if dinov2 else backbone
+    protocol = protocol_of(cfg)
+    features = protocol.features(backbone)
     resize = image_size if image_size < 224 else int(image_size * 256 / 224)  # Resize 256 / crop 224
     before = _state_fingerprint(backbone)
     features.eval().to(device)
@@ -137,17 +209,14 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
 
     generator = torch.Generator().manual_seed(seed)
     plain_train = pretrain_split(data, "train", eval_transform(image_size, resize))
-    fit_idx = torch.arange(len(plain_train))
+    fit_idx, hold_idx = protocol.holdout(len(plain_train), seed)
     select_x = select_y = None
-    if dinov2 and cfg.get("select_on", "val") == "train_holdout":
-        order = torch.randperm(len(plain_train), generator=torch.Generator().manual_seed(seed))
-        n_hold = max(1, round(cfg.get("holdout_fraction", 0.1) * len(order)))
-        fit_idx = order[n_hold:].sort().values
-        select_x, select_y = extract_features(features, Subset(plain_train, order[:n_hold].tolist()), bs,
+    if hold_idx is not None:
+        select_x, select_y = extract_features(features, Subset(plain_train, hold_idx.tolist()), bs,
                                               num_workers, device, "holdout features")
 
     torch.manual_seed(seed)
-    heads = _heads(cfg, val_x.shape[1], n_classes, device)
+    heads = protocol.heads(val_x.shape[1], n_classes, device)
     optimizer = torch.optim.SGD([{"params": h.linear.parameters(), "lr": h.lr} for h in heads],
                                 momentum=0.9, weight_decay=0.0)
     for group, head in zip(optimizer.param_groups, heads):
@@ -158,7 +227,7 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
             v2.ToImage(), v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(),
             v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])), fit_idx.tolist())
         loader = DataLoader(train_set, bs, shuffle=True, num_workers=num_workers, generator=generator,
-                            drop_last=dinov2)
+                            drop_last=protocol.drop_last)
 
         def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             for images, y in loader:
@@ -172,10 +241,10 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
         def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             order = torch.randperm(len(train_y), generator=generator).to(device)
             for idx in order.split(bs):
-                if not dinov2 or len(idx) == bs:  # dinov2: drop_last
+                if not protocol.drop_last or len(idx) == bs:
                     yield train_x[idx], train_y[idx]
     n_fit = len(fit_idx)
-    steps_per_epoch = cfg.get("epoch_length") or (n_fit // bs if dinov2 else math.ceil(n_fit / bs))
+    steps_per_epoch = protocol.steps_per_epoch(n_fit)
     total = cfg["epochs"] * steps_per_epoch
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -183,8 +252,7 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
             yield from one_pass()
 
     for step, (x, y) in zip(range(total), batches()):
-        # main_lincls: cosine per epoch (adjust_learning_rate); dinov2: per iteration (CosineAnnealingLR)
-        progress = (step // steps_per_epoch) / cfg["epochs"] if not dinov2 else step / total
+        progress = protocol.progress(step, steps_per_epoch, total)
         for group in optimizer.param_groups:
             group["lr"] = group["peak_lr"] * 0.5 * (1.0 + math.cos(math.pi * progress))
         loss = sum(nn.functional.cross_entropy(_logits(h, x), y) for h in heads)
@@ -201,14 +269,11 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
     if not all(torch.equal(a, b.cpu()) for a, b in zip(after, before)):
         raise RuntimeError("the backbone changed during linear probing")  # moco-v3 sanity_check
     result = {"metric": "top1", "value": val_scores[best], "train_size": n_fit, "val_size": len(val_set),
-              "epochs": cfg["epochs"], "iterations": total, "augment": cfg["augment"], "protocol": protocol,
+              "epochs": cfg["epochs"], "iterations": total, "augment": cfg["augment"], "protocol": protocol.name,
               "torch_threads": torch.get_num_threads(),
               # Per val image (in the split's order), for paired analyses across runs: not a metric.
               "predictions": {"label": val_y.tolist(), "predicted": val_predictions[best].tolist()}}
-    if dinov2:
-        result |= {"best_head": heads[best].name, "select_on": cfg.get("select_on", "val"),
-                   "selection_top1": select_scores[best]}
-    return result
+    return result | protocol.extras(heads, best, select_scores)
 
 
 def write_predictions(path: str | Path, labels: list[int], predicted: list[int]) -> None:
