@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,7 +44,9 @@ from evaluations.features import extract_features
 from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD
 from ssl_core.augment.originals import eval_transform
 from ssl_core.datasets import pretrain_split
-from ssl_core.io import atomic_path
+from ssl_core.io import atomic_path, load_torch, save_torch
+from ssl_core.preemption import Preempted, Preemption
+from ssl_core.seeding import item_seed
 
 #: dinov2/eval/linear.py ``get_args_parser`` defaults.
 DINOV2_LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1)
@@ -191,12 +195,60 @@ def _logits(head: _Head, x: torch.Tensor) -> torch.Tensor:
     return head.linear(x if head.columns is None else x[:, head.columns])
 
 
+class _SeededAugment(Dataset):
+    """The training augmentation of image ``index`` in pass ``p`` drawn from its own seed
+    (``item_seed(seed, p, index)``, as the pretraining views): a batch's images are the same
+    whether the probe ran uncut or resumed in the middle of a pass. Keys are (pass, index)."""
+
+    def __init__(self, base: Dataset, seed: int) -> None:
+        self.base, self.seed = base, seed
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, key: tuple[int, int]):
+        pass_, index = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(item_seed(self.seed, pass_, index))
+            return self.base[index]
+
+
+CHECKPOINT = "probe.pt"
+
+
+def _resume(ckpt_dir: Path | None, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The probe state in ``ckpt_dir`` when it belongs to this probe (same ``identity``); a state of
+    another probe (an edited setting, another backbone) is set aside, named in the log."""
+    path = None if ckpt_dir is None else ckpt_dir / CHECKPOINT
+    if path is None or not path.exists():
+        return None
+    try:
+        state = load_torch(path)
+        if state.get("identity") == identity:
+            return state
+        why = "belongs to another probe (settings or backbone changed)"
+    except Exception as e:  # noqa: BLE001 - a state we cannot read is set aside, whatever the cause
+        why = f"cannot be read ({type(e).__name__})"
+    aside = path.with_name(f"{path.name}.set-aside")
+    os.replace(path, aside)
+    print(f"WARNING: {path} {why}; set aside as {aside}; starting the probe afresh", file=sys.stderr, flush=True)
+    return None
+
+
 def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str, Any], *,
                        image_size: int, seed: int = 0, num_workers: int = 0,
-                       device: torch.device | str = "cpu") -> dict[str, Any]:
+                       device: torch.device | str = "cpu", ckpt_dir: str | Path | None = None,
+                       identity: dict[str, Any] | None = None, preemption: Preemption | None = None
+                       ) -> dict[str, Any]:
     """Train the probe on the train split of ``data`` (the config's ``data.pretrain``, through the
     dataset registry) with the run's resolved ``eval.linear`` settings ``cfg`` and report top-1 (%)
-    on its val split, with the chosen head's prediction of every val image (``predictions``)."""
+    on its val split, with the chosen head's prediction of every val image (``predictions``).
+
+    Resumable: with ``ckpt_dir``, the layers, the optimiser and the step are saved atomically there
+    at every epoch's end (``cfg["ckpt_every_steps"]`` to change it) and when ``preemption`` is
+    requested (then :class:`Preempted` is raised); a later call with the same ``identity`` (what
+    the probe is of: settings, backbone) continues from it to the same result as an uncut probe:
+    every pass's order and every augmentation are drawn from the seed, the pass and the index."""
     protocol = protocol_of(cfg)
     features = protocol.features(backbone)
     resize = image_size if image_size < 224 else int(image_size * 256 / 224)  # Resize 256 / crop 224
@@ -207,7 +259,6 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
     val_x, val_y = extract_features(features, val_set, bs, num_workers, device, "val features")
     n_classes = len(val_set.classes)
 
-    generator = torch.Generator().manual_seed(seed)
     plain_train = pretrain_split(data, "train", eval_transform(image_size, resize))
     fit_idx, hold_idx = protocol.holdout(len(plain_train), seed)
     select_x = select_y = None
@@ -222,36 +273,47 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
     for group, head in zip(optimizer.param_groups, heads):
         group["peak_lr"] = head.lr
 
+    n_fit = len(fit_idx)
+    passes = _Passes(n_fit, bs, protocol.drop_last, seed)
     if cfg["augment"]:
-        train_set: Dataset = Subset(pretrain_split(data, "train", v2.Compose([
+        train_set = _SeededAugment(pretrain_split(data, "train", v2.Compose([
             v2.ToImage(), v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip(),
-            v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])), fit_idx.tolist())
-        loader = DataLoader(train_set, bs, shuffle=True, num_workers=num_workers, generator=generator,
-                            drop_last=protocol.drop_last)
+            v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])), seed)
 
-        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            for images, y in loader:
+        def batches_from(step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            keys = ([(p, int(fit_idx[i])) for i in idx] for p, idx in passes.batches_from(step))
+            for images, y in DataLoader(train_set, batch_sampler=keys, num_workers=num_workers):
                 with torch.no_grad():
-                    yield features(images.to(device)).float(), y.to(device)
+                    x = features(images.to(device)).float()
+                yield x, y.to(device)
     else:
         train_x, train_y = extract_features(features, Subset(plain_train, fit_idx.tolist()), bs, num_workers,
                                             device, "train features")
         train_x, train_y = train_x.to(device), train_y.to(device)
 
-        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            order = torch.randperm(len(train_y), generator=generator).to(device)
-            for idx in order.split(bs):
-                if not protocol.drop_last or len(idx) == bs:
-                    yield train_x[idx], train_y[idx]
-    n_fit = len(fit_idx)
+        def batches_from(step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for _, idx in passes.batches_from(step):
+                idx = idx.to(device)
+                yield train_x[idx], train_y[idx]
     steps_per_epoch = protocol.steps_per_epoch(n_fit)
     total = cfg["epochs"] * steps_per_epoch
+    ckpt_every = cfg.get("ckpt_every_steps") or steps_per_epoch
 
-    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        while True:  # an "epoch" may be a fixed number of iterations (dinov2 epoch_length)
-            yield from one_pass()
+    ckpt_dir = None if ckpt_dir is None else Path(ckpt_dir)
+    identity = {"cfg": cfg, "seed": seed, "image_size": image_size, **(identity or {})}
+    step, state = 0, _resume(ckpt_dir, identity)
+    if state is not None:
+        step = state["step"]
+        for head, head_state in zip(heads, state["heads"]):
+            head.linear.load_state_dict(head_state)
+        optimizer.load_state_dict(state["optimizer"])
 
-    for step, (x, y) in zip(range(total), batches()):
+    def checkpoint() -> None:
+        if ckpt_dir is not None:
+            save_torch({"identity": identity, "step": step, "heads": [h.linear.state_dict() for h in heads],
+                        "optimizer": optimizer.state_dict()}, ckpt_dir / CHECKPOINT)
+
+    for x, y in _steps(batches_from(step), step, total):
         progress = protocol.progress(step, steps_per_epoch, total)
         for group in optimizer.param_groups:
             group["lr"] = group["peak_lr"] * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -259,6 +321,13 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        step += 1
+        if step < total and preemption is not None and preemption.requested:
+            checkpoint()
+            raise Preempted(f"linear probe stopped at step {step} of {total}; state saved in {ckpt_dir}")
+        if step % ckpt_every == 0 and step < total:
+            checkpoint()
+    checkpoint()  # the finished layers: a job killed while writing its outputs does not train again
 
     val_x = val_x.to(device)
     val_predictions = _predictions(heads, val_x)
@@ -274,6 +343,37 @@ def train_linear_probe(backbone: nn.Module, data: dict[str, Any], cfg: dict[str,
               # Per val image (in the split's order), for paired analyses across runs: not a metric.
               "predictions": {"label": val_y.tolist(), "predicted": val_predictions[best].tolist()}}
     return result | protocol.extras(heads, best, select_scores)
+
+
+def _steps(batches: Iterator, step: int, total: int) -> Iterator:
+    """The batches of steps ``step`` .. ``total - 1``."""
+    return (b for _, b in zip(range(step, total), batches))
+
+
+class _Passes:
+    """The batches of the probe's passes over its ``n`` training images: pass ``p``'s order is the
+    ``p``-th permutation of one generator seeded ``seed`` (drop_last per protocol), passes repeat
+    until the last step (a dinov2 epoch is a fixed number of iterations, not a pass). A resumed
+    probe replays the permutations before its step (indices only, no image is read)."""
+
+    def __init__(self, n: int, batch_size: int, drop_last: bool, seed: int) -> None:
+        self.n, self.bs, self.drop_last, self.seed = n, batch_size, drop_last, seed
+        self.per_pass = n // batch_size if drop_last else math.ceil(n / batch_size)
+        if self.per_pass == 0:
+            raise ValueError(f"eval.linear.batch_size {batch_size} exceeds the {n} training images of the probe")
+
+    def batches_from(self, step: int) -> Iterator[tuple[int, torch.Tensor]]:
+        generator = torch.Generator().manual_seed(self.seed)
+        first_pass, skip = divmod(step, self.per_pass)
+        for _ in range(first_pass):
+            torch.randperm(self.n, generator=generator)
+        p = first_pass
+        while True:
+            order = torch.randperm(self.n, generator=generator)
+            for i, idx in enumerate(order.split(self.bs)):
+                if (p > first_pass or i >= skip) and (not self.drop_last or len(idx) == self.bs):
+                    yield p, idx
+            p += 1
 
 
 def write_predictions(path: str | Path, labels: list[int], predicted: list[int]) -> None:

@@ -14,6 +14,7 @@ rule linear_probe:
         spec=run_spec,
         cfg=lambda wc: json.dumps(linear_settings(config["eval"]["linear"], RUNS[wc.run]["method"],
                                                   RUNS[wc.run]["arch"]), sort_keys=True),
+        ckpt=lambda wc: f"{OUT}/eval_ckpt/linear/{wc.run}",  # undeclared: a retried job resumes from it
     benchmark:
         f"{OUT}/benchmarks/linear_probe/{{run}}.tsv"
     log:
@@ -23,7 +24,8 @@ rule linear_probe:
         **resources("evaluate"),
     shell:
         "python -m evaluations linear --backbone {input.backbone} --spec {params.spec:q} "
-        "--config-json {params.cfg:q} --out {output.metrics} --predictions {output.predictions} > {log} 2>&1"
+        "--config-json {params.cfg:q} --out {output.metrics} --predictions {output.predictions} --ckpt {params.ckpt} "
+        "> {log} 2>&1"
 
 
 # Table 1 cells: frozen features (cached in the undeclared features/<run>/, keyed on the checkpoint's
