@@ -69,12 +69,15 @@ def _run(args: argparse.Namespace) -> int:
     spec = validate_spec(_json(args.spec, "--spec"))  # the schema the workflow validates configs with
     from ssl_core.training import pretrain  # torch: imported only for training, not for the data check
 
+    from ssl_core.preemption import RESUME_EXIT_CODE, Preemption
+
     try:
-        done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)
+        with Preemption() as preemption:  # SLURM's --signal (SIGUSR1) or SIGTERM: checkpoint and stop
+            done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps, preemption=preemption)
     except (CorruptImagesError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    # A time-boxed, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
-    return 0 if done else 3
+    # A time-boxed or signalled, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
+    return 0 if done else RESUME_EXIT_CODE
 
 
 def _json(text: str, option: str):

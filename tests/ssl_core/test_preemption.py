@@ -1,0 +1,86 @@
+"""Pretraining stops resumably on the signal SLURM sends before a time limit (``--signal=USR1@120``)
+or on SIGTERM: it checkpoints at the next step, exits with RESUME_EXIT_CODE, and the retried job
+ends with the weights of an uncut run (issue 37 item 3)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ssl_core.io import load_torch
+from ssl_core.preemption import RESUME_EXIT_CODE, SIGNALS, Preempted, Preemption
+from ssl_core.training import pretrain
+
+from conftest import ROOT
+from test_trainer import make_spec
+
+
+class StopAt:
+    """A preemption whose signal arrives once ``n`` steps have run."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    @property
+    def requested(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.n
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
+def test_the_handler_records_the_signal_and_the_old_handler_comes_back(signum):
+    before = signal.getsignal(signum)
+    with Preemption() as p:
+        assert not p.requested
+        os.kill(os.getpid(), signum)
+        assert p.requested and p.signum == signum
+    assert signal.getsignal(signum) == before
+    with Preemption(raise_now=True), pytest.raises(Preempted):
+        os.kill(os.getpid(), signum)
+        time.sleep(1)  # the handler runs between bytecodes
+
+
+def _weights(out):
+    return load_torch(out / "backbone.pt")["state_dict"]
+
+
+def test_a_signalled_run_checkpoints_at_that_step_and_resumes_to_the_uncut_weights(tiny_folder, tmp_path):
+    spec = make_spec(tiny_folder, "rescued")  # 8 steps, checkpoints every 3
+    assert pretrain(spec, tmp_path / "full", tmp_path / "ckpt_full")
+    assert not pretrain(spec, tmp_path / "cut", tmp_path / "ckpt", preemption=StopAt(4))
+    assert load_torch(tmp_path / "ckpt" / "last.pt")["step"] == 4  # not a checkpoint step: saved on the signal
+    assert not (tmp_path / "cut" / "backbone.pt").exists()
+    assert pretrain(spec, tmp_path / "cut", tmp_path / "ckpt")
+    full, cut = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+def test_the_pretrain_job_sent_sigusr1_exits_resumably_and_resumes(tiny_folder, tmp_path):
+    spec = make_spec(tiny_folder, "baseline", epochs=20)  # 80 steps
+    spec["train"]["ckpt_every_steps"] = 5
+    ckpt = tmp_path / "ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "ssl_core", "pretrain", "--spec", json.dumps(spec),
+                             "--out", str(tmp_path / "cut"), "--ckpt", str(ckpt), "--threads", "1"], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (ckpt / "last.pt").exists():  # training has started (the handler is installed before)
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGUSR1)
+    log = proc.communicate(timeout=120)[0]
+    assert proc.returncode == RESUME_EXIT_CODE, log
+    assert "received SIGUSR1" in log
+    assert 0 < load_torch(ckpt / "last.pt")["step"] < 80
+    assert not (tmp_path / "cut" / "backbone.pt").exists()
+    assert pretrain(spec, tmp_path / "cut", ckpt)  # the retried job
+    assert pretrain(spec, tmp_path / "full", tmp_path / "ckpt_full")
+    full, cut = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    assert all(torch.equal(full[k], cut[k]) for k in full)
