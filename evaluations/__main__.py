@@ -210,6 +210,7 @@ def _transfer(args: argparse.Namespace) -> None:
     from ssl_core.backbones import load_backbone
     from ssl_core.distributed import resolve_device
     from ssl_core.io import write_json
+    from ssl_core.preemption import Preemption
 
     # The rule's threads for torch and for the BLAS under scikit-learn's L-BFGS: unlimited, BLAS
     # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
@@ -226,7 +227,9 @@ def _transfer(args: argparse.Namespace) -> None:
                     standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
                     batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
                     max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
-    with threadpool_limits(limits=args.threads):
+    # SLURM's --signal / SIGTERM stops the job at once (exit 3): what it resumes from is the feature
+    # cache, each split's features written atomically when extracted; a retried job reads them back.
+    with threadpool_limits(limits=args.threads), Preemption(raise_now=True):
         for dataset, out in zip(args.dataset, args.out):  # each cell written as soon as it is done
             result = evaluate_transfer(backbone, args.backbone, dataset, **settings)
             write_json(out, {"run": args.run, **result, "grid_meaning": meaning})
