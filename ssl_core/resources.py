@@ -25,7 +25,8 @@ dense fine-tuning. Nothing here needs a GPU:
   buffer, AdamW two; a teacher / momentum copy), plus the activation bytes saved for backward per
   image, measured as the growth of ``saved_tensors_hooks`` bytes from batch 1 to 2 on ``meta``
   under bf16 autocast (math attention: an upper bound where flash attention keeps O(N) per head)
-  x the per-process batch and views.
+  x the per-process batch and views. Forward-only jobs (probe, transfer features): fp32
+  parameters + three of the largest activation (fp32) per image x the batch.
 
     python -m ssl_core resources --configfile config/paper.yaml [--out resources.csv]
 
@@ -74,11 +75,13 @@ def _family(arch: str) -> str:
 @dataclass(frozen=True)
 class Cost:
     """Per image at one input size: FLOPs of a forward, of a forward + backward, activation bytes
-    saved for backward (bf16 autocast), the largest single activation (bytes) and the parameters."""
+    saved for backward (bf16 autocast), the largest single saved activation (bytes, bf16) and the
+    parameters."""
     fwd: float
     fwd_bwd: float
     saved_bytes: float
     params: int
+    largest_bytes: float = 0.0
 
 
 @lru_cache(maxsize=None)
@@ -93,7 +96,7 @@ def backbone_cost(arch: str, size: int, kwargs_key: tuple = ()) -> Cost:
     with torch.device("meta"):
         model = build_backbone(arch, **kwargs)
     params = sum(p.numel() for p in model.parameters())
-    flops, saved = {}, {}
+    flops, saved, largest = {}, {}, 0.0
     for batch in (1, 2):
         nbytes = []
 
@@ -110,8 +113,9 @@ def backbone_cost(arch: str, size: int, kwargs_key: tuple = ()) -> Cost:
             y.float().sum().backward()
         flops[batch] = (fwd, counter.get_total_flops())
         saved[batch] = sum(nbytes)
+        largest = max(nbytes) / batch
     return Cost(fwd=flops[2][0] - flops[1][0], fwd_bwd=flops[2][1] - flops[1][1],
-                saved_bytes=saved[2] - saved[1], params=params)
+                saved_bytes=saved[2] - saved[1], params=params, largest_bytes=largest)
 
 
 def _cost(spec_arch: str, size: int, kwargs: dict | None) -> Cost:
@@ -227,8 +231,9 @@ def estimate(config: dict[str, Any], decode_s: dict[str, float] | None = None) -
         gpus = max(job["gpus"], 1)
         device_h = _hours(images * cost.fwd, tflops, UTILISATION[family], gpus)
         loader_h = images * decode_s["probe" if cfg["augment"] else "eval"] / max(job["cpus"], 1) / 3600
-        # no backward into the backbone: parameters + the batch's largest activations (x 2, in and out)
-        peak = 4 * cost.params + cfg["batch_size"] / gpus * 2 * cost.saved_bytes / 8
+        # no backward into the backbone: fp32 parameters + the batch's largest activation in fp32,
+        # three alive at once (a layer's input, output and a temporary)
+        peak = 4 * cost.params + cfg["batch_size"] / gpus * 3 * 2 * cost.largest_bytes
         probes[key] = {"kind": "linear", "what": f"{key[0]} {spec['arch']}", "jobs": 1, "images": images,
                        "tflop": images * cost.fwd / 1e12, "gpu_hours": device_h * gpus,
                        "wall_hours": max(device_h, loader_h), "peak_gpu_gib": peak / 2**30, "resources": "linear"}
@@ -252,7 +257,7 @@ def estimate(config: dict[str, Any], decode_s: dict[str, float] | None = None) -
                      "jobs": sum(s["arch"] == arch for s in trained) * len(tr["datasets"]), "images": n_img,
                      "tflop": (n_img * cost.fwd + lbfgs) / 1e12, "gpu_hours": device_h * max(job["gpus"], 1),
                      "wall_hours": device_h + max(loader_h, 0) + cpu_h,
-                     "peak_gpu_gib": (4 * cost.params + tr.get("batch_size", 256) * 2 * cost.saved_bytes / 8) / 2**30,
+                     "peak_gpu_gib": (4 * cost.params + tr.get("batch_size", 256) * 3 * 2 * cost.largest_bytes) / 2**30,
                      "resources": "transfer"})
 
     # dense: Detectron2 R50-C4 (res2-res4 on the image, res5 on 512 RoIs of 14 x 14) / ViTDet-B at 1024 px
