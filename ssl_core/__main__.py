@@ -125,11 +125,12 @@ def _resources(args: argparse.Namespace) -> int:
     config = load_config(args.configfile[0])
     for extra in args.configfile[1:]:  # e.g. the cluster section, as Snakemake merges --configfile
         config.update(yaml.safe_load(open(extra)))
-    rows = R.estimate(config)
+    rows = R.held(R.estimate(config), config)
     text = R.to_csv(rows)
     print(text, end="")
     t = R.total(rows)
-    print(f"# total: {t['gpu_hours']:.0f} GPU-hours over {t['jobs']} jobs ({R.GPU['name']}; utilisation {R.UTILISATION})")
+    print(f"# total: {t['gpu_hours']:.0f} GPU-hours of FLOPs, {t['held_gpu_hours']:.0f} GPU-hours held (wall x GPUs) "
+          f"over {t['jobs']} jobs ({R.GPU['name']}; utilisation {R.UTILISATION})")
     for line in R.covered(rows, config, args.retries) + R.over_memory(rows):
         print(f"# WARNING: {line}")
     if args.out:

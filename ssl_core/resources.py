@@ -370,7 +370,14 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def held(rows: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """``rows`` with ``held_gpu_hours``: what a job holds of the cluster, its wall time x its GPUs
+    (a loader-bound job holds its GPUs longer than its FLOPs need them)."""
+    return [{**r, "held_gpu_hours": r["wall_hours"] * _job(config, r["resources"])["gpus"]} for r in rows]
+
+
 def total(rows: list[dict[str, Any]]) -> dict[str, float]:
     """GPU-hours of the whole DAG: each kind's per-job figure x its number of jobs."""
     return {"gpu_hours": sum(r["gpu_hours"] * r["jobs"] for r in rows),
+            "held_gpu_hours": sum(r.get("held_gpu_hours", 0.0) * r["jobs"] for r in rows),
             "jobs": sum(r["jobs"] for r in rows), "max_wall_hours": max(r["wall_hours"] for r in rows) if rows else math.nan}
