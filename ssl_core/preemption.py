@@ -12,11 +12,22 @@ already exits with.
 
 Under torchrun every process must stop at the same step, so the loops ask :func:`agreed` (a max
 over the processes of the flag: a signal seen by any process stops all of them).
+
+The signal is not the only way in: under SLURM a process between the job and Python (the job
+step's ``snakemake``, a shell, torchrun's agent) may die of a SIGUSR1 it does not handle and take
+the step with it. So :class:`Preemption` also knows the job's end: ``squeue -h -j $SLURM_JOB_ID -o
+%e`` read once when installed (or ``SSL_DEADLINE``, epoch seconds), and asks to stop
+``SSL_STOP_BEFORE_END_S`` seconds (default 120) before it, signal or not.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
 import sys
+import time
+from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -27,6 +38,24 @@ if TYPE_CHECKING:
 RESUME_EXIT_CODE = 3
 #: SIGUSR1: SLURM's ``--signal`` before the time limit; SIGTERM: the limit itself, ``scancel``, preemption.
 SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
+
+
+def job_deadline() -> float | None:
+    """Epoch seconds at which this job should stop to leave time for its checkpoint: ``SSL_DEADLINE``,
+    else the SLURM job's end time (``squeue``) less ``SSL_STOP_BEFORE_END_S`` (default 120); None
+    outside SLURM or when the end is unknown (``squeue`` missing, no time limit)."""
+    margin = float(os.environ.get("SSL_STOP_BEFORE_END_S", 120))
+    if os.environ.get("SSL_DEADLINE"):
+        return float(os.environ["SSL_DEADLINE"]) - margin
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job or not shutil.which("squeue"):
+        return None
+    try:
+        end = subprocess.run(["squeue", "-h", "-j", job, "-o", "%e"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+        return datetime.fromisoformat(end).timestamp() - margin  # SLURM prints local time
+    except (OSError, subprocess.SubprocessError, ValueError):  # "N/A", "Unknown", a slow controller
+        return None
 
 
 class Preempted(Exception):
@@ -42,9 +71,11 @@ class Preemption:
     def __init__(self, raise_now: bool = False) -> None:
         self.signum: int | None = None
         self.raise_now = raise_now
+        self.deadline: float | None = None
         self._previous: dict[int, object] = {}
 
     def install(self) -> "Preemption":
+        self.deadline = job_deadline()
         for signum in SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -71,6 +102,11 @@ class Preemption:
 
     @property
     def requested(self) -> bool:
+        if self.signum is None and self.deadline is not None and time.time() >= self.deadline:
+            self.deadline = None
+            self.signum = 0  # not a signal: the job's end is near
+            print(f"the job's time limit is {os.environ.get('SSL_STOP_BEFORE_END_S', 120)} s away: stopping at the "
+                  f"next checkpoint (exit {RESUME_EXIT_CODE}: retry the job and it resumes)", file=sys.stderr, flush=True)
         return self.signum is not None
 
 

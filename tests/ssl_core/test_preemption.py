@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ssl_core.io import load_torch
-from ssl_core.preemption import RESUME_EXIT_CODE, SIGNALS, Preempted, Preemption
+from ssl_core.preemption import RESUME_EXIT_CODE, SIGNALS, Preempted, Preemption, job_deadline
 from ssl_core.training import pretrain
 
 from conftest import ROOT
@@ -84,3 +84,26 @@ def test_the_pretrain_job_sent_sigusr1_exits_resumably_and_resumes(tiny_folder, 
     assert pretrain(spec, tmp_path / "full", tmp_path / "ckpt_full")
     full, cut = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+def test_the_jobs_end_stops_it_without_a_signal(tmp_path, monkeypatch):
+    """squeue's end time of $SLURM_JOB_ID, less SSL_STOP_BEFORE_END_S: the stop comes even when no
+    signal reaches the Python process (a parent killed by SIGUSR1 before it)."""
+    squeue = tmp_path / "squeue"
+    squeue.write_text('#!/bin/sh\n[ "$1 $2 $3 $4 $5" = "-h -j 4242 -o %e" ] && echo 2030-01-02T03:04:05\n')
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.delenv("SSL_DEADLINE", raising=False)
+    monkeypatch.setenv("SSL_STOP_BEFORE_END_S", "300")
+    from datetime import datetime
+
+    assert job_deadline() == datetime(2030, 1, 2, 3, 4, 5).timestamp() - 300
+    monkeypatch.setenv("SSL_DEADLINE", str(time.time() + 300.4))  # the end 300.4 s away: stop in 0.4 s
+    with Preemption() as p:
+        assert not p.requested
+        time.sleep(0.5)
+        assert p.requested
+    monkeypatch.delenv("SSL_DEADLINE")
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert job_deadline() is None  # outside SLURM: signals only
