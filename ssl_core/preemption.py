@@ -17,7 +17,8 @@ The signal is not the only way in: under SLURM a process between the job and Pyt
 step's ``snakemake``, a shell, torchrun's agent) may die of a SIGUSR1 it does not handle and take
 the step with it. So :class:`Preemption` also knows the job's end: ``squeue -h -j $SLURM_JOB_ID -o
 %e`` read once when installed (or ``SSL_DEADLINE``, epoch seconds), and asks to stop
-``SSL_STOP_BEFORE_END_S`` seconds (default 120) before it, signal or not.
+``SSL_STOP_BEFORE_END_S`` seconds (default 300: before SLURM's signal at 120 s, so a parent killed
+by that signal finds the checkpoint written) before it, signal or not.
 """
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
 
 def job_deadline() -> float | None:
     """Epoch seconds at which this job should stop to leave time for its checkpoint: ``SSL_DEADLINE``,
-    else the SLURM job's end time (``squeue``) less ``SSL_STOP_BEFORE_END_S`` (default 120); None
+    else the SLURM job's end time (``squeue``) less ``SSL_STOP_BEFORE_END_S`` (default 300); None
     outside SLURM or when the end is unknown (``squeue`` missing, no time limit)."""
-    margin = float(os.environ.get("SSL_STOP_BEFORE_END_S", 120))
+    margin = float(os.environ.get("SSL_STOP_BEFORE_END_S", 300))
     if os.environ.get("SSL_DEADLINE"):
         return float(os.environ["SSL_DEADLINE"]) - margin
     job = os.environ.get("SLURM_JOB_ID")
