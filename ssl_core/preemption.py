@@ -106,7 +106,7 @@ class Preemption:
         if self.signum is None and self.deadline is not None and time.time() >= self.deadline:
             self.deadline = None
             self.signum = 0  # not a signal: the job's end is near
-            print(f"the job's time limit is {os.environ.get('SSL_STOP_BEFORE_END_S', 120)} s away: stopping at the "
+            print(f"the job's time limit is {os.environ.get('SSL_STOP_BEFORE_END_S', 300)} s away: stopping at the "
                   f"next checkpoint (exit {RESUME_EXIT_CODE}: retry the job and it resumes)", file=sys.stderr, flush=True)
         return self.signum is not None
 
