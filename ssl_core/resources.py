@@ -266,7 +266,7 @@ def estimate(config: dict[str, Any], decode_s: dict[str, float] | None = None) -
 
 
 def _dense_rows(config: dict[str, Any], runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    from evaluations.dense import dense_runs
+    from evaluations.dense import dense_runs  # the DAG's own selection of dense jobs (pure config logic)
 
     dense = config["eval"].get("dense") or {}
     selected = dense_runs(config, runs)
