@@ -4,11 +4,13 @@ ends with the weights of an uncut run (issue 37 item 3)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +109,42 @@ def test_the_jobs_end_stops_it_without_a_signal(tmp_path, monkeypatch):
     monkeypatch.delenv("SSL_DEADLINE")
     monkeypatch.delenv("SLURM_JOB_ID")
     assert job_deadline() is None  # outside SLURM: signals only
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def test_a_signal_to_one_of_two_torchrun_processes_stops_both_at_one_step(tiny_folder, tmp_path):
+    """SLURM signals every process of a job step, but not at the same instant: the one that sees it
+    first stops the other at the same step (a max over the group), so neither waits forever in a
+    collective; the retried torchrun job finishes the run."""
+    spec = make_spec(tiny_folder, "baseline", epochs=15)  # 60 steps of 2 x 4 images
+    spec["train"]["ckpt_every_steps"] = 5
+    ckpt = tmp_path / "ckpt"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "ssl_core",
+           "pretrain", "--spec", json.dumps(spec), "--out", str(tmp_path / "out"), "--ckpt", str(ckpt)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    agent = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while not (ckpt / "last.pt").exists():
+        assert agent.poll() is None, agent.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(_children(agent.pid)[0], signal.SIGUSR1)  # one worker only
+    log = agent.communicate(timeout=240)[0]
+    codes = re.findall(r"exitcode\s*:\s*(-?\d+)", log)
+    assert agent.returncode != 0 and "3" in codes and set(codes) <= {"3", "-15"}, log[-3000:]
+    assert 0 < load_torch(ckpt / "last.pt")["step"] < 60
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert load_torch(ckpt / "last.pt")["step"] == 60
+    assert (tmp_path / "out" / "backbone.pt").exists()
