@@ -1,6 +1,6 @@
 """Command line of the evaluations, one call per Snakemake rule:
 
-  python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json
+  python -m evaluations linear    --backbone B --spec JSON --config-json JSON --out OUT.json [--ckpt DIR]
   python -m evaluations aggregate --runs R1 R2 .. --evals E1 E2 .. --groups JSON --out metrics.csv
   python -m evaluations fig3      --spec JSON --figure STEM
   python -m evaluations cosine    --backbone B --spec JSON --paper results/paper/cosine_study.csv [--n-images N] --out CSV
@@ -38,21 +38,30 @@ from ssl_core.config import MAIN_GROUP  # the runs of Fig. 2, Tables 1-2 and the
 
 
 def _linear(args: argparse.Namespace) -> None:
-    from evaluations.linear_probe import train_linear_probe
+    import hashlib
+    import shutil
+
+    from evaluations.linear_probe import train_linear_probe, write_predictions
     from ssl_core.backbones import load_backbone
     from ssl_core.distributed import resolve_device
-    from evaluations.linear_probe import write_predictions
     from ssl_core.io import write_json
+    from ssl_core.preemption import Preemption
 
     spec, cfg = json.loads(args.spec), json.loads(args.config_json)
-    result = train_linear_probe(
-        load_backbone(args.backbone), spec["data"], cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
-        num_workers=spec["data"]["num_workers"], device=resolve_device(spec["train"]["device"]))
+    with open(args.backbone, "rb") as f:  # the probe's state is resumed only onto the same backbone
+        backbone_sha = hashlib.file_digest(f, "sha256").hexdigest()
+    with Preemption() as preemption:  # SLURM's --signal before the time limit: save, exit 3, resume
+        result = train_linear_probe(
+            load_backbone(args.backbone), spec["data"], cfg, image_size=spec["recipe"]["image_size"], seed=spec["seed"],
+            num_workers=spec["data"]["num_workers"], device=resolve_device(spec["train"]["device"]),
+            ckpt_dir=args.ckpt, identity={"run": spec["run"], "backbone_sha256": backbone_sha}, preemption=preemption)
     dataset = {"imagenet": "imagenet1k"}.get(spec["data"]["name"], spec["data"]["name"])
     predictions = result.pop("predictions")
     if args.predictions:
         write_predictions(args.predictions, predictions["label"], predictions["predicted"])
     write_json(args.out, {"run": spec["run"], "task": "linear", "dataset": dataset, **result})
+    if args.ckpt:  # done: the layers' state (up to ~2 GB for dinov2's grid) is not needed again
+        shutil.rmtree(args.ckpt, ignore_errors=True)
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -229,6 +238,7 @@ def _transfer(args: argparse.Namespace) -> None:
     from ssl_core.backbones import load_backbone
     from ssl_core.distributed import resolve_device
     from ssl_core.io import write_json
+    from ssl_core.preemption import Preemption
 
     # The rule's threads for torch and for the BLAS under scikit-learn's L-BFGS: unlimited, BLAS
     # threads of parallel jobs oversubscribe the cores (10x the CPU time on 2 busy cores).
@@ -245,7 +255,9 @@ def _transfer(args: argparse.Namespace) -> None:
                     standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
                     batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
                     max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
-    with threadpool_limits(limits=args.threads):
+    # SLURM's --signal / SIGTERM stops the job at once (exit 3): what it resumes from is the feature
+    # cache, each split's features written atomically when extracted; a retried job reads them back.
+    with threadpool_limits(limits=args.threads), Preemption(raise_now=True):
         for dataset, out in zip(args.dataset, args.out):  # each cell written as soon as it is done
             result = evaluate_transfer(backbone, args.backbone, dataset, **settings)
             write_json(out, {"run": args.run, **result, "grid_meaning": meaning})
@@ -524,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config-json", required=True, help="eval.linear of the config (JSON)")
     p.add_argument("--out", required=True)
     p.add_argument("--predictions", help="also write each val image's label and prediction here (.csv.gz)")
+    p.add_argument("--ckpt", help="folder for the probe's resumable state (saved every epoch and on SIGUSR1/SIGTERM)")
     p.set_defaults(fn=_linear)
     p = sub.add_parser("aggregate", help="per-run JSONs -> metrics.csv")
     p.add_argument("--runs", nargs="+", required=True)
@@ -701,7 +714,13 @@ def main(argv: list[str] | None = None) -> int:
             validate_spec(json.loads(spec))
         except (ConfigError, json.JSONDecodeError) as e:
             sys.exit(f"error: --spec: {e}")
-    return args.fn(args) or 0
+    from ssl_core.preemption import RESUME_EXIT_CODE, Preempted
+
+    try:
+        return args.fn(args) or 0
+    except Preempted as e:  # stopped on the scheduler's signal, state saved: a retried job resumes
+        print(f"stopped resumably ({e}); exit {RESUME_EXIT_CODE}", file=sys.stderr, flush=True)
+        return RESUME_EXIT_CODE
 
 
 if __name__ == "__main__":

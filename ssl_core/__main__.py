@@ -1,6 +1,8 @@
 """Command line of the library: ``python -m ssl_core pretrain --spec '<json>' --out DIR --ckpt DIR``,
 ``python -m ssl_core check-images --data '<json>' --out MARKER`` (decode every pretraining image once) and
-``python -m ssl_core budget --configfile config/paper.yaml`` (GPU-hours of a profile's runs).
+``python -m ssl_core budget --configfile config/paper.yaml`` (GPU-hours of a profile's runs) and
+``python -m ssl_core resources --configfile config/paper.yaml config/cluster.example.yaml`` (every
+job kind's GPU-hours, wall time and GPU memory from FLOP counts).
 
 The Snakemake ``pretrain`` rule calls exactly this; so does a SLURM job. A run that finds state in
 ``--ckpt`` resumes from it.
@@ -35,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda[:N]")
     b.add_argument("--out", help="write the CSV here (atomically) as well as to stdout")
     b.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    r = sub.add_parser("resources", help="GPU-hours, wall time and GPU memory per job kind (FLOP counts; ssl_core.resources)")
+    r.add_argument("--configfile", nargs="+", required=True, help="config YAMLs, e.g. config/paper.yaml config/cluster.example.yaml")
+    r.add_argument("--retries", type=int, default=3, help="the SLURM profile's retries")
+    r.add_argument("--out", help="write the CSV here (atomically) as well as to stdout")
     args = parser.parse_args(argv)
     from ssl_core.config import ConfigError
 
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "budget":
         return _budget(args)
+    if args.command == "resources":
+        return _resources(args)
     if args.command == "check-images":
         from ssl_core.datasets import pretrain_folders
         from ssl_core.datasets.check import CorruptImagesError, check_classes, check_images
@@ -76,12 +84,15 @@ def _run(args: argparse.Namespace) -> int:
     spec = validate_spec(_json(args.spec, "--spec"))  # the schema the workflow validates configs with
     from ssl_core.training import pretrain  # torch: imported only for training, not for the data check
 
+    from ssl_core.preemption import RESUME_EXIT_CODE, Preemption
+
     try:
-        done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps)
+        with Preemption() as preemption:  # SLURM's --signal (SIGUSR1) or SIGTERM: checkpoint and stop
+            done = pretrain(spec, args.out, args.ckpt, max_steps=args.max_steps, preemption=preemption)
     except (CorruptImagesError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    # A time-boxed, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
-    return 0 if done else 3
+    # A time-boxed or signalled, unfinished run exits non-zero so a workflow manager retries (and resumes) it.
+    return 0 if done else RESUME_EXIT_CODE
 
 
 def _json(text: str, option: str):
@@ -106,6 +117,29 @@ def _budget(args: argparse.Namespace) -> int:
     config = load_config(args.configfile) if args.configfile else validate_config(_json(args.config_json, "--config-json"))
     text = to_csv(compute_budget(config, resolve_device(args.device), args.batch, args.steps))
     print(text, end="")
+    if args.out:
+        write_text(args.out, text)
+    return 0
+
+
+def _resources(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ssl_core import resources as R
+    from ssl_core.config import load_config
+    from ssl_core.io import write_text
+
+    config = load_config(args.configfile[0])
+    for extra in args.configfile[1:]:  # e.g. the cluster section, as Snakemake merges --configfile
+        config.update(yaml.safe_load(open(extra)))
+    rows = R.held(R.estimate(config), config)
+    text = R.to_csv(rows)
+    print(text, end="")
+    t = R.total(rows)
+    print(f"# total: {t['gpu_hours']:.0f} GPU-hours of FLOPs, {t['held_gpu_hours']:.0f} GPU-hours held (wall x GPUs) "
+          f"over {t['jobs']} jobs ({R.GPU['name']}; utilisation {R.UTILISATION})")
+    for line in R.covered(rows, config, args.retries) + R.over_memory(rows):
+        print(f"# WARNING: {line}")
     if args.out:
         write_text(args.out, text)
     return 0

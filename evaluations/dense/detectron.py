@@ -30,7 +30,7 @@ from detectron2 import model_zoo
 from detectron2.config import CfgNode, get_cfg, instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances, register_pascal_voc
-from detectron2.engine import DefaultTrainer, launch
+from detectron2.engine import DefaultTrainer, HookBase, launch
 from detectron2.evaluation import COCOEvaluator, PascalVOCDetectionEvaluator
 from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.modeling import BACKBONE_REGISTRY, ROI_HEADS_REGISTRY
@@ -45,6 +45,7 @@ from torch import nn
 
 from evaluations.dense.convert import PIXEL_MEAN, PIXEL_STD
 from ssl_core.io import write_json
+from ssl_core.preemption import RESUME_EXIT_CODE, Preempted, Preemption, agreed
 
 
 class CifarStem(nn.Module):
@@ -294,6 +295,23 @@ class Trainer(DefaultTrainer):
         return torch.optim.AdamW(params, lr=cfg.SOLVER.BASE_LR, betas=(0.9, 0.999), weight_decay=cfg.SOLVER.WEIGHT_DECAY)
 
 
+class StopOnSignal(HookBase):
+    """SLURM's --signal (SIGUSR1) or SIGTERM seen by any process: after the current iteration,
+    Detectron2's checkpointer saves the state (model, optimiser, scheduler, iteration; tagged
+    ``last_checkpoint``) and the job stops with :class:`Preempted`; ``resume_or_load`` of the
+    retried job continues from that iteration."""
+
+    def __init__(self, preemption: Preemption) -> None:
+        self.preemption = preemption
+
+    def after_step(self) -> None:
+        it = self.trainer.iter
+        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+        if it + 1 < self.trainer.max_iter and agreed(self.preemption.requested, device):
+            self.trainer.checkpointer.save(f"model_{it:07d}", iteration=it)
+            raise Preempted(f"dense fine-tuning stopped after iteration {it + 1} of {self.trainer.max_iter}")
+
+
 def results_to_metrics(task: str, results: dict[str, dict[str, float]], dataset: str) -> list[dict[str, Any]]:
     """Detectron2's evaluator output -> our rows: VOC ``bbox`` -> det_voc; COCO ``bbox`` -> det_coco,
     ``segm`` -> seg_coco; AP, AP50, AP75 in percent (as Detectron2 reports them)."""
@@ -307,8 +325,10 @@ def results_to_metrics(task: str, results: dict[str, dict[str, float]], dataset:
 
 
 def run_dense(task: str, info: dict[str, Any], sched: dict[str, Any], data: dict[str, Any], weights: str,
-              out_dir: str, seed: int = 0, resume: bool = True) -> list[dict[str, Any]]:
-    """Fine-tune on the task's train set and evaluate on its test set; resumes from ``out_dir``."""
+              out_dir: str, seed: int = 0, resume: bool = True, preemption: Preemption | None = None
+              ) -> list[dict[str, Any]]:
+    """Fine-tune on the task's train set and evaluate on its test set; resumes from ``out_dir``
+    (Detectron2's last checkpoint: every ``checkpoint_period`` iterations and on ``preemption``)."""
     setup_logger(name="detectron2", abbrev_name="d2")
     logging.getLogger("fvcore").setLevel(logging.WARNING)
     datasets = register_datasets(data)[task]
@@ -323,6 +343,8 @@ def run_dense(task: str, info: dict[str, Any], sched: dict[str, Any], data: dict
     # data order follow cfg.SEED, one stream per process
     seed_all_rng(None if cfg.SEED < 0 else cfg.SEED + comm.get_rank())
     trainer = Trainer(cfg)
+    if preemption is not None:
+        trainer.register_hooks([StopOnSignal(preemption)])
     trainer.resume_or_load(resume=resume)
     if trainer.start_iter < cfg.SOLVER.MAX_ITER:
         trainer.train()  # its EvalHook evaluates once after the last iteration
@@ -335,7 +357,12 @@ def run_dense(task: str, info: dict[str, Any], sched: dict[str, Any], data: dict
 
 def _job(run: str, task: str, info: dict[str, Any], sched: dict[str, Any], data: dict[str, Any], weights: str,
          out_dir: str, seed: int, out: str) -> None:
-    rows = run_dense(task, info, sched, data, weights, out_dir, seed=seed)
+    with Preemption() as preemption:
+        try:
+            rows = run_dense(task, info, sched, data, weights, out_dir, seed=seed, preemption=preemption)
+        except Preempted as e:  # a spawned process's exit status is what the launching one sees
+            print(f"stopped resumably ({e}); exit {RESUME_EXIT_CODE}", flush=True)
+            raise SystemExit(RESUME_EXIT_CODE) from None
     if comm.is_main_process():
         write_json(out, {"run": run, "task": f"dense_{task}", "metrics": rows})
 
@@ -344,5 +371,14 @@ def launch_dense(run: str, task: str, info: dict[str, Any], sched: dict[str, Any
                  weights: str, out_dir: str, seed: int, out: str) -> None:
     """One process per visible GPU (detectron2's ``launch``, as moco's ``train_net.py``: the global
     batch ``ims_per_batch`` is split over them and naiveSyncBN synchronises); one process on CPU."""
-    launch(_job, max(torch.cuda.device_count(), 1), dist_url="auto",
-           args=(run, task, info, sched, data, weights, out_dir, seed, out))
+    import torch.multiprocessing as mp
+
+    # this process too receives SLURM's signal: recorded, not fatal, while its workers checkpoint
+    with Preemption():
+        try:
+            launch(_job, max(torch.cuda.device_count(), 1), dist_url="auto",
+                   args=(run, task, info, sched, data, weights, out_dir, seed, out))
+        except mp.ProcessExitedException as e:
+            if e.exit_code == RESUME_EXIT_CODE:
+                raise SystemExit(RESUME_EXIT_CODE) from None
+            raise

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ssl_core import distributed as dist
 from ssl_core.methods import StepInfo
 from ssl_core.optim import Schedule
+from ssl_core.preemption import Preemption, agreed
 from ssl_core.seeding import model_init_seed
 from ssl_core.training.checkpoint import METRICS, restore, resume_state, save_checkpoint, say, truncate_metrics
 from ssl_core.training.data import PassBatches, image_fingerprint, recheck_images
@@ -29,9 +30,11 @@ from ssl_core.training.step import build_train_step, check_processes
 from ssl_core.training.variants import variant
 
 
-def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, max_steps: int | None = None) -> bool:
+def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, max_steps: int | None = None,
+             preemption: Preemption | None = None) -> bool:
     """Train one run. Returns True when the run is complete and its outputs are written, False
-    when it stopped early after ``max_steps`` steps of this call (state saved, resumable).
+    when it stopped early after ``max_steps`` steps of this call, or at the first step after
+    ``preemption`` was requested on any process (SLURM's --signal; state saved, resumable).
     Under torchrun every process calls this; rank 0 writes the files."""
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
     recipe, train_cfg = spec["recipe"], spec["train"]
@@ -118,6 +121,10 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                     if log:
                         log.flush()
                     checkpoint()
+                if preemption is not None and step < stop_at and (not data.checkpoint_at_pass_ends or step % data_steps == 0) \
+                        and agreed(preemption.requested, device):
+                    stop_at = step  # the checkpoint below; the caller exits RESUME_EXIT_CODE
+                    break
     finally:
         if log:
             log.close()

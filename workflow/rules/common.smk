@@ -48,11 +48,13 @@ def pretrain_data(wildcards):
 
 
 def resources(kind):
-    """SLURM resources of a rule kind (pretrain / evaluate / report) from the config's `cluster`
+    """SLURM resources of a rule kind (pretrain / linear / transfer / dense / evaluate / report) from the config's `cluster`
     section: workflow/profiles/slurm turns them into sbatch options; local runs ignore them."""
     cluster = config.get("cluster", {})
-    job = cluster.get(kind, {})
+    job = cluster.get(kind) or (cluster.get("evaluate", {}) if kind in ("linear", "transfer", "dense") else {})
     res = {"runtime": job.get("runtime", 60), "mem_mb": job.get("mem_mb", 4000)}
+    if cluster and cluster.get("signal_seconds", 120):  # checkpoint, exit 3, resume (ssl_core.preemption)
+        res["slurm_extra"] = f"'--signal=USR1@{cluster.get('signal_seconds', 120)}'"
     for key, name in (("account", "slurm_account"), ("partition", "slurm_partition")):
         value = job.get(key, cluster.get(key))  # a rule kind may use its own partition
         if value:

@@ -14,16 +14,18 @@ rule linear_probe:
         spec=run_spec,
         cfg=lambda wc: json.dumps(linear_settings(config["eval"]["linear"], RUNS[wc.run]["method"],
                                                   RUNS[wc.run]["arch"]), sort_keys=True),
+        ckpt=lambda wc: f"{OUT}/eval_ckpt/linear/{wc.run}",  # undeclared: a retried job resumes from it
     benchmark:
         f"{OUT}/benchmarks/linear_probe/{{run}}.tsv"
     log:
         f"{OUT}/logs/linear/{{run}}.log",
     threads: 1
     resources:
-        **resources("evaluate"),
+        **resources("linear"),
     shell:
         "python -m evaluations linear --backbone {input.backbone} --spec {params.spec:q} "
-        "--config-json {params.cfg:q} --out {output.metrics} --predictions {output.predictions} > {log} 2>&1"
+        "--config-json {params.cfg:q} --out {output.metrics} --predictions {output.predictions} --ckpt {params.ckpt} "
+        "> {log} 2>&1"
 
 
 # Table 1 cells: frozen features (cached in the undeclared features/<run>/, keyed on the checkpoint's
@@ -49,7 +51,7 @@ rule transfer_linear:
         f"{OUT}/logs/transfer/{TRANSFER_JOB_PATH}.log",
     threads: 1
     resources:
-        **resources("evaluate"),
+        **resources("transfer"),
     shell:
         "python -m evaluations transfer --backbone {input.backbone} --run {wildcards.run} --dataset {params.datasets} "
         "--config-json {params.cfg:q} --device {params.device} --cache-dir {params.cache} --threads {threads} --out {output} "
@@ -93,7 +95,7 @@ rule dense:
         f"{OUT}/logs/dense/{{run}}/{{task}}.log",
     threads: 1
     resources:
-        **resources("evaluate"),
+        **resources("dense"),
     shell:
         "python -m evaluations dense --task {wildcards.task} --backbone {input.backbone} --weights {input.weights} "
         "--spec {params.spec:q} --config-json {params.cfg:q} --data-json {params.data:q} --workdir {params.workdir} "
