@@ -35,6 +35,7 @@ import json
 import sys
 
 from ssl_core.config import MAIN_GROUP  # the runs of Fig. 2, Tables 1-2 and the radars
+from ssl_core.methods import method_names
 
 
 def _linear(args: argparse.Namespace) -> None:
@@ -88,14 +89,9 @@ def _curves(args: argparse.Namespace) -> None:
 
 
 def _fig3(args: argparse.Namespace) -> None:
-    from evaluations.augment_figure import augmentation_grid
-    from ssl_core.datasets import pretrain_split
+    from evaluations.augment_figure import fig3_figure
 
-    spec = json.loads(args.spec)
-    image = pretrain_split(spec["data"], "val")[0][0]  # the first val image, fixed
-    r = spec["recipe"]
-    augmentation_grid(image, r["image_size"], args.figure, min_scale=r.get("min_scale", 0.08),
-                      blur_prob=r.get("blur_prob", 0.5))
+    fig3_figure(json.loads(args.spec), args.figure)
 
 
 def _sensitivity(args: argparse.Namespace) -> None:
@@ -111,29 +107,10 @@ def _sensitivity(args: argparse.Namespace) -> None:
 
 
 def _cosine(args: argparse.Namespace) -> None:
-    import pandas as pd
-    from torch.utils.data import Subset
+    from evaluations.cosine_study import cosine_table
+    from evaluations.results import write_csv
 
-    from evaluations.cosine_study import cosine_study
-    from evaluations.results import read_metrics, write_csv
-    from ssl_core.backbones import load_backbone
-    from ssl_core.datasets import pretrain_split
-    from ssl_core.distributed import resolve_device
-
-    spec = json.loads(args.spec)
-    val = pretrain_split(spec["data"], "val")
-    if 0 < args.n_images < len(val):  # the first n val images (eval.cosine_study.n_images)
-        val = Subset(val, range(args.n_images))
-    ours = cosine_study(load_backbone(args.backbone), val, spec["recipe"], seed=spec["seed"],
-                        device=resolve_device(spec["train"]["device"]))
-    paper = read_metrics(args.paper)
-    published = {r.run.rsplit("-", 1)[-1]: r.value for r in paper.itertuples()}
-    table = pd.DataFrame([{
-        "views": views, "published": published.get(views, float("nan")), "ours": ours[views],
-        "published_encoder": "ResNet-50 trained on ImageNet (paper Sec. 3)",
-        "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"], "diff_sd": ours["diff_sd"],
-    } for views in ("common", "strong")])
-    write_csv(table, args.out)
+    write_csv(cosine_table(args.backbone, json.loads(args.spec), args.paper, args.n_images), args.out)
 
 
 def _dense_data(args: argparse.Namespace) -> None:
@@ -231,12 +208,9 @@ def _transfer(args: argparse.Namespace) -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from evaluations.transfer.registry import DEFAULT_SEED
     from evaluations.transfer.evaluate import evaluate_transfer
-    from evaluations.transfer.feature_cache import Preprocessing
-    from evaluations.transfer.logistic import DEFAULT_MAX_ITER, c_values, log_grid
+    from evaluations.transfer.settings import grid_meaning, transfer_settings
     from ssl_core.backbones import load_backbone
-    from ssl_core.distributed import resolve_device
     from ssl_core.io import write_json
     from ssl_core.preemption import Preemption
 
@@ -246,21 +220,13 @@ def _transfer(args: argparse.Namespace) -> None:
         raise SystemExit(f"transfer: {len(args.dataset)} datasets but {len(args.out)} --out files (one each)")
     torch.set_num_threads(args.threads)
     cfg = json.loads(args.config_json)
-    grid = cfg["grid"]
-    meaning = grid.get("meaning", "l2_strength")
-    backbone = load_backbone(args.backbone)
-    settings = dict(data_root=cfg["data_root"], cache_dir=args.cache_dir,
-                    preprocessing=Preprocessing(size=cfg["image_size"], resize=cfg.get("resize")),
-                    c_grid=c_values(log_grid(grid["min"], grid["max"], grid["num"]), meaning),
-                    standardize=cfg.get("standardize", False), seed=cfg.get("seed", DEFAULT_SEED),
-                    batch_size=cfg["batch_size"], num_workers=cfg["num_workers"], device=resolve_device(args.device),
-                    max_iter=cfg.get("max_iter", DEFAULT_MAX_ITER))
+    settings, backbone = transfer_settings(cfg, args.cache_dir, args.device), load_backbone(args.backbone)
     # SLURM's --signal / SIGTERM stops the job at once (exit 3): what it resumes from is the feature
     # cache, each split's features written atomically when extracted; a retried job reads them back.
     with threadpool_limits(limits=args.threads), Preemption(raise_now=True):
         for dataset, out in zip(args.dataset, args.out):  # each cell written as soon as it is done
             result = evaluate_transfer(backbone, args.backbone, dataset, **settings)
-            write_json(out, {"run": args.run, **result, "grid_meaning": meaning})
+            write_json(out, {"run": args.run, **result, "grid_meaning": grid_meaning(cfg)})
 
 
 def _table1(args: argparse.Namespace) -> None:
@@ -341,40 +307,7 @@ def _power(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.metrics}: no baseline/rescued pairs of the same seed (group {args.group or 'any'})")
     print(stats.format_power_table(table, args.effect, args.half_width))
     if args.predictions:
-        print(_val_noise(metrics, table, args.predictions))
-
-
-def _val_noise(metrics, table, folder: str) -> str:
-    """The linear probe's comparisons: the share of the paired variance that the val set's finite
-    size explains, from the per-image predictions where both runs of a seed saved them."""
-    from pathlib import Path
-
-    import pandas as pd
-
-    from evaluations import stats
-
-    lines = ["val-set noise (linear probe; per-image predictions): comparison, seeds with predictions, "
-             "disagreement, val-set variance / paired variance"]
-    for _, r in table[table.task == "linear"].iterrows():
-        rows = metrics[(metrics.method == r["method"]) & (metrics.arch == r["arch"]) & (metrics.task == "linear")
-                       & (metrics.metric == r["metric"])]
-        if "s" in r and pd.notna(r["s"]):
-            rows = rows[(rows.variant == "baseline") | ((rows.s == r["s"]) & (rows.k == r["k"]))]
-        runs = rows.groupby(["seed", "variant"]).run.first().unstack()
-        pairs = []
-        for seed, names in runs.iterrows():
-            paths = [Path(folder) / f"{names.get(v)}.predictions.csv.gz" for v in stats.PAIR]
-            if all(isinstance(names.get(v), str) for v in stats.PAIR) and all(p.is_file() for p in paths):
-                pairs.append(tuple(pd.read_csv(p) for p in paths))
-        name = f"{r['method']} {r['arch']} {r['metric']}" + (f" s={r['s']:g} k={r['k']:g}" if "s" in r and pd.notna(r["s"]) else "")
-        if not pairs:
-            lines.append(f"{name}: no predictions in {folder}")
-            continue
-        noise = stats.val_noise(pairs)
-        share = noise["val_var"] / r["sd"] ** 2 if r["sd"] > 0 else float("nan")
-        lines.append(f"{name}: {len(pairs)} seeds, {noise['disagree']:.0%} of the images, {share:.0%} "
-                     f"(val-set SD of a paired difference {noise['val_var'] ** 0.5:.2f} points, paired SD {r['sd']:.2f})")
-    return "\n".join(lines)
+        print(stats.val_noise_report(metrics, table, args.predictions))
 
 
 def _compare_reference(args: argparse.Namespace) -> int:
@@ -433,60 +366,9 @@ def _interim(args: argparse.Namespace) -> None:
 
 
 def _snapshot(args: argparse.Namespace) -> None:
-    """A finished profile's results as a committed reference: metrics.csv, the tables, the figures
-    (PNG and their CSVs) and MANIFEST.json (the commit, the machine, the wall time)."""
-    import os
-    import platform
-    import shutil
-    import subprocess
-    from importlib.metadata import version
-    from pathlib import Path
+    from evaluations.snapshot import snapshot
 
-    from ssl_core.io import write_json
-
-    results, out = Path(args.results), Path(args.out)
-    files = [results / "metrics.csv", *sorted((results / "tables").glob("*.*")),
-             *sorted(p for p in (results / "figures").glob("*.*") if p.suffix in (".png", ".csv"))]
-    if not files[0].is_file():
-        raise SystemExit(f"{results} holds no finished run: expected {files[0]}, {results}/tables/, {results}/figures/")
-    for path in files:
-        (out / path.parent.relative_to(results)).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, out / path.relative_to(results))
-    # Each probe's per-image predictions (for paired per-image analyses: python -m evaluations power --predictions).
-    predictions = sorted((results / "eval" / "linear").glob("*.predictions.csv.gz"))
-    if predictions:
-        (out / "predictions").mkdir(parents=True, exist_ok=True)
-        for path in predictions:
-            shutil.copyfile(path, out / "predictions" / path.name)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
-    commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    # The torch thread count of every pretraining and probe job (run.json, eval/linear/*.json).
-    jobs = [*results.glob("pretrain/*/run.json"), *results.glob("eval/linear/*.json")]
-    threads = sorted({json.loads(p.read_text()).get("torch_threads") for p in jobs} - {None})
-    # The rescued runs' BatchNorm rule (rescue.bn, docs/protocols.md); a spec without one predates it.
-    specs = [json.loads(p.read_text())["spec"] for p in results.glob("pretrain/*/run.json")]
-    rescue_bn = sorted({(s.get("rescue") or {}).get("bn", "own_batch (made before bb2e21b)") for s in specs
-                        if s.get("variant") == "rescued"})
-    manifest = {
-        "profile": results.name, "commit": commit, "wall_seconds": args.wall_seconds, "command": args.command,
-        "torch_threads": threads, "rescue_bn": rescue_bn,
-        "machine": {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
-                    "python": platform.python_version(), "torch": version("torch"), "torchvision": version("torchvision")},
-        "files": [str(p.relative_to(results)) for p in files],
-        "predictions": len(predictions),
-    }
-    if args.part:
-        # A reference built in parts: each part's commit, wall time, command and runs, kept across parts.
-        old = json.loads((out / "MANIFEST.json").read_text()).get("parts", {}) if (out / "MANIFEST.json").exists() else {}
-        runs = sorted(p.parent.name for p in results.glob("pretrain/*/run.json"))
-        part = {"commit": commit, "wall_seconds": args.wall_seconds, "command": args.command, "torch_threads": threads,
-                "cpu": cpu,  # a pair is only a pair on one CPU type (evaluations.cpu)
-                "runs": [r for r in runs if not any(r in q["runs"] for name, q in old.items() if name != args.part)]}
-        manifest["parts"] = {**old, args.part: part}
-        manifest["wall_seconds"] = sum(q["wall_seconds"] for q in manifest["parts"].values())
-    write_json(out / "MANIFEST.json", manifest)
+    snapshot(args.results, args.out, args.wall_seconds, args.command, args.commit, args.part)
 
 
 # Help of the options the subcommands share, by name; (subcommand, option) where one means more.
@@ -510,7 +392,7 @@ OPTION_HELP = {
     "--run": "the run id (results/<profile>/pretrain/<run>)",
     "--device": "auto (cuda when available), cpu or cuda[:N]",
     "--cache-dir": "folder of the frozen features, cached per backbone checkpoint",
-    "--method": "the method of the radar: simclr, mocov3 or dinov2",
+    "--method": f"a method of ssl_core.methods: {', '.join(method_names())}",
     ("download", "--out"): "the marker written once the dataset is downloaded",
     ("transfer-check", "--out"): "the marker written when every image decodes",
     ("dense-data", "--out"): "the folder of the generated COCO subset and VOC tree",
@@ -549,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(name, required=True)
     p.set_defaults(fn=_fig2)
     p = sub.add_parser("fig3", help="Fig. 3 augmentation examples (png)")
-    p.add_argument("--spec", required=True, help="a SimCLR run spec (JSON): data and view recipe")
+    p.add_argument("--spec", required=True, help="the run spec (JSON) of report.fig3_method: data and view recipe")
     p.add_argument("--figure", required=True, help="output stem")
     p.set_defaults(fn=_fig3)
     p = sub.add_parser("sensitivity", help="Fig. 5 (param s) / Fig. 6 (param k): figure (pdf, png) + csv")

@@ -16,6 +16,7 @@ from ssl_core.augment.common import CommonViewConfig, common_view_transform  # n
 from ssl_core.augment.ops import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from ssl_core.augment.originals import original_transform  # noqa: E402
 from ssl_core.augment.strong import StrongAugment  # noqa: E402
+from ssl_core.datasets import pretrain_split  # noqa: E402
 
 
 def _to_image(x: torch.Tensor) -> torch.Tensor:
@@ -43,3 +44,12 @@ def augmentation_grid(img: Image.Image, size: int, out_stem: str | Path, seed: i
         ax.axis("off")
     fig.tight_layout()
     save_figure(fig, out_stem, formats=("png",))
+
+
+def fig3_figure(spec: dict, out_stem: str | Path) -> None:
+    """Fig. 3 of a run ``spec``: the first val image of its pretraining data (fixed) with the
+    common views of its recipe (crop scale, blur) and the rescue term's strong views."""
+    image = pretrain_split(spec["data"], "val")[0][0]
+    r = spec["recipe"]
+    augmentation_grid(image, r["image_size"], out_stem, min_scale=r.get("min_scale", 0.08),
+                      blur_prob=r.get("blur_prob", 0.5))

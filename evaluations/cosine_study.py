@@ -3,17 +3,23 @@ encoder f, the mean cosine similarity over a dataset between two common views of
 (paper: 0.7069) and between a common and a strong view of it (paper: 0.6690)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
+from evaluations.results import read_metrics
 from ssl_core.augment.common import CommonViewConfig, common_view_transform
 from ssl_core.augment.originals import original_transform
 from ssl_core.augment.strong import StrongAugment
+from ssl_core.backbones import load_backbone
+from ssl_core.datasets import pretrain_split
 from ssl_core.datasets.pretrain import item_seed
+from ssl_core.distributed import resolve_device
 
 
 @torch.no_grad()
@@ -48,3 +54,20 @@ def cosine_study(backbone: nn.Module, images: Dataset, recipe: dict[str, Any], s
     diff = common - strong  # per image: the claim's difference, paired by image
     return {"common": common.mean().item(), "strong": strong.mean().item(), "n_images": len(images),
             "diff_sd": diff.std().item() if len(images) > 1 else float("nan")}
+
+
+def cosine_table(backbone: str | Path, spec: dict[str, Any], paper: str | Path, n_images: int = 0) -> pd.DataFrame:
+    """The study of the encoder ``backbone`` (a backbone.pt of the run ``spec``) on the first
+    ``n_images`` val images of its pretraining data (0: every one; eval.cosine_study.n_images),
+    beside the paper's values (``paper``: results/paper/cosine_study.csv): one row per view pair."""
+    val = pretrain_split(spec["data"], "val")
+    if 0 < n_images < len(val):
+        val = Subset(val, range(n_images))
+    ours = cosine_study(load_backbone(backbone), val, spec["recipe"], seed=spec["seed"],
+                        device=resolve_device(spec["train"]["device"]))
+    published = {r.run.rsplit("-", 1)[-1]: r.value for r in read_metrics(paper).itertuples()}
+    return pd.DataFrame([{
+        "views": views, "published": published.get(views, float("nan")), "ours": ours[views],
+        "published_encoder": "ResNet-50 trained on ImageNet (paper Sec. 3)",
+        "our_encoder": f"{spec['run']} ({spec['arch']})", "n_images": ours["n_images"], "diff_sd": ours["diff_sd"],
+    } for views in ("common", "strong")])

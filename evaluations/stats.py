@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -329,3 +330,30 @@ def val_noise(pairs) -> dict:
     nan = float("nan")
     return {"val_var": float(np.mean(variances)) if variances else nan,
             "disagree": float(np.mean(disagree)) if disagree else nan}
+
+
+def val_noise_report(metrics: pd.DataFrame, table: pd.DataFrame, folder: str | Path) -> str:
+    """The linear probe's comparisons: the share of the paired variance that the val set's finite
+    size explains, from the per-image predictions where both runs of a seed saved them."""
+    lines = ["val-set noise (linear probe; per-image predictions): comparison, seeds with predictions, "
+             "disagreement, val-set variance / paired variance"]
+    for _, r in table[table.task == "linear"].iterrows():
+        rows = metrics[(metrics.method == r["method"]) & (metrics.arch == r["arch"]) & (metrics.task == "linear")
+                       & (metrics.metric == r["metric"])]
+        if "s" in r and pd.notna(r["s"]):
+            rows = rows[(rows.variant == "baseline") | ((rows.s == r["s"]) & (rows.k == r["k"]))]
+        runs = rows.groupby(["seed", "variant"]).run.first().unstack()
+        pairs = []
+        for seed, names in runs.iterrows():
+            paths = [Path(folder) / f"{names.get(v)}.predictions.csv.gz" for v in PAIR]
+            if all(isinstance(names.get(v), str) for v in PAIR) and all(p.is_file() for p in paths):
+                pairs.append(tuple(pd.read_csv(p) for p in paths))
+        name = f"{r['method']} {r['arch']} {r['metric']}" + (f" s={r['s']:g} k={r['k']:g}" if "s" in r and pd.notna(r["s"]) else "")
+        if not pairs:
+            lines.append(f"{name}: no predictions in {folder}")
+            continue
+        noise = val_noise(pairs)
+        share = noise["val_var"] / r["sd"] ** 2 if r["sd"] > 0 else float("nan")
+        lines.append(f"{name}: {len(pairs)} seeds, {noise['disagree']:.0%} of the images, {share:.0%} "
+                     f"(val-set SD of a paired difference {noise['val_var'] ** 0.5:.2f} points, paired SD {r['sd']:.2f})")
+    return "\n".join(lines)

@@ -106,6 +106,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         if sweep["name"] == MAIN_GROUP:
             raise ConfigError(f"sweeps.{i}.name: {MAIN_GROUP!r} is the group of the main experiments; name the sweep "
                               "otherwise (e.g. sens)")
+    if config["eval"]["views_method"] not in config["methods"]:
+        raise ConfigError(f"eval.views_method: {config['eval']['views_method']!r} has no recipe under methods (one of "
+                          f"{', '.join(config['methods'])})")
     methods = [sweep["method"] for sweep in config.get("sweeps", [])]
     if len(methods) != len(set(methods)):
         raise ConfigError(f"sweeps: one sweep per method (Figs. 5-6 have a panel per method), got {methods}")

@@ -52,6 +52,10 @@ rule fig2_linear:
         "--table {params.table} --figure {params.figure} > {log} 2>&1"
 
 
+# Fig. 3's views and the cosine study's encoder: the method of eval.views_method.
+VIEWS_METHOD = config["eval"]["views_method"]
+
+
 rule fig3_augmentations:
     conda:
         ENVIRONMENT
@@ -60,7 +64,7 @@ rule fig3_augmentations:
     output:
         report(f"{OUT}/figures/fig3_augmentations.png", caption="../report/fig3.rst", category="Fig. 3 augmentations"),
     params:
-        spec=lambda w: json.dumps(training_spec(next(s for s in RUNS.values() if s["method"] == "simclr")), sort_keys=True),
+        spec=lambda w: json.dumps(training_spec(next(s for s in RUNS.values() if s["method"] == VIEWS_METHOD)), sort_keys=True),
         stem=lambda w, output: output[0].removesuffix(".png"),
     log:
         f"{OUT}/logs/fig3_augmentations.log",
@@ -100,7 +104,7 @@ for _num, _param in ((5, "s"), (6, "k")):
             "--param {params.param} --profile {params.profile} --figure {params.stem} > {log} 2>&1"
 
 
-COSINE_RUN = next((r for r in MAIN_RUNS if RUNS[r]["method"] == "simclr" and RUNS[r]["variant"] == "baseline"), None)
+COSINE_RUN = next((r for r in MAIN_RUNS if RUNS[r]["method"] == VIEWS_METHOD and RUNS[r]["variant"] == "baseline"), None)
 
 
 rule cosine_study:
