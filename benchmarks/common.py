@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from ssl_core.budget import synthetic_batch  # noqa: F401  (re-exported for the benchmarks)
-from ssl_core.config import load_config
+from ssl_core.config import load_config, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,9 +42,10 @@ def bench_spec(config: dict[str, Any], method: str, arch: str, variant: str, bat
             recipe["backbone"] = {**recipe.get("backbone", {}), "img_size": image_size}
     rescue = config["methods"][method]["rescue"]
     k = max(2, round(batch_size * rescue["k"] / config["methods"][method]["recipe"]["batch_size"]))
-    return {"run": f"bench-{method}-{arch}-{variant}", "method": method, "arch": arch, "variant": variant, "seed": 0,
-            "k": k if variant == "rescued" else None, "s": rescue["s"] if variant == "rescued" else None,
-            "recipe": recipe, "data": config["data"]["pretrain"], "train": {**config["train"], "device": "cpu"}}
+    on_cpu = {**config, "train": {**config["train"], "device": "cpu"}}
+    spec = run_spec(on_cpu, method, arch, variant, 0, recipe, k if variant == "rescued" else None,
+                    rescue["s"] if variant == "rescued" else None)
+    return {**spec, "run": f"bench-{method}-{arch}-{variant}"}
 
 
 def random_images(n: int, size: int, seed: int = 0) -> list[Image.Image]:

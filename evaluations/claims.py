@@ -23,7 +23,8 @@ from evaluations.results import COLUMNS as COLUMNS_METRICS
 from evaluations.results import (ARCH_LABEL, BEYOND, DATASET_LABEL, METHOD_LABEL, TRANSFER_TASK, main_runs, of_group,
                                  ours_for)
 from evaluations.table2 import TABLE2_COLUMNS
-from ssl_core.config import arch_family, stand_ins
+from evaluations.arch_stand_ins import stand_ins
+from ssl_core.config import arch_family
 
 COLUMNS = ["claim", "source", "method", "arch", "published", "ours_run", "ours_mean", "ours_low", "ours_high",
            "ours_n", "resolution", "sd", "detectable", "pairs_for_pm1", "pairs_for_published", "poi", "poi_low",

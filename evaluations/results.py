@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssl_core.config import MAIN_GROUP, arch_family, stand_ins
+from evaluations.arch_stand_ins import stand_ins
+from ssl_core.config import MAIN_GROUP, arch_family
 from ssl_core.io import atomic_path
 from ssl_core.methods import method_labels
 
@@ -100,7 +101,7 @@ def of_group(metrics: pd.DataFrame, group: str, source: str | Path = "metrics.cs
 def ours_for(rows: pd.DataFrame, method: str, arch: str, variant: str | None = None,
              other_family: bool = False) -> pd.DataFrame:
     """Our rows for a published (method, arch[, variant]): that architecture if run, else (a
-    scaled-down profile) its declared stand-ins (ssl_core.config.STAND_IN_FOR) if any ran, else the
+    scaled-down profile) its declared stand-ins (evaluations.arch_stand_ins.STAND_IN_FOR) if any ran, else the
     architectures of the same family (ResNet / ViT) that stand in for no other. ``variant`` None:
     ``rows`` has no variant column (paired gains: the claims). With ``other_family`` (Tables 1-2,
     one published architecture per method), a method run only on the other family stands in too

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ssl_core.augment.common import loader_views
 from ssl_core.augment.originals import original_size, original_transform
-from ssl_core.config import run_matrix
+from ssl_core.config import run_matrix, run_spec
 from ssl_core.methods import METHODS, StepInfo
 
 # Training images of the pretraining datasets (official splits), for steps per epoch.
@@ -82,10 +82,14 @@ def _step_seconds(spec: dict[str, Any], device: torch.device, steps: int) -> flo
 MEASURED_K = 2  # strong views of the timed rescued steps
 
 
-def _small(spec: dict[str, Any], variant: str, batch: int) -> dict[str, Any]:
-    k = MEASURED_K if variant == "rescued" else None
-    return {**spec, "variant": variant, "k": k, "s": spec["s"] if spec["s"] is not None else 1.0,
-            "recipe": {**spec["recipe"], "batch_size": batch}, "train": {**spec["train"], "ckpt_every_steps": 1}}
+def _small(config: dict[str, Any], spec: dict[str, Any], variant: str, batch: int) -> dict[str, Any]:
+    """The run ``spec`` as the ``variant`` timed at ``batch`` (rescued: MEASURED_K strong views, its
+    s and rescue rule, else its method's), through the one run-spec function."""
+    rescue = {**config["methods"][spec["method"]]["rescue"], **(spec.get("rescue") or {})}
+    k, s = (MEASURED_K, spec["s"] if spec["s"] is not None else rescue["s"]) if variant == "rescued" else (None, None)
+    timed = {**config, "train": {**config["train"], "ckpt_every_steps": 1}}
+    return run_spec(timed, spec["method"], spec["arch"], variant, spec["seed"], {**spec["recipe"], "batch_size": batch},
+                    k, s, rescue=rescue if variant == "rescued" else None)
 
 
 def compute_budget(config: dict[str, Any], device: torch.device, batch: int = 8, steps: int = 3) -> list[dict[str, Any]]:
@@ -108,11 +112,11 @@ def compute_budget(config: dict[str, Any], device: torch.device, batch: int = 8,
                           {k: v for k, v in recipe.items() if k not in ("batch_size", "epochs", "warmup_epochs")}],
                          sort_keys=True)
         if key not in per_image_of:
-            per_image_of[key] = _step_seconds(_small(spec, "baseline", batch), device, steps) / batch
+            per_image_of[key] = _step_seconds(_small(config, spec, "baseline", batch), device, steps) / batch
         per_image, per_strong = per_image_of[key], 0.0
         if spec["variant"] == "rescued":
             if key not in per_strong_of:
-                rescued = _step_seconds(_small(spec, "rescued", batch), device, steps)
+                rescued = _step_seconds(_small(config, spec, "rescued", batch), device, steps)
                 per_strong_of[key] = max(0.0, rescued - per_image * batch) / MEASURED_K
             per_strong = per_strong_of[key]
         steps_per_epoch = recipe.get("epoch_length") or n_train // recipe["batch_size"]

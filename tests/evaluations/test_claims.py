@@ -310,7 +310,7 @@ def test_moco_v3_vit_claims_read_their_declared_stand_ins():
 
 def test_a_sweep_answers_the_paper_architecture_it_stands_in_for():
     """A MoCo v3 sweep on the ViT-S stand-in answers the ViT-S row only: the ViT-B row says why it
-    has none (the declared stand-in rule of Fig. 2, ssl_core.config.STAND_IN_FOR)."""
+    has none (the declared stand-in rule of Fig. 2, evaluations.arch_stand_ins.STAND_IN_FOR)."""
     moco = sweep(best=0.25).assign(method="mocov3", arch="vit_s_tiny", s=lambda d: d.s.map({0.25: 0.025, 0.75: 0.5}))
     moco_sweep = {**SWEEP, "method": "mocov3", "arch": "vit_s_tiny", "s": {"values": [0.025, 0.5], "k": 4}}
     table = claims_table(pd.concat([metrics({("mocov3", "vit_s_tiny"): [1, 1, 1]}), moco]), PAPER, [moco_sweep])

@@ -130,7 +130,7 @@ def test_collapsed_seeds_are_marked(paper):
 
 
 def test_declared_vit_stand_ins_fill_only_their_paper_row(paper):
-    """vit_s_tiny stands in for MoCo v3's ViT-S, vit_b_tiny for its ViT-B (ssl_core.config.STAND_IN_FOR):
+    """vit_s_tiny stands in for MoCo v3's ViT-S, vit_b_tiny for its ViT-B (evaluations.arch_stand_ins.STAND_IN_FOR):
     each paper row gets its own stand-in's runs and gain, never the other's."""
     table = F2.fig2_table(metrics({("mocov3", "vit_s_tiny"): [1, 1, 1], ("mocov3", "vit_b_tiny"): [3, 3, 3]}),
                          paper, "small")

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from ssl_core.backbones import build_backbone
-from ssl_core.config import _schema, load_config
+from ssl_core.config import load_config
+from ssl_core.config.schema import _schema
 from ssl_core.methods import METHODS, Method, MethodOutput, method_info, method_labels, method_names
 
 ROOT = Path(__file__).resolve().parents[2]
