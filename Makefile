@@ -1,7 +1,8 @@
 # Two commands for a fresh machine; each creates the environment (.venv) first if it is missing.
 #   make reproduce    the default (tiny) reproduction: snakemake (profiles/default: every core),
 #                     then the HTML report results/<profile>/report.html
-#   make test         the test suite (what .ci/run calls)
+#   make test         the test suite: the DAG's mechanics on a profile of a few steps (what .ci/run calls)
+#   make check-learning  whether the DAG's models learn: SimCLR's baseline over its floor (.ci/run too)
 #   make test-slurm   the SLURM tests on a real two-node SLURM started on this machine, then stopped
 #   make detectron2   optional: Detectron2 for Table 2's dense jobs (docs/detectron2.md)
 #   make smoke        the paper DAG at smoke scale on miniature data (config/paper_smoke.yaml), through the report
@@ -17,7 +18,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test test-slurm test-paper-scale clean-results detectron2 smoke
+.PHONY: env reproduce report test check-learning test-slurm test-paper-scale clean-results detectron2 smoke
 
 env: $(STAMP)
 
@@ -54,6 +55,10 @@ test-slurm: $(STAMP)
 # The paper architectures' full-size steps left out of `make test` (tests/ssl_core/test_paper_archs.py).
 test-paper-scale: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest -m paper_scale $(ARGS)
+
+# The tests marked learning (left out of make test by pyproject's addopts): tests/test_learning.py.
+check-learning: $(STAMP)
+	PATH=$(BIN):$$PATH python -m pytest -m learning $(ARGS)
 
 # Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
 # from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dag_state: runs Snakemake and reads what the DAG has left to do; must pass "
                             "beside a finished tiny run (tests/test_workflow.py::test_dag_state_tests_pass_beside_a_finished_run)")
+    config.addinivalue_line("markers", "learning: trains long enough to check that a model learns; left out of "
+                            "`make test` (pyproject addopts), run by `make check-learning` (CI: .ci/run)")
 
 
 def write_image_folder(root: Path, n_per_class: int, n_classes: int = 2, size: int = 16, seed: int = 0) -> Path:
