@@ -142,3 +142,13 @@ def test_nested_command_line_values_are_typed():
     untyped["methods"]["simclr"]["rescue"] = overrides["methods"]["simclr"]["rescue"]  # what arrived before
     with pytest.raises(ConfigError, match="'4' is not of type 'integer'"):
         validate_config(untyped)
+
+
+def test_method_help_lists_the_registered_methods(capsys):
+    """`--method`'s help names every method of ssl_core.methods (the list built from the modules)."""
+    from ssl_core.methods import method_names
+
+    with pytest.raises(SystemExit):
+        evaluations_main(["fig4", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"a method of ssl_core.methods: {', '.join(method_names())}" in text

@@ -289,3 +289,18 @@ def test_the_schemas_architectures_are_the_backbones():
     from ssl_core.config import SCHEMA_PATH
 
     assert set(yaml.safe_load(SCHEMA_PATH.read_text())["$defs"]["arch"]["enum"]) == set(BACKBONES.names())
+
+
+def test_views_method_names_a_method_of_the_config(tiny):
+    """eval.views_method (Fig. 3's views, the cosine study's encoder) is required and must be one of
+    the config's methods: the error names the key and the methods it may be."""
+    assert validate_config(tiny)["eval"]["views_method"] in tiny["methods"]
+    other = copy.deepcopy(tiny)
+    other["eval"]["views_method"] = "mocov3"
+    assert validate_config(other)["eval"]["views_method"] == "mocov3"
+    other["eval"]["views_method"] = "swav"
+    with pytest.raises(ConfigError, match=r"eval.views_method: 'swav' has no recipe under methods \(one of simclr"):
+        validate_config(other)
+    del other["eval"]["views_method"]
+    with pytest.raises(ConfigError, match="views_method"):
+        validate_config(other)
