@@ -338,8 +338,8 @@ def test_sensitivity_figures(tiny_run):
             # the sweep's baselines first (the s = 0 / k = 0 point, gain 0), then its 2 values as paired gains
             assert len(table) == 3 and table.iloc[0, 0] == 0 and table.gain.iloc[0] == 0
             assert table["mean"].between(0, 100).all() and table.n_pairs.eq(1).all()
-            # 2 steps leave DINOv2's embeddings below the collapse threshold (emb_std 0.004-0.006,
-            # measured; 0.06 after the tiny profile's 256 steps); the ResNet methods' are not
+            # a few steps leave DINOv2's embeddings below the collapse threshold (emb_std 0.004-0.006
+            # after 2 steps, measured; 0.06 after the tiny profile's 256 steps); the ResNet methods' are not
             assert method == "dinov2" or not table.collapsed.any(), name
 
 
