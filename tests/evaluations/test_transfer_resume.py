@@ -13,7 +13,7 @@ from torch import nn
 import ssl_core.backbones
 from evaluations.__main__ import main as evaluations_main
 from ssl_core.preemption import RESUME_EXIT_CODE
-from tests.evaluations import replicas as R
+from evaluations.transfer import replicas as R
 
 
 class SignalledNet(nn.Module):
