@@ -66,7 +66,9 @@ def test_sensitivity_reads_its_sweep_once(metrics_csv, tmp_path):
     main(["sensitivity", "--metrics", str(metrics_csv), "--sweep", json.dumps(sweep), "--param", "s",
           "--profile", "tiny", "--figure", str(tmp_path / "fig5")])
     table = pd.read_csv(tmp_path / "fig5.csv")
-    assert table[["s", "mean", "n_seeds"]].values.tolist() == [[0.25, 12.0, 1], [0.75, 50.0, 1], [2.0, 10.0, 1]]
+    # the s = 0 point is the sweep's baseline (its seed-0 top-1, 40), then each s once
+    assert table[["s", "mean", "n_seeds"]].values.tolist() == [[0.0, 40.0, 1], [0.25, 12.0, 1], [0.75, 50.0, 1],
+                                                                 [2.0, 10.0, 1]]
 
 
 def test_reading_a_group_fails_clearly(metrics_csv, tmp_path):
