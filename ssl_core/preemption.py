@@ -43,7 +43,8 @@ SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
 
 def job_deadline() -> float | None:
     """Epoch seconds at which this job should stop to leave time for its checkpoint: ``SSL_DEADLINE``,
-    else the SLURM job's end time (``squeue``) less ``SSL_STOP_BEFORE_END_S`` (default 300); None
+    else the SLURM job's end time (``squeue``) less ``SSL_STOP_BEFORE_END_S`` (default 300, at most a
+    quarter of the job's time limit); None
     outside SLURM or when the end is unknown (``squeue`` missing, no time limit)."""
     margin = float(os.environ.get("SSL_STOP_BEFORE_END_S", 300))
     if os.environ.get("SSL_DEADLINE"):
@@ -52,9 +53,12 @@ def job_deadline() -> float | None:
     if not job or not shutil.which("squeue"):
         return None
     try:
-        end = subprocess.run(["squeue", "-h", "-j", job, "-o", "%e"], capture_output=True, text=True,
-                             timeout=30).stdout.strip()
-        return datetime.fromisoformat(end).timestamp() - margin  # SLURM prints local time
+        start, end = (datetime.fromisoformat(t).timestamp() for t in subprocess.run(  # SLURM prints local time
+            ["squeue", "-h", "-j", job, "-o", "%S|%e"], capture_output=True, text=True, timeout=30
+        ).stdout.strip().split("|"))
+        # never more than a quarter of the job's limit: a margin longer than the job would stop every
+        # attempt before its first step, and the retries would make no progress
+        return end - min(margin, (end - start) / 4)
     except (OSError, subprocess.SubprocessError, ValueError):  # "N/A", "Unknown", a slow controller
         return None
 

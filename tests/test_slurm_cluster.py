@@ -182,6 +182,9 @@ def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weigh
     (wf / "results/tiny/data/shapes").symlink_to(cal / "results/tiny/data/shapes")
     (wf / "results/tiny/data/checked").mkdir()  # the images' check job ran in the DAG test: not again
     (wf / "results/tiny/data/checked/pretrain.json").touch()
+    # the limit itself, not the job's own stop before it: no --signal for a 1-minute job (common.smk), and
+    # no stop ahead of the end (ssl_core.preemption), so SLURM ends each attempt TIMEOUT
+    slurm = {**slurm, "SSL_STOP_BEFORE_END_S": "0"}
     start = sacct_start()
     t0 = time.monotonic()
     reference = one_process_run(wf, "uncut", slurm)  # beside the SLURM job, on the other core

@@ -92,7 +92,7 @@ def test_the_jobs_end_stops_it_without_a_signal(tmp_path, monkeypatch):
     """squeue's end time of $SLURM_JOB_ID, less SSL_STOP_BEFORE_END_S: the stop comes even when no
     signal reaches the Python process (a parent killed by SIGUSR1 before it)."""
     squeue = tmp_path / "squeue"
-    squeue.write_text('#!/bin/sh\n[ "$1 $2 $3 $4 $5" = "-h -j 4242 -o %e" ] && echo 2030-01-02T03:04:05\n')
+    squeue.write_text('#!/bin/sh\n[ "$1 $2 $3 $4 $5" = "-h -j 4242 -o %S|%e" ] && echo "$START|2030-01-02T03:04:05"\n')
     squeue.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
@@ -100,7 +100,10 @@ def test_the_jobs_end_stops_it_without_a_signal(tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_STOP_BEFORE_END_S", "300")
     from datetime import datetime
 
+    monkeypatch.setenv("START", "2030-01-01T03:04:05")  # a 1-day job: the full margin
     assert job_deadline() == datetime(2030, 1, 2, 3, 4, 5).timestamp() - 300
+    monkeypatch.setenv("START", "2030-01-02T03:03:05")  # a 1-minute job: a quarter of it, not 300 s
+    assert job_deadline() == datetime(2030, 1, 2, 3, 4, 5).timestamp() - 15
     monkeypatch.setenv("SSL_DEADLINE", str(time.time() + 300.4))  # the end 300.4 s away: stop in 0.4 s
     with Preemption() as p:
         assert not p.requested

@@ -53,8 +53,11 @@ def resources(kind):
     cluster = config.get("cluster", {})
     job = cluster.get(kind) or (cluster.get("evaluate", {}) if kind in ("linear", "transfer", "dense") else {})
     res = {"runtime": job.get("runtime", 60), "mem_mb": job.get("mem_mb", 4000)}
-    if cluster and cluster.get("signal_seconds", 120):  # checkpoint, exit 3, resume (ssl_core.preemption)
-        res["slurm_extra"] = f"'--signal=USR1@{cluster.get('signal_seconds', 120)}'"
+    signal = cluster.get("signal_seconds", 120) if cluster else 0
+    # checkpoint, exit 3, resume (ssl_core.preemption); not for a job whose whole limit is within 4x the
+    # signal's lead: it would be signalled at its start, every attempt, and never progress
+    if signal and res["runtime"] * 60 > 4 * signal:
+        res["slurm_extra"] = f"'--signal=USR1@{signal}'"
     for key, name in (("account", "slurm_account"), ("partition", "slurm_partition")):
         value = job.get(key, cluster.get(key))  # a rule kind may use its own partition
         if value:
