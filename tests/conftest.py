@@ -66,3 +66,16 @@ def env_without_detectron2(tmp: Path) -> dict[str, str]:
     """An environment whose Python processes cannot import detectron2 (a sitecustomize hook)."""
     (tmp / "sitecustomize.py").write_text(HIDE_DETECTRON2)
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+class StopAt:
+    """A preemption (ssl_core.preemption.Preemption's ``requested``) whose signal arrives once the
+    job has asked ``n`` times: after n steps, probe iterations or dense iterations (the resume tests)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    @property
+    def requested(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.n

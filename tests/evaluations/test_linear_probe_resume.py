@@ -20,7 +20,7 @@ from ssl_core.config import load_config, run_matrix, training_spec
 from ssl_core.io import load_torch, save_torch
 from ssl_core.preemption import RESUME_EXIT_CODE, Preempted
 
-from conftest import ROOT
+from conftest import ROOT, StopAt
 from test_linear_probe import HalvesViT, _halves_folder
 
 
@@ -31,16 +31,6 @@ def halves(tmp_path):
     return {"name": "shapes", "root": str(tmp_path / "data"), "num_workers": 0}
 
 
-class StopAt:
-    """A preemption whose signal arrives once the probe has run ``n`` iterations."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
-
-    @property
-    def requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.n
 
 
 @pytest.mark.parametrize("augment", [False, True])

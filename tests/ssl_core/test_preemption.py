@@ -19,20 +19,10 @@ from ssl_core.io import load_torch
 from ssl_core.preemption import RESUME_EXIT_CODE, SIGNALS, Preempted, Preemption, job_deadline
 from ssl_core.training import pretrain
 
-from conftest import ROOT
+from conftest import ROOT, StopAt
 from test_trainer import make_spec
 
 
-class StopAt:
-    """A preemption whose signal arrives once ``n`` steps have run."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
-
-    @property
-    def requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.n
 
 
 @pytest.mark.parametrize("signum", SIGNALS)

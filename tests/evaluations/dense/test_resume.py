@@ -7,20 +7,11 @@ import torch
 
 from evaluations.dense.data import write_dense_shapes
 from ssl_core.datasets.shapes import generate_shapes
+from conftest import StopAt
 
 D2_SKIP = "Detectron2 is not installed (see docs/detectron2.md: make detectron2)"
 
 
-class StopAt:
-    """A preemption whose signal arrives once ``n`` iterations have run."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
-
-    @property
-    def requested(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.n
 
 
 def test_a_signalled_fine_tuning_resumes_from_the_iteration_it_saved(tmp_path):
