@@ -13,17 +13,8 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+from ssl_core.host import cpu_model
 from ssl_core.io import write_json
-
-
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo where there is one), else what platform knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def head_commit() -> str:
