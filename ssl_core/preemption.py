@@ -44,9 +44,14 @@ SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
 def job_deadline() -> float | None:
     """Epoch seconds at which this job should stop to leave time for its checkpoint: ``SSL_DEADLINE``,
     else the SLURM job's end time (``squeue``) less ``SSL_STOP_BEFORE_END_S`` (default 300, at most a
-    quarter of the job's time limit); None
-    outside SLURM or when the end is unknown (``squeue`` missing, no time limit)."""
+    quarter of the job's time limit); None outside SLURM, when the end is unknown (``squeue`` missing,
+    no time limit) or when ``SSL_STOP_BEFORE_END_S`` is 0: then nothing stops the job ahead of its
+    limit, and SLURM's own SIGTERM at the limit is what checkpoints it (a stop *at* the end would
+    race that SIGTERM, since slurmctld enforces limits up to 30 s late, and exit before it: FAILED,
+    not TIMEOUT)."""
     margin = float(os.environ.get("SSL_STOP_BEFORE_END_S", 300))
+    if margin <= 0:
+        return None
     if os.environ.get("SSL_DEADLINE"):
         return float(os.environ["SSL_DEADLINE"]) - margin
     job = os.environ.get("SLURM_JOB_ID")

@@ -94,6 +94,9 @@ def test_the_jobs_end_stops_it_without_a_signal(tmp_path, monkeypatch):
     assert job_deadline() == datetime(2030, 1, 2, 3, 4, 5).timestamp() - 300
     monkeypatch.setenv("START", "2030-01-02T03:03:05")  # a 1-minute job: a quarter of it, not 300 s
     assert job_deadline() == datetime(2030, 1, 2, 3, 4, 5).timestamp() - 15
+    monkeypatch.setenv("SSL_STOP_BEFORE_END_S", "0")  # no stop of its own: SLURM's SIGTERM at the limit
+    assert job_deadline() is None
+    monkeypatch.setenv("SSL_STOP_BEFORE_END_S", "300")
     monkeypatch.setenv("SSL_DEADLINE", str(time.time() + 300.4))  # the end 300.4 s away: stop in 0.4 s
     with Preemption() as p:
         assert not p.requested
