@@ -41,8 +41,9 @@ smoke: $(STAMP)
 report: $(STAMP)
 	$(SNAKEMAKE_REPORT)
 
+# Two pytest-xdist workers (one per core here), a module at a time, the slowest modules first (tests/conftest.py).
 test: $(STAMP)
-	PATH=$(BIN):$$PATH python -m pytest $(ARGS)
+	PATH=$(BIN):$$PATH python -m pytest -n 2 --dist loadscope --no-loadscope-reorder $(ARGS)
 
 # The SLURM profile on a real SLURM (scripts/slurm-local.sh: installs slurm-wlm, munge, MariaDB with
 # apt-get where missing, as root, and starts two nodes on this host); stopped after the tests, pass or

@@ -18,6 +18,20 @@ def pytest_configure(config: pytest.Config) -> None:
                             "`make test` (pyproject addopts), run by `make check-learning` (CI: .ci/run)")
 
 
+#: Modules that take minutes here (their module-scoped fixtures: the mechanics DAG first), started
+#: first so that none of them starts last (measured with --durations; docs/measurements.md).
+SLOWEST_FIRST = ("tests/test_workflow.py", "tests/ssl_core/test_distributed.py", "tests/test_faults.py",
+                 "tests/evaluations/test_transfer_feature_cache.py", "tests/ssl_core/test_preemption.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs on two pytest-xdist workers a module at a time (``--dist loadscope``: a
+    module's module-scoped fixtures are built once) in the collection order (``--no-loadscope-reorder``),
+    which puts :data:`SLOWEST_FIRST` first."""
+    rank = {module: i for i, module in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def write_image_folder(root: Path, n_per_class: int, n_classes: int = 2, size: int = 16, seed: int = 0) -> Path:
     """A random-pixel ImageFolder tree ``root/<class>/<i>.png``."""
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ from torch import nn
 from evaluations.transfer import feature_cache as F
 from evaluations.transfer.datasets import load_split
 from evaluations.transfer.evaluate import evaluate_transfer
-from evaluations.transfer.standins import build_standins
+from evaluations.transfer.standins import GENERIC_STANDINS, build_standins
 from evaluations.transfer import replicas as R
 
 SMALL = F.Preprocessing(size=8, resize=8)
@@ -115,7 +115,7 @@ def test_paper_preprocessing_is_the_protocol():
 
 
 def test_end_to_end_on_the_standins(tmp_path):
-    build_standins(tmp_path / "data", n_train=16, n_val=8, n_test=8, image_size=16, n_classes=4)
+    build_standins(tmp_path / "data", n_train=16, n_val=8, n_test=8, image_size=16, n_classes=4, names=GENERIC_STANDINS)
     net = Counting()
     ckpt = tmp_path / "ckpt.pt"
     torch.save(net.state_dict(), ckpt)
@@ -141,7 +141,7 @@ def test_one_job_writes_a_cell_per_dataset_as_separate_jobs_do(tmp_path):
     from ssl_core.backbones import build_backbone
     from ssl_core.io import save_torch
 
-    build_standins(tmp_path / "data", n_train=16, n_val=8, n_test=8, image_size=16, n_classes=4)
+    build_standins(tmp_path / "data", n_train=16, n_val=8, n_test=8, image_size=16, n_classes=4, names=GENERIC_STANDINS)
     torch.manual_seed(0)
     save_torch({"arch": "resnet_tiny", "kwargs": {}, "state_dict": build_backbone("resnet_tiny").state_dict()},
                tmp_path / "backbone.pt")
