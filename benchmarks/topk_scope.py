@@ -189,7 +189,7 @@ def cost(args) -> list[dict]:
     import torch.multiprocessing as mp
 
     rows = []
-    for method in ("simclr", "mocov3"):
+    for method in args.cost_methods:
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "times.json")
             mp.spawn(_cost_worker, args=(_free_port(), args.profile, method, args.cost_batch, args.repeats, out),
@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--splits", type=int, default=50, help="random splits over processes per draw")
     p.add_argument("--cost-batch", type=int, default=256, help="global batch of the 2-process cost (0: skip)")
     p.add_argument("--repeats", type=int, default=5, help="timed step pairs of the cost")
+    p.add_argument("--cost-methods", nargs="+", default=["simclr", "mocov3"], choices=["simclr", "mocov3"],
+                   help="methods whose 2-process cost is timed")
     add_thread_option(p)
     args = p.parse_args(argv)
     set_threads(args.threads)

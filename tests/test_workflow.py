@@ -181,8 +181,10 @@ def test_lint_is_clean(tmp_path):
     assert proc.returncode == 0 and not found, found
 
 
-# The mechanics profile of tiny_run: the tiny DAG on 256 / 64 images, every run 4 steps.
-N_TRAIN, N_VAL, BATCH, EPOCHS = 256, 64, 128, 2
+# The mechanics profile of tiny_run: the tiny DAG on 64 / 64 images, every run 4 steps of 32 images; the
+# transfer stand-ins 80 / 24 / 48 images.
+N_TRAIN, N_VAL, BATCH, EPOCHS = 64, 64, 32, 2
+TRANSFER_SIZES = {"n_train": 80, "n_val": 24, "n_test": 48}
 
 
 def mechanics_config(wf: Path) -> dict:
@@ -196,6 +198,7 @@ def mechanics_config(wf: Path) -> dict:
     (make check-learning)."""
     cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text())
     cfg["data"]["shapes"].update(n_train=N_TRAIN, n_val=N_VAL)
+    cfg["data"]["dense"].update(n_train=N_TRAIN, n_test=min(N_VAL, cfg["data"]["dense"]["n_test"]))  # where Detectron2 is
     for method in cfg["methods"].values():
         method["recipe"].update(epochs=EPOCHS, batch_size=BATCH)
     cfg["references"]["supervised"].update(epochs=EPOCHS, batch_size=BATCH)
@@ -209,7 +212,7 @@ def mechanics_config(wf: Path) -> dict:
         sweep["k"]["values"] = sweep["k"]["values"][:2] if sweep["method"] in swept else [main["k"]]
         sweep["s"]["k"], sweep["k"]["s"] = main["k"], main["s"]
     cfg["eval"]["linear"]["epochs"] = 2
-    cfg["eval"]["transfer"]["standins"].update(n_train=160, n_val=48, n_test=96)
+    cfg["eval"]["transfer"]["standins"].update(TRANSFER_SIZES)
     return cfg
 
 
@@ -219,6 +222,7 @@ def tiny_run(tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("dag"))
     (wf / "mechanics.yaml").write_text(yaml.safe_dump(mechanics_config(wf)))
     snakemake("-c2", "--configfile", "mechanics.yaml", cwd=wf)
+    print(f"the mechanics DAG: {len(list((wf / 'results/tiny/benchmarks').rglob('*.tsv')))} benchmarked jobs")
     return wf
 
 
@@ -300,7 +304,7 @@ def test_table1_and_fig4(tiny_run):
     assert dict(zip(transfer.dataset, transfer.metric)) == {
         "shapes_top1": "top1", "shapes_mpc": "mean_per_class", "shapes_multilabel": "map11"}
     result = json.loads((out / "eval" / "transfer" / next(iter(main)) / "shapes_multilabel.json").read_text())
-    assert (result["n_train"], result["n_val"], result["n_test"]) == (160, 48, 96) and len(result["grid"]) == 5
+    assert {k: result[k] for k in TRANSFER_SIZES} == TRANSFER_SIZES and len(result["grid"]) == 5
     assert list((out / "features" / next(iter(main))).glob("shapes_top1/train-*.pt"))  # the feature cache
 
     table = pd.read_csv(out / "tables" / "table1_transfer.csv")

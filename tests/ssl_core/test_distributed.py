@@ -28,8 +28,6 @@ def _records(path):
 
 
 def _baseline_spec(method, root):
-    if method == "simclr":
-        return make_spec(root, "baseline", epochs=1)
     if method.endswith("-rescued-global"):
         # The global top-k with the common-view BatchNorm rule: the same k pairs, the same strong
         # views and their normalisation on 2 processes as on 1 (k = 3: odd, so one process holds more).
@@ -47,7 +45,9 @@ def _baseline_spec(method, root):
                        koleo_loss_weight=0.0, backbone={**RECIPE["backbone"], "drop_path_rate": 0.0})
 
 
-@pytest.mark.parametrize("method", ["simclr", "dinov2-centering", "dinov2-sinkhorn_knopp", "simclr-rescued-global",
+# SimCLR's baseline is not a case of its own: its loss (the gathered negatives) is the SSL part of
+# simclr-rescued-global's loss, compared step by step there (4 processes of ~5 s of torch import each per case).
+@pytest.mark.parametrize("method", ["dinov2-centering", "dinov2-sinkhorn_knopp", "simclr-rescued-global",
                                     "mocov3-rescued-global"])
 def test_two_gloo_processes_match_one_process(tiny_folder, tmp_path, method):
     spec = _baseline_spec(method, tiny_folder)
