@@ -204,3 +204,37 @@ def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weigh
     assert_same_weights(wf / "uncut/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
     print(f"{steps} steps at {seconds_per_step:.2f} s: {len(attempts)} SLURM jobs ({', '.join(states)}) in "
           f"{seconds:.0f} s; log tail: {log[-200:]!r}")
+
+
+def test_paper_smoke_cut_runs_as_slurm_jobs(slurm, tmp_path):
+    """A cut of the paper_smoke DAG (config/paper_smoke.yaml: the paper's recipes at smoke scale) as
+    jobs of the cluster: the miniature trees in the real layouts, the ImageNet check, SimCLR's
+    ResNet-50 baseline pretrained across both nodes (the paper profile's launch: srun --overlap,
+    torchrun per node, 1 fake GPU each; gloo on CPU) and its linear probe (moco-v3's main_lincls)."""
+    wf = copy_workflow(tmp_path)
+    cluster = json.loads(json.dumps(CLUSTER))
+    cluster["pretrain"]["runtime"] = 30
+    (wf / "config" / "smoke_slurm.yaml").write_text(yaml.safe_dump({
+        "inherits": "paper_smoke.yaml", "cluster": cluster, "sweeps": [],
+        "experiments": [{"method": "simclr", "arch": "resnet50", "variants": ["baseline"], "seeds": [0]}]}))
+    run = "simclr-resnet50-baseline-seed0"
+    start = sacct_start()
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [f"{BIN}/snakemake", f"results/paper_smoke/eval/linear/{run}.json", "--workflow-profile", "workflow/profiles/slurm",
+         "--configfile", "config/smoke_slurm.yaml", "--slurm-init-seconds-before-status-checks", "2",
+         "--seconds-between-status-checks", "2", "--latency-wait", "5"],
+        cwd=wf, env=workflow_env(slurm), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    jobs = jobs_since(start, slurm)
+    rules = sorted(j["comment"].split("_wildcards")[0].removeprefix("rule_") for j in jobs)
+    assert rules == sorted(["miniature_data", "check_pretrain_images", "pretrain", "linear_probe"]), jobs
+    assert all(j["state"] == "COMPLETED" for j in jobs), jobs
+    pretrain = next(j for j in jobs if j["comment"].startswith("rule_pretrain"))
+    assert pretrain["nnodes"] == "2" and "gres/gpu=2" in pretrain["tres"], pretrain
+    info = json.loads((wf / "results/paper_smoke/pretrain" / run / "run.json").read_text())
+    assert info["world_size"] == 2 and info["steps"] == 2
+    assert load_torch(wf / "results/paper_smoke/pretrain" / run / "backbone.pt")["arch"] == "resnet50"
+    probe = json.loads((wf / f"results/paper_smoke/eval/linear/{run}.json").read_text())
+    assert 0 <= probe["value"] <= 100
+    print(f"paper_smoke cut: {len(jobs)} SLURM jobs in {time.monotonic() - t0:.0f} s")
