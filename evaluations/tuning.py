@@ -195,7 +195,8 @@ def run_tuning(configfile: str | Path, results: str | Path, cpus: dict[str, str]
     write_json(tables / "tuning_selection.json", {"source": source, "group": config["tuning"]["group"],
                                                   "selection": selection, "note": note})
     lines = [f"tuning group {config['tuning']['group']!r} from {source}" + (f" ({note})" if note else "")]
-    lines.append(table.drop(columns=["half_width"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    shown = table.drop(columns=["half_width"]).assign(s=table["s"].map(lambda v: f"{v:g}"))  # 0.015, not 0.01
+    lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     for p in picks.values():
         lines.append(f"selected ({p['rule']}): {p['method']} {p['arch']} s = {p['s']:g}, k = {p['k']} "
                      f"(grid at k = {p['grid_k']}): {p['mean']:+.2f} [{p['ci_low']:+.2f}, {p['ci_high']:+.2f}], n = {p['n']}")
