@@ -1,5 +1,6 @@
 """Multi-process training through the command the pretrain rule and a SLURM job run: 2 gloo
-processes on CPU must train exactly like 1 process with the same global batch."""
+processes on CPU must train like 1 process with the same global batch: the same loss step by step (relative
+1e-5) and the same weights up to the order of float sums (relative 1e-4)."""
 import json
 import os
 import re
