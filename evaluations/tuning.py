@@ -88,13 +88,40 @@ def _best(points: pd.DataFrame, param: str) -> float:
     return float(run[means == means.max()][param].min())
 
 
-def select(table: pd.DataFrame, rule: str = "largest_paired_mean") -> dict[tuple[str, str], dict]:
+def grid_of(config: dict) -> dict[tuple[str, str], dict[tuple[float, int], int]]:
+    """(method, arch) -> {(s, k): paired seeds} of the config's tuning grid (its group's rescued runs)."""
+    group, grid = config["tuning"]["group"], {}
+    for exp in config["experiments"]:
+        if exp.get("group") == group and "rescued" in exp["variants"]:
+            rescue = {**config["methods"][exp["method"]]["rescue"], **exp.get("rescue", {})}
+            grid.setdefault((exp["method"], exp["arch"]), {})[(float(rescue["s"]), int(rescue["k"]))] = len(exp["seeds"])
+    return grid
+
+
+def incomplete(table: pd.DataFrame, grid: dict) -> dict[tuple[str, str], str]:
+    """(method, arch) -> "n of N pairs" for each grid of ``grid`` (:func:`grid_of`) with a point short
+    of its paired seeds in ``table``: the rule selects from a complete grid only."""
+    out = {}
+    for key, points in grid.items():
+        mine = table[(table.method == key[0]) & (table.arch == key[1])]
+        have = {(float(s), int(k)): int(n) for s, k, n in zip(mine.s, mine.k, mine.n)}
+        done = sum(min(have.get(point, 0), n) for point, n in points.items())
+        if done < sum(points.values()):
+            out[key] = f"{done} of {sum(points.values())} pairs"
+    return out
+
+
+def select(table: pd.DataFrame, rule: str = "largest_paired_mean",
+           grid: dict | None = None) -> dict[tuple[str, str], dict]:
     """(method, arch) -> the selected {"s", "k", "grid_k", "mean", "ci_low", "ci_high", "n",
-    "rule"} by ``rule``; ``table`` is :func:`tuning_table`'s."""
+    "rule"} by ``rule``; ``table`` is :func:`tuning_table`'s. With ``grid`` (:func:`grid_of`), only
+    the methods whose grid is complete (every point at all its paired seeds) are selected."""
     if rule not in RULES:
         raise TuningError(f"tuning.rule {rule!r} is not one of {', '.join(RULES)}")
-    picks = {}
+    picks, pending = {}, incomplete(table, grid) if grid is not None else {}
     for (method, arch), points in table.groupby(["method", "arch"], sort=True):
+        if (method, arch) in pending:
+            continue
         k0 = grid_k(points)
         s = _best(points[points.k == k0], "s")
         k = int(_best(points[points.s == s], "k"))
@@ -187,7 +214,8 @@ def run_tuning(configfile: str | Path, results: str | Path, cpus: dict[str, str]
     cpus = run_cpus(Path(results) / "metrics.csv") if cpus is None else cpus
     metrics, note = same_cpu_pairs(metrics, cpus, drop=drop_mixed_cpu, source=source)
     table = tuning_table(metrics, config["tuning"]["group"])
-    picks = select(table, config["tuning"]["rule"])
+    grid = grid_of(config)
+    picks = select(table, config["tuning"]["rule"], grid)
     table = mark_selected(table, picks)
     tables = Path(results) / "tables"
     write_table(table, tuning_latex(table, config["profile"]), tables / "tuning")
@@ -200,6 +228,8 @@ def run_tuning(configfile: str | Path, results: str | Path, cpus: dict[str, str]
     for p in picks.values():
         lines.append(f"selected ({p['rule']}): {p['method']} {p['arch']} s = {p['s']:g}, k = {p['k']} "
                      f"(grid at k = {p['grid_k']}): {p['mean']:+.2f} [{p['ci_low']:+.2f}, {p['ci_high']:+.2f}], n = {p['n']}")
+    lines += [f"not selected yet: {m} {a}: {done} finished (the rule selects from the complete grid)"
+              for (m, a), done in sorted(incomplete(table, grid).items()) if (table.method == m).any()]
     problems = check_main_experiments(config, picks)
     lines += [f"confirmation: {p}" for p in problems] or ["confirmation: the main experiments are at the selected (s, k)"]
     return table, picks, lines
