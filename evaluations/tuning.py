@@ -231,7 +231,8 @@ def run_tuning(configfile: str | Path, results: str | Path, cpus: dict[str, str]
     lines += [f"not selected yet: {m} {a}: {done} finished (the rule selects from the complete grid)"
               for (m, a), done in sorted(incomplete(table, grid).items()) if (table.method == m).any()]
     problems = check_main_experiments(config, picks)
-    lines += [f"confirmation: {p}" for p in problems] or ["confirmation: the main experiments are at the selected (s, k)"]
+    lines += [f"confirmation: {p}" for p in problems] or [
+        "confirmation: the main experiments are at the selected (s, k)" if picks else "confirmation: nothing selected yet"]
     return table, picks, lines
 
 
