@@ -21,7 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
 #: Modules that take minutes here (their module-scoped fixtures: the mechanics DAG first), started
 #: first so that none of them starts last (measured with --durations; docs/measurements.md).
 SLOWEST_FIRST = ("tests/test_workflow.py", "tests/ssl_core/test_distributed.py", "tests/test_faults.py",
-                 "tests/evaluations/test_transfer_feature_cache.py", "tests/ssl_core/test_preemption.py")
+                 "tests/ssl_core/test_preemption.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
