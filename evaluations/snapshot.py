@@ -14,7 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ssl_core.host import cpu_model
-from ssl_core.io import write_json
+from ssl_core.io import write_json, write_text
 
 
 def head_commit() -> str:
@@ -31,9 +31,13 @@ def snapshot(results: str | Path, out: str | Path, wall_seconds: float, command:
              *sorted(p for p in (results / "figures").glob("*.*") if p.suffix in (".png", ".csv"))]
     if not files[0].is_file():
         raise SystemExit(f"{results} holds no finished run: expected {files[0]}, {results}/tables/, {results}/figures/")
+    earlier = _earlier_rows(out / "metrics.csv", results / "metrics.csv") if part else []
     for path in files:
         (out / path.parent.relative_to(results)).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out / path.relative_to(results))
+    if earlier:  # the earlier parts' runs, from results dirs that may be gone, before this part's
+        now = (results / "metrics.csv").read_text().splitlines()
+        write_text(out / "metrics.csv", "\n".join([now[0], *earlier, *now[1:]]) + "\n")
     # Each probe's per-image predictions (for paired per-image analyses: python -m evaluations power --predictions).
     predictions = sorted((results / "eval" / "linear").glob("*.predictions.csv.gz"))
     if predictions:
@@ -54,11 +58,12 @@ def snapshot(results: str | Path, out: str | Path, wall_seconds: float, command:
         "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform(),
                     "python": platform.python_version(), "torch": version("torch"), "torchvision": version("torchvision")},
         "files": [str(p.relative_to(results)) for p in files],
-        "predictions": len(predictions),
+        "predictions": len(list((out / "predictions").glob("*.predictions.csv.gz"))),
     }
     if part:
         old = json.loads((out / "MANIFEST.json").read_text()).get("parts", {}) if (out / "MANIFEST.json").exists() else {}
-        runs = sorted(p.parent.name for p in results.glob("pretrain/*/run.json"))
+        # A part's runs are its finished ones: probed (a pretraining that was stopped is no run of it).
+        runs = sorted(p.stem for p in results.glob("eval/linear/*.json"))
         manifest["parts"] = {**old, part: {
             "commit": commit, "wall_seconds": wall_seconds, "command": command, "torch_threads": threads,
             "cpu": manifest["machine"]["cpu"],  # a pair is only a pair on one CPU type (evaluations.cpu)
@@ -66,3 +71,16 @@ def snapshot(results: str | Path, out: str | Path, wall_seconds: float, command:
         manifest["wall_seconds"] = sum(q["wall_seconds"] for q in manifest["parts"].values())
     write_json(out / "MANIFEST.json", manifest)
     return manifest
+
+
+def _earlier_rows(reference: Path, new: Path) -> list[str]:
+    """The lines of ``reference`` (the reference's metrics.csv) of runs that ``new`` (this part's
+    metrics.csv, same columns) does not hold, as written: a part is built in a results dir of its
+    own, and the earlier parts' rows stay in the reference (a rerun run's rows are the new ones)."""
+    if not reference.is_file():
+        return []
+    old, now = reference.read_text().splitlines(), new.read_text().splitlines()
+    if not old or not now or old[0] != now[0] or old[0].split(",", 1)[0] != "run":
+        raise SystemExit(f"{reference} and {new} have other columns: a part adds rows of the same metrics.csv")
+    mine = {line.split(",", 1)[0] for line in now[1:]}
+    return [line for line in old[1:] if line.split(",", 1)[0] not in mine]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -272,30 +273,44 @@ def test_snapshot_records_the_rescue_bn_rule(tmp_path):
 
 
 def test_snapshot_in_parts_keeps_each_parts_runs_and_the_predictions(tmp_path):
+    """A part lists its probed runs (not a pretraining that was stopped before its probe), and a part
+    built in a results dir of its own keeps the earlier parts' metrics rows in the reference."""
     results, out = tmp_path / "results" / "verdict", tmp_path / "reference" / "verdict"
-    (results / "eval" / "linear").mkdir(parents=True)
-    (results / "metrics.csv").write_text("run\n")
+    header = "run,group,metric,value"
 
-    def finish(run):
+    def finish(run, probed=True):
         (results / "pretrain" / run).mkdir(parents=True)
         (results / "pretrain" / run / "run.json").write_text(json.dumps({"spec": {"variant": "baseline"},
                                                                             "torch_threads": 1}))
-        (results / "eval" / "linear" / f"{run}.predictions.csv.gz").write_bytes(run.encode())
+        if probed:
+            (results / "eval" / "linear").mkdir(parents=True, exist_ok=True)
+            (results / "eval" / "linear" / f"{run}.json").write_text("{}")
+            (results / "eval" / "linear" / f"{run}.predictions.csv.gz").write_bytes(run.encode())
 
     finish("a")
+    finish("c", probed=False)
+    (results / "metrics.csv").write_text(f"{header}\na,main,top1,50.1000\n")
     main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "60", "--commit", "c1",
           "--part", "one"])
+    shutil.rmtree(results)  # the next part in a results dir of its own
     finish("b")
+    finish("c")
+    (results / "metrics.csv").write_text(f"{header}\nb,main,top1,49.0000\nc,main,top1,48.0000\n")
     main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "30", "--commit", "c2",
           "--part", "two"])
     manifest = json.loads((out / "MANIFEST.json").read_text())
     parts = manifest["parts"]
-    assert (parts["one"]["commit"], parts["one"]["runs"]) == ("c1", ["a"])
-    assert (parts["two"]["commit"], parts["two"]["runs"]) == ("c2", ["b"])  # a belongs to part one
-    assert manifest["wall_seconds"] == 90 and manifest["torch_threads"] == [1] and manifest["predictions"] == 2
+    assert (parts["one"]["commit"], parts["one"]["runs"]) == ("c1", ["a"])  # c was stopped before its probe
+    assert (parts["two"]["commit"], parts["two"]["runs"]) == ("c2", ["b", "c"])
+    assert (out / "metrics.csv").read_text().splitlines() == [header, "a,main,top1,50.1000", "b,main,top1,49.0000",
+                                                              "c,main,top1,48.0000"]
+    assert manifest["wall_seconds"] == 90 and manifest["torch_threads"] == [1] and manifest["predictions"] == 3
     from ssl_core.host import cpu_model  # each part records its machine's CPU type (evaluations.cpu)
     assert parts["one"]["cpu"] == parts["two"]["cpu"] == cpu_model() == manifest["machine"]["cpu"]
     assert (out / "predictions" / "b.predictions.csv.gz").read_bytes() == b"b"
+    (results / "metrics.csv").write_text("run,value\nb,1\n")
+    with pytest.raises(SystemExit, match="other columns"):
+        main(["snapshot", "--results", str(results), "--out", str(out), "--wall-seconds", "1", "--part", "three"])
 
 
 def test_moco_v3_vit_claims_read_their_declared_stand_ins():
