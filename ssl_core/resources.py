@@ -86,7 +86,9 @@ class Cost:
 
 @lru_cache(maxsize=None)
 def backbone_cost(arch: str, size: int, kwargs_key: tuple = ()) -> Cost:
-    """FLOPs and saved-activation growth per image of ``arch`` at ``size`` px (meta device)."""
+    """FLOPs and saved-activation growth per image of ``arch`` at ``size`` px (meta device); with
+    ``activation_checkpointing`` the recomputation's FLOPs and the peak of the backward (the blocks'
+    inputs plus one block's activations)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from ssl_core.backbones import build_backbone
@@ -114,8 +116,14 @@ def backbone_cost(arch: str, size: int, kwargs_key: tuple = ()) -> Cost:
         flops[batch] = (fwd, counter.get_total_flops())
         saved[batch] = sum(nbytes)
         largest = max(nbytes) / batch
+    saved_bytes = saved[2] - saved[1]
+    if getattr(model, "grad_checkpointing", False):
+        # checkpointed blocks keep only their inputs (what the hooks saw); the backward recomputes one
+        # block at a time, holding that block's activations on top: one block's share of the full saves
+        full = backbone_cost(arch, size, tuple((k, v) for k, v in kwargs_key if k != "activation_checkpointing"))
+        saved_bytes += full.saved_bytes / len(model.blocks)
     return Cost(fwd=flops[2][0] - flops[1][0], fwd_bwd=flops[2][1] - flops[1][1],
-                saved_bytes=saved[2] - saved[1], params=params, largest_bytes=largest)
+                saved_bytes=saved_bytes, params=params, largest_bytes=largest)
 
 
 def _cost(spec_arch: str, size: int, kwargs: dict | None) -> Cost:

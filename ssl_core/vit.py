@@ -20,6 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath
+from timm.models._manipulate import checkpoint_seq
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
@@ -85,7 +86,12 @@ class ViT(VisionTransformer):
             x = flat.reshape(x.shape)
         x = self._pos_embed(x)
         x = self.norm_pre(self.patch_drop(x))
-        x = self.blocks(x)
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            # each block's activations recomputed in the backward (its input kept, the RNG state of
+            # its stochastic depth restored): the same gradients in about a block's memory
+            x = checkpoint_seq(self.blocks, x, use_reentrant=False)
+        else:
+            x = self.blocks(x)
         return self.norm(x)
 
 
@@ -126,12 +132,14 @@ def _moco_v3_init(model: ViT, patch_size: int) -> None:
 def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: str = "timm",
               stop_grad_patch_embed: bool = False, drop_path_rate: float = 0.0,
               init_values: float | None = None, mask_token: bool = False, num_heads: int | None = None,
-              global_pool: str = "token") -> ViT:
+              global_pool: str = "token", activation_checkpointing: bool = False) -> ViT:
     """``recipe``: "mocov3" (sin-cos position embedding + MoCo v3 init), "timm" (learned,
     interpolated to every input size by timm) or "dinov2" (learned, interpolated as DINOv2 does for
     its 224 and 96 px crops; uniform stochastic depth).
     ``global_pool``: the feature is the class token ("token", every official recipe) or the mean of
     the patch tokens ("avg", timm's: LayerNorm after the mean; a CPU-scale option).
+    ``activation_checkpointing``: recompute each block in the backward instead of keeping its
+    activations (the paper profile's DINOv2 ViT-L: docs/scaling.md; no official recipe does).
     ``num_heads`` overrides the size's default: MoCo v3's ViT-S has 12 heads (moco-v3 ``vits.py``
     ``vit_small``), timm's and DINOv2's have 6; the parameter count is the same."""
     dim, depth, heads = VIT_SIZES[size]
@@ -152,4 +160,5 @@ def build_vit(size: str, *, img_size: int = 224, patch_size: int = 16, recipe: s
         model.patch_embed.proj.bias.requires_grad = False
     if mask_token:
         nn.init.zeros_(model.mask_token)
+    model.set_grad_checkpointing(activation_checkpointing)
     return model

@@ -27,6 +27,19 @@ def test_vit_large_flops_follow_the_transformer_formula():
     assert cost.fwd_bwd == pytest.approx(3 * cost.fwd, rel=0.02)  # backward: twice the forward
 
 
+def test_activation_checkpointing_trades_flops_for_memory():
+    """ViT-L checkpointed: most of one more forward of the blocks in the backward and the
+    blocks' inputs + one block's activations instead of every block's."""
+    full = R.backbone_cost("vit_large", 224)
+    ckpt = R.backbone_cost("vit_large", 224, (("activation_checkpointing", True),))
+    assert ckpt.fwd == full.fwd and ckpt.params == full.params
+    # the recomputation stops once the backward has what it needs (torch's non-reentrant early stop)
+    assert full.fwd_bwd + full.fwd / 2 < ckpt.fwd_bwd <= full.fwd_bwd + full.fwd
+    inputs = 24 * 197 * 1024 * 4  # each block's fp32 input per image
+    assert ckpt.saved_bytes == pytest.approx(inputs + full.saved_bytes / 24, rel=0.1)
+    assert ckpt.saved_bytes < full.saved_bytes / 8
+
+
 def test_every_job_kind_fits_the_example_clusters_runtime_and_retries():
     config = load_config(ROOT / "config" / "paper.yaml")
     config.update(yaml.safe_load((ROOT / "config" / "cluster.example.yaml").read_text()))
@@ -40,6 +53,10 @@ def test_every_job_kind_fits_the_example_clusters_runtime_and_retries():
     assert trained == 99  # every trained run of the paper DAG (the 7 floors need no training)
     assert all(r["wall_hours"] > 0 for r in rows if r["kind"] != "check" or r["images"])
     assert R.covered(rows, config, retries) == []
+    # the paper's DINOv2 ViT-L fits an 80 GB GPU only with its activation checkpointing (docs/scaling.md)
+    assert [line for line in R.over_memory(rows) if "dinov2" in line] == []
+    config["methods"]["dinov2"]["recipe"]["backbone"]["activation_checkpointing"] = False
+    assert any(line.startswith("pretrain dinov2 vit_large") for line in R.over_memory(R.estimate(config, decode)))
     # a runtime that no longer covers the longest pretraining is named
     config["cluster"]["pretrain"]["runtime"] = 60
     assert any(line.startswith("pretrain simclr resnet50") for line in R.covered(rows, config, retries))
