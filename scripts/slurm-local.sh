@@ -90,7 +90,8 @@ GresTypes=gpu
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+SelectTypeParameters=CR_Core_Memory
+DefMemPerNode=500
 SlurmdParameters=config_overrides
 ReturnToService=2
 KillWait=10

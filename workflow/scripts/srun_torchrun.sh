@@ -9,7 +9,10 @@
 #  - the outer step's environment describes that step (SLURM_NNODES=1, SLURM_JOB_NODELIST=<first
 #    node>, SLURM_NTASKS=1): srun would refuse 2 nodes ("Only allocated 1 nodes"), so every SLURM_*
 #    variable but the job's id goes, and the node list comes from the controller;
-#  - a node's name need not resolve (SLURM reaches it at its NodeAddr): the rendezvous uses NodeAddr.
+#  - a node's name need not resolve (SLURM reaches it at its NodeAddr): the rendezvous uses NodeAddr;
+#  - two jobs can start on the same first node (jobs of part of a node's GPUs): each its own
+#    rendezvous port, from its job id (SSL_RDZV_PORT overrides it); one fixed port made the second
+#    job's agents join the first job's store and both fail (measured on the local SLURM).
 set -euo pipefail
 nodes=$1 nproc=$2 cpus=$3 gpus=$4
 shift 4
@@ -20,8 +23,9 @@ addr=$(scontrol show node "$first" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p')
 for var in $(compgen -e); do
     case $var in SLURM_JOB_ID | SLURM_JOBID | SLURM_CONF) ;; SLURM_*) unset "$var" ;; esac
 done
+port=${SSL_RDZV_PORT:-$((20000 + job % 20000))}
 gres=()
 [ "$gpus" -gt 0 ] && gres=("--gres=gpu:$gpus")
 exec srun --overlap --nodes="$nodes" --ntasks="$nodes" --ntasks-per-node=1 --cpus-per-task="$cpus" "${gres[@]}" \
     --kill-on-bad-exit=1 python -m torch.distributed.run --nnodes="$nodes" --nproc-per-node="$nproc" \
-    --rdzv-backend=c10d --rdzv-id="$job" --rdzv-endpoint="${addr:-$first}:29500" "$@"
+    --rdzv-backend=c10d --rdzv-id="$job" --rdzv-endpoint="${addr:-$first}:$port" "$@"
