@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.test_workflow import BIN, copy_workflow, workflow_env
+from tests.test_workflow import BIN, ROOT, copy_workflow, workflow_env
 
 FAKE = {  # SLURM's client tools, as far as the plugin calls them
     "sbatch": 'echo "$@" >> "$FAKE_SLURM_LOG"; echo 4242',
@@ -85,3 +85,28 @@ def test_multi_gpu_command_line(tmp_path):
     # nodes, processes per node, CPUs per task, GPUs per node; the script runs torchrun through
     # `srun --overlap` on every node (on the real SLURM: tests/test_slurm_cluster.py)
     assert "bash workflow/scripts/srun_torchrun.sh 2 8 64 8 -m ssl_core pretrain --spec" in out.stdout
+
+
+def test_each_job_has_its_own_rendezvous_port(tmp_path):
+    """Two jobs whose first node is the same host (jobs of part of a node's GPUs) must not share a
+    rendezvous endpoint: with one fixed port the second job's agents joined the first job's store
+    and both failed (measured on the local SLURM). The port comes from the job id; SSL_RDZV_PORT
+    overrides it."""
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    for name, body in {"squeue": "echo n1", "scontrol": 'if [ "$1" = show ] && [ "$2" = hostnames ]; then echo n1; '
+                       'else echo "NodeName=n1 NodeAddr=10.0.0.7 State=IDLE"; fi', "srun": 'echo "$@"'}.items():
+        (fake / name).write_text(f"#!/bin/bash\n{body}\n")
+        (fake / name).chmod(0o755)
+
+    def launch(job: str, **extra: str) -> str:
+        env = {**{k: v for k, v in os.environ.items() if k != "SSL_RDZV_PORT"}, "SLURM_JOB_ID": job, "SLURM_NNODES": "1",
+               "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", **extra}
+        out = subprocess.run(["bash", "workflow/scripts/srun_torchrun.sh", "2", "1", "4", "1", "-m", "ssl_core"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+        assert "--overlap" in out and "--rdzv-id=" + job in out
+        return next(a for a in out.split() if a.startswith("--rdzv-endpoint="))
+
+    assert launch("12345") == "--rdzv-endpoint=10.0.0.7:32345"
+    assert launch("12346") == "--rdzv-endpoint=10.0.0.7:32346"
+    assert launch("12345", SSL_RDZV_PORT="29500") == "--rdzv-endpoint=10.0.0.7:29500"
