@@ -128,7 +128,7 @@ def _write_run(results, spec, top1, collapse=None):
 def test_tuning_command_on_finished_runs(tmp_path, capsys):
     """The CLI on config/tuning.yaml's own run names: SimCLR's grid on two of its six seeds (no
     selection yet: the rule selects from the complete grid), then on all six, the rescued runs at
-    s = 0.15 best; MoCo v3 not run yet."""
+    s = 0.15 best and k = 2 better than k = 1 there; MoCo v3 not run yet."""
     import json
 
     from evaluations.__main__ import main
@@ -137,23 +137,23 @@ def test_tuning_command_on_finished_runs(tmp_path, capsys):
     config = load_config(ROOT / "config" / "tuning.yaml")
     runs = run_matrix(config)
     results = tmp_path / "results" / "tuning"
-    gains = {0.015: 0.1, 0.05: 0.5, 0.15: 1.5, 0.5: -2.0, 1.5: -9.0}
+    gains = {(0.015, 2): 0.1, (0.05, 2): 0.5, (0.15, 2): 1.5, (0.5, 2): -2.0, (1.5, 2): -9.0, (0.15, 1): 1.2}
     for seeds in ((100, 101), (102, 103, 104, 105)):
         for run, spec in runs.items():
             if spec["method"] == "simclr" and spec["seed"] in seeds and "tune" in spec["groups"]:
                 base = 50.0 + spec["seed"]
-                _write_run(results, spec, base + (gains[spec["s"]] + 0.1 * (spec["seed"] - 100)
+                _write_run(results, spec, base + (gains[spec["s"], spec["k"]] + 0.1 * (spec["seed"] - 100)
                                                   if spec["variant"] == "rescued" else 0))
         main(["tuning", "--configfile", str(ROOT / "config" / "tuning.yaml"), "--results", str(results)])
         out = capsys.readouterr().out
         selection = json.loads((results / "tables" / "tuning_selection.json").read_text())["selection"]
         if seeds == (100, 101):
-            assert "not selected yet: simclr resnet_tiny: 10 of 30 pairs finished" in out and selection == {}
+            assert "not selected yet: simclr resnet_tiny: 12 of 36 pairs finished" in out and selection == {}
     assert "selected (largest_paired_mean): simclr resnet_tiny s = 0.15, k = 2 (grid at k = 2): +1.75" in out
     assert selection["simclr resnet_tiny"]["s"] == 0.15 and "mocov3 resnet_tiny" not in selection
     assert "confirmation: simclr resnet_tiny: no main experiment (the confirmation runs) yet" in out
     table = pd.read_csv(results / "tables" / "tuning.csv")
-    assert table.selected.sum() == 1 and table.n.eq(6).all() and len(table) == 5
+    assert table.selected.sum() == 1 and table.n.eq(6).all() and len(table) == 6  # 5 values of s at k = 2, k = 1
 
 
 def test_interim_of_a_tuning_profile_makes_its_tuning_table_and_reads_itself_as_tuned(tmp_path):
