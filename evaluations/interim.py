@@ -69,6 +69,10 @@ def interim_commands(config_path: str | Path, results: str | Path,
          *(["--tuned", str(results if "tuning" in config else tuned)] if tuned or "tuning" in config else [])],
         ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
     ]
+    if not any(MAIN_GROUP in runs[r]["groups"] for r in done):
+        # nothing for Fig. 2, the claims and the forest plot yet (a tuning profile before its
+        # confirmation runs): metrics.csv, and the tuning table below
+        commands = commands[:1]
     if "tuning" in config and any(config["tuning"]["group"] in runs[r]["groups"] for r in done):
         commands.insert(1, ["tuning", "--configfile", str(config_path), "--results", str(results)])
     if dense_jobs:

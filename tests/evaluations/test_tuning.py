@@ -157,6 +157,10 @@ def test_tuning_command_on_finished_runs(tmp_path, capsys):
 
 
 def test_interim_of_a_tuning_profile_makes_its_tuning_table_and_reads_itself_as_tuned(tmp_path):
+    """Before its confirmation runs, a tuning profile's interim tables are metrics.csv and the tuning
+    table (no main run: nothing for Fig. 2 or the claims); with one, the claims read it as tuned."""
+    import yaml
+
     from evaluations.interim import interim_commands
     from ssl_core.config import run_matrix
 
@@ -166,7 +170,17 @@ def test_interim_of_a_tuning_profile_makes_its_tuning_table_and_reads_itself_as_
         if spec["method"] == "simclr" and spec["seed"] == 100:
             _write_run(results, spec, 50.0)
     commands, done = interim_commands(ROOT / "config" / "tuning.yaml", results)
+    assert [c[0] for c in commands] == ["aggregate", "tuning"]
     assert commands[1] == ["tuning", "--configfile", str(ROOT / "config" / "tuning.yaml"), "--results", str(results)]
+    confirming = tmp_path / "confirming.yaml"  # the profile once its confirmation runs are written in
+    experiments = yaml.safe_load((ROOT / "config" / "tuning.yaml").read_text())["experiments"]
+    confirming.write_text(yaml.safe_dump({"inherits": str(ROOT / "config" / "tuning.yaml"), "experiments": [
+        *experiments, {"method": "simclr", "arch": "resnet_tiny", "variants": ["baseline", "rescued"], "seeds": [0],
+                       "rescue": {"s": 0.15, "k": 2}}]}))
+    for spec in run_matrix(load_config(confirming)).values():
+        if spec["seed"] == 0 and spec["variant"] in ("baseline", "rescued"):
+            _write_run(results, spec, 50.0)
+    commands, _ = interim_commands(confirming, results)
     claims = next(c for c in commands if c[0] == "claims")
     assert claims[claims.index("--tuned") + 1] == str(results)
     verdict_config = load_config(ROOT / "config" / "verdict.yaml")
