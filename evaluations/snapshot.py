@@ -31,12 +31,12 @@ def snapshot(results: str | Path, out: str | Path, wall_seconds: float, command:
              *sorted(p for p in (results / "figures").glob("*.*") if p.suffix in (".png", ".csv"))]
     if not files[0].is_file():
         raise SystemExit(f"{results} holds no finished run: expected {files[0]}, {results}/tables/, {results}/figures/")
-    earlier = _earlier_rows(out / "metrics.csv", results / "metrics.csv") if part else []
+    now = (results / "metrics.csv").read_text().splitlines()
+    earlier = _earlier_rows(out / "metrics.csv", now, results / "metrics.csv") if part else []
     for path in files:
         (out / path.parent.relative_to(results)).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out / path.relative_to(results))
     if earlier:  # the earlier parts' runs, from results dirs that may be gone, before this part's
-        now = (results / "metrics.csv").read_text().splitlines()
         write_text(out / "metrics.csv", "\n".join([now[0], *earlier, *now[1:]]) + "\n")
     # Each probe's per-image predictions (for paired per-image analyses: python -m evaluations power --predictions).
     predictions = sorted((results / "eval" / "linear").glob("*.predictions.csv.gz"))
@@ -73,13 +73,14 @@ def snapshot(results: str | Path, out: str | Path, wall_seconds: float, command:
     return manifest
 
 
-def _earlier_rows(reference: Path, new: Path) -> list[str]:
-    """The lines of ``reference`` (the reference's metrics.csv) of runs that ``new`` (this part's
-    metrics.csv, same columns) does not hold, as written: a part is built in a results dir of its
-    own, and the earlier parts' rows stay in the reference (a rerun run's rows are the new ones)."""
+def _earlier_rows(reference: Path, now: list[str], new: Path) -> list[str]:
+    """The lines of ``reference`` (the reference's metrics.csv) of runs that ``now`` (the lines of
+    this part's metrics.csv ``new``, same columns) does not hold, as written: a part is built in a
+    results dir of its own, and the earlier parts' rows stay in the reference (a rerun run's rows
+    are the new ones)."""
     if not reference.is_file():
         return []
-    old, now = reference.read_text().splitlines(), new.read_text().splitlines()
+    old = reference.read_text().splitlines()
     if not old or not now or old[0] != now[0] or old[0].split(",", 1)[0] != "run":
         raise SystemExit(f"{reference} and {new} have other columns: a part adds rows of the same metrics.csv")
     mine = {line.split(",", 1)[0] for line in now[1:]}
