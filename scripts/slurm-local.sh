@@ -188,8 +188,15 @@ link_default_conf() {
     local f
     mkdir -p /etc/slurm 2> /dev/null || fail "cannot create /etc/slurm (not root?)"
     for f in slurm.conf gres.conf slurmdbd.conf; do
-        if [ -e "/etc/slurm/$f" ] && [ "$(readlink "/etc/slurm/$f")" != "$S/etc/$f" ]; then
-            fail "/etc/slurm/$f exists and is not ours (a real SLURM here?): move it away to use the local one"
+        target="$(readlink "/etc/slurm/$f" || true)"
+        if [ -e "/etc/slurm/$f" ] && [ "$target" != "$S/etc/$f" ]; then
+            other="${target%/etc/$f}"  # another checkout's local SLURM: taken over where its daemons are gone
+            [ -L "/etc/slurm/$f" ] && [ "$other" != "$target" ] && [ "$(basename "$other")" = .slurm-local ] ||
+                fail "/etc/slurm/$f exists and is not ours (a real SLURM here?): move it away to use the local one"
+            if [ -f "$other/run/slurmctld.pid" ] && kill -0 "$(cat "$other/run/slurmctld.pid")" 2> /dev/null; then
+                fail "the local SLURM of another checkout runs ($other): stop it first (SLURM_LOCAL_DIR=$other $0 stop)"
+            fi
+            say "/etc/slurm/$f pointed at a stopped local SLURM ($other, its run ended without stop): replaced"
         fi
         ln -sfn "$S/etc/$f" "/etc/slurm/$f" || fail "cannot link /etc/slurm/$f (not root?)"
     done

@@ -111,6 +111,11 @@ class Preemption:
             raise Preempted(signal.Signals(signum).name)
 
     @property
+    def reason(self) -> str | None:
+        """Why the job stops: the signal's name, "end near" (its time limit), None (it does not)."""
+        return None if self.signum is None else signal.Signals(self.signum).name if self.signum else "end near"
+
+    @property
     def requested(self) -> bool:
         if self.signum is None and self.deadline is not None and time.time() >= self.deadline:
             self.deadline = None

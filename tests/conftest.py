@@ -86,6 +86,8 @@ class StopAt:
     """A preemption (ssl_core.preemption.Preemption's ``requested``) whose signal arrives once the
     job has asked ``n`` times: after n steps, probe iterations or dense iterations (the resume tests)."""
 
+    reason = "SIGUSR1"
+
     def __init__(self, n: int) -> None:
         self.n, self.calls = n, 0
 

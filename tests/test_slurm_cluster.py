@@ -159,51 +159,97 @@ def test_two_node_weights_equal_one_process(dag, slurm):
     assert_same_weights(wf / "one-process/backbone.pt", two / "backbone.pt", rtol=1e-3, atol=3e-3)
 
 
-def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weights(slurm, tmp_path):
-    """A 1-process pretraining job with a 1-minute limit and about 2 minutes of steps: SLURM ends it
-    TIMEOUT (60-90 s: slurmctld checks limits every 30 s), the profile's retries resubmit it, it
-    resumes from its last checkpoint (every 2 steps), and its weights equal an uncut run's."""
-    cal = workflow(tmp_path / "calibrate", recipe={"epoch_length": 8})
+@pytest.fixture(scope="module")
+def calibrated(slurm, tmp_path_factory) -> tuple[Path, float]:
+    """The shapes of the one-run workflow and this machine's seconds per step of its recipe now (the
+    median of two one-process runs side by side, as a SLURM job and its uncut reference run below)."""
+    cal = workflow(tmp_path_factory.mktemp("calibrate"), recipe={"epoch_length": 8})
     (cal / "results/tiny/data").mkdir(parents=True)
     subprocess.run([f"{BIN}/python", "-m", "ssl_core.datasets.shapes", "--out", "results/tiny/data/shapes",
                     "--image-size", "32", "--n-classes", "8", "--n-train", "256", "--n-val", "64", "--seed", "0"],
                    cwd=cal, env=workflow_env(slurm), check=True, capture_output=True)
-    # two probes at once: the cut job and its uncut reference train side by side below
     probes = [one_process_run(cal, f"probe{i}", slurm) for i in range(2)]
-    for i, probe in enumerate(probes):
+    for probe in probes:
         assert probe.wait(timeout=600) == 0, probe.stdout.read()[-3000:]
     rates = [json.loads(line)["img_per_s"] for line in (cal / "probe0/metrics.jsonl").read_text().splitlines()]
-    seconds_per_step = 64 / sorted(rates[2:])[len(rates[2:]) // 2]  # median, after the warm-up steps
-    steps = max(16, round(100 / seconds_per_step / 4) * 4)  # ~100 s of steps on this machine now
+    return cal, 64 / sorted(rates[2:])[len(rates[2:]) // 2]  # median, after the warm-up steps
 
-    wf = workflow(tmp_path / "cut", cluster={"pretrain": {"nodes": 1, "gpus_per_node": 0, "runtime": 1}},
-                  recipe={"epoch_length": steps}, ckpt_every=2)
+
+def cut_workflow(tmp: Path, cal: Path, steps: int, runtime: int, ckpt_every: int, signal_seconds: int) -> Path:
+    """The one-run workflow on the calibration's shapes, its pretraining a 1-process job of ``runtime``
+    minutes (``signal_seconds``: SLURM's --signal lead, 0 none), ``steps`` steps in all."""
+    wf = workflow(tmp, cluster={"pretrain": {"nodes": 1, "gpus_per_node": 0, "runtime": runtime}},
+                  recipe={"epoch_length": steps}, ckpt_every=ckpt_every)
+    cfg = yaml.safe_load((wf / "cluster.yaml").read_text())
+    cfg["cluster"]["signal_seconds"] = signal_seconds
+    (wf / "cluster.yaml").write_text(yaml.safe_dump(cfg))
     (wf / "results/tiny/data").mkdir(parents=True)
     (wf / "results/tiny/data/shapes").symlink_to(cal / "results/tiny/data/shapes")
     (wf / "results/tiny/data/checked").mkdir()  # the images' check job ran in the DAG test: not again
     (wf / "results/tiny/data/checked/pretrain.json").touch()
-    # the limit itself, not the job's own stop before it: no --signal for a 1-minute job (common.smk), and
-    # no stop ahead of the end (ssl_core.preemption), so SLURM ends each attempt TIMEOUT
-    slurm = {**slurm, "SSL_STOP_BEFORE_END_S": "0"}
+    return wf
+
+
+def run_cut(wf: Path, env: dict[str, str], retries: int) -> tuple[list[dict[str, str]], float, str]:
+    """The pretraining submitted through the profile beside its uncut reference run (on the other
+    core): its SLURM attempts, the seconds it took, its log; the weights checked against the uncut."""
+    env = {**env, "SSL_STOP_BEFORE_END_S": "0"}  # no stop of the job's own ahead of the end
     start = sacct_start()
     t0 = time.monotonic()
-    reference = one_process_run(wf, "uncut", slurm)  # beside the SLURM job, on the other core
-    # the profile's 3 retries, and more where this machine is slower now than when calibrated: each
-    # attempt trains ~40-70 s of its 60-90 s (the rest starts Snakemake in the job)
-    submit(wf, slurm, f"results/tiny/pretrain/{RUN}/backbone.pt", options=("--retries", "6"), timeout=1800)
+    reference = one_process_run(wf, "uncut", env)
+    submit(wf, env, f"results/tiny/pretrain/{RUN}/backbone.pt", options=("--retries", str(retries)), timeout=1800)
     seconds = time.monotonic() - t0
     out, _ = reference.communicate(timeout=600)
     assert reference.returncode == 0, out[-3000:]
-    attempts = [j for j in jobs_since(start, slurm) if j["comment"].startswith("rule_pretrain")]
+    attempts = [j for j in jobs_since(start, env) if j["comment"].startswith("rule_pretrain")]
+    log = (wf / "results/tiny/logs/pretrain" / f"{RUN}.log").read_text()
+    records = [json.loads(line) for line in (wf / "results/tiny/pretrain" / RUN / "metrics.jsonl").read_text().splitlines()]
+    steps = yaml.safe_load((wf / "cluster.yaml").read_text())["methods"]["simclr"]["recipe"]["epoch_length"]
+    assert [r["step"] for r in records] == list(range(steps)), attempts  # every step logged once, across the attempts
+    assert_same_weights(wf / "uncut/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
+    return attempts, seconds, log
+
+
+def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weights(slurm, calibrated, tmp_path):
+    """A 1-process pretraining job with a 1-minute limit and about 2 minutes of steps: SLURM ends it
+    TIMEOUT (60-90 s: slurmctld checks limits every 30 s), the profile's retries resubmit it, it
+    resumes from its last checkpoint (every 2 steps), and its weights equal an uncut run's."""
+    cal, seconds_per_step = calibrated
+    steps = max(16, round(100 / seconds_per_step / 4) * 4)  # ~100 s of steps on this machine now
+    # the limit itself: no --signal for a 1-minute job (common.smk), so SLURM ends each attempt TIMEOUT;
+    # the profile's 3 retries, and more where this machine is slower now than when calibrated: each
+    # attempt trains ~40-70 s of its 60-90 s (the rest starts Snakemake in the job)
+    wf = cut_workflow(tmp_path, cal, steps, runtime=1, ckpt_every=2, signal_seconds=120)
+    attempts, seconds, log = run_cut(wf, slurm, retries=6)
     states = [j["state"] for j in attempts]
     assert states[0] == "TIMEOUT" and states[-1] == "COMPLETED", (steps, seconds_per_step, attempts)
     assert set(states[1:-1]) <= {"TIMEOUT"}, attempts
-    log = (wf / "results/tiny/logs/pretrain" / f"{RUN}.log").read_text()
-    records = [json.loads(line) for line in (wf / "results/tiny/pretrain" / RUN / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == list(range(steps))  # every step logged once, across the attempts
-    assert_same_weights(wf / "uncut/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
     print(f"{steps} steps at {seconds_per_step:.2f} s: {len(attempts)} SLURM jobs ({', '.join(states)}) in "
           f"{seconds:.0f} s; log tail: {log[-200:]!r}")
+
+
+def test_job_signalled_before_its_limit_checkpoints_there_and_resumes_to_the_uncut_weights(slurm, calibrated,
+                                                                                           tmp_path):
+    """SLURM's --signal=USR1@40 on 3-minute jobs of ~260 s of steps in all (as calibrated; the runs
+    went up to 1.8x faster than that here), and no periodic checkpoint: SLURM sends SIGUSR1 40-100 s
+    before the limit (it may send it up to 60 s early) to every process of the job's steps. The in-job Snakemake dies of it; the training process saves its state at that step
+    and exits 3 before its step ends (measured here: a job step's processes outlive its first task),
+    so the job fails, the profile's retry resubmits it, and the run resumes from the signal's step
+    to the uncut run's weights."""
+    cal, seconds_per_step = calibrated
+    steps = max(16, round(260 / seconds_per_step / 4) * 4)
+    wf = cut_workflow(tmp_path, cal, steps, runtime=3, ckpt_every=10**6, signal_seconds=40)
+    attempts, seconds, log = run_cut(wf, slurm, retries=5)
+    states = [j["state"] for j in attempts]
+    assert len(attempts) >= 2, f"finished before the signal: {steps} steps at {seconds_per_step:.2f} s, {attempts}"
+    assert states[-1] == "COMPLETED" and set(states[:-1]) == {"FAILED"}, attempts
+    # every attempt but the last stopped by the signal, at a step of its own (no periodic checkpoint)
+    stops = json.loads((wf / "results/tiny/pretrain" / RUN / "run.json").read_text())["stops"]
+    assert [s["why"] for s in stops] == ["SIGUSR1"] * (len(attempts) - 1), (stops, attempts, log[-2000:])
+    assert all(0 < s["step"] < steps for s in stops), stops
+    assert f"resuming from step {stops[-1]['step']} of {steps}" in log, log[-2000:]  # the last attempt's log
+    print(f"{steps} steps at {seconds_per_step:.2f} s: {len(attempts)} SLURM jobs ({', '.join(states)}), stopped at "
+          f"steps {[s['step'] for s in stops]}, in {seconds:.0f} s")
 
 
 def test_paper_smoke_cut_runs_as_slurm_jobs(slurm, tmp_path):

@@ -59,7 +59,8 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
 
     # emb_dim: the width of the embedding the collapse test reads, known once a step ran (kept in
     # the checkpoint, so a run resumed with nothing left to train keeps its verdict).
-    step, collapse, emb_dim = 0, None, None
+    # stops: where the scheduler stopped this run before its end (step, why), over every resumed attempt
+    step, collapse, emb_dim, stops = 0, None, None, []
     metrics_path = ckpt_dir / METRICS
     main = dist.is_main()
     if main:
@@ -68,6 +69,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     state = resume_state(ckpt_dir, spec, device, main)
     if state is not None:
         step, collapse, emb_dim = restore(state, model, optimizer, spec, total_steps, main)
+        stops = state.get("stops", [])
         if step < total_steps and state.get("images") not in (None, images):
             recheck_images(data, spec, say)  # the images changed since this run started
     if main:
@@ -76,7 +78,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     def checkpoint() -> None:
         if main:
             save_checkpoint({"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                              "step": step, "collapse": collapse, "emb_dim": emb_dim, "images": images}, ckpt_dir)
+                              "step": step, "collapse": collapse, "emb_dim": emb_dim, "images": images, "stops": stops}, ckpt_dir)
         dist.barrier()
 
     stop_at = total_steps if max_steps is None else min(total_steps, step + max_steps)
@@ -124,6 +126,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
                 if preemption is not None and step < stop_at and (not data.checkpoint_at_pass_ends or step % data_steps == 0) \
                         and agreed(preemption.requested, device):
                     stop_at = step  # the checkpoint below; the caller exits RESUME_EXIT_CODE
+                    stops.append({"step": step, "why": preemption.reason or "another process's signal"})
                     break
     finally:
         if log:
@@ -133,6 +136,7 @@ def pretrain(spec: dict[str, Any], out_dir: str | Path, ckpt_dir: str | Path, ma
     if step < total_steps and collapse is None:
         return False
     if main:
-        finish_run(spec, model, out_dir, metrics_path, step, total_steps, steps_per_epoch, collapse, world, emb_dim)
+        finish_run(spec, model, out_dir, metrics_path, step, total_steps, steps_per_epoch, collapse, world, emb_dim,
+                   stops)
     dist.barrier()
     return True

@@ -17,7 +17,7 @@ from ssl_core.training.checkpoint import METRICS
 
 
 def finish_run(spec, model, out_dir: Path, metrics_path: Path, step: int, total_steps: int,
-               steps_per_epoch: int, collapse: str | None, world: int, emb_dim: int) -> None:
+               steps_per_epoch: int, collapse: str | None, world: int, emb_dim: int, stops: list | None = None) -> None:
     """The collapse test on the last logged step, the objective's final record, the files."""
     records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
     final_std = records[-1]["emb_std"] if records else float("nan")
@@ -28,15 +28,15 @@ def finish_run(spec, model, out_dir: Path, metrics_path: Path, step: int, total_
         collapse = "embedding_std"
     final = model.final_record(records, steps_per_epoch, spec["recipe"]["batch_size"]) if records else None
     write_run(out_dir, spec, model.eval_backbone, metrics_path, records, step, total_steps, steps_per_epoch,
-              collapse, world, final)
+              collapse, world, final, stops)
 
 
 def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path, records: list[dict], step: int,
               total_steps: int, steps_per_epoch: int, collapse: str | None, world: int = 1,
-              final: dict | None = None) -> None:
+              final: dict | None = None, stops: list | None = None) -> None:
     """A finished run's outputs, each written atomically: ``backbone.pt`` (what every evaluation
     loads), the per-step log and ``run.json`` (spec, size, final record (``final``, else the last
-    logged step), collapse, versions)."""
+    logged step), collapse, versions, and ``stops``: where a scheduler stopped it to be resumed)."""
     save_torch({"arch": spec["arch"], "kwargs": spec["recipe"].get("backbone", {}),
                 "state_dict": backbone.state_dict()}, out_dir / "backbone.pt")
     with atomic_path(out_dir / METRICS) as tmp:
@@ -49,6 +49,7 @@ def write_run(out_dir: Path, spec: dict, backbone: nn.Module, metrics_path: Path
         "steps_per_epoch": steps_per_epoch,
         "final": final if final is not None else records[-1] if records else {},
         "collapse": collapse,
+        "stops": stops or [],  # [{"step", "why"}]: SIGUSR1, SIGTERM or "end near" (ssl_core.preemption)
         "torch": torch.__version__,
         "python": platform.python_version(),
         "world_size": world,

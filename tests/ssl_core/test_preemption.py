@@ -51,6 +51,9 @@ def test_a_signalled_run_checkpoints_at_that_step_and_resumes_to_the_uncut_weigh
     assert pretrain(spec, tmp_path / "cut", tmp_path / "ckpt")
     full, cut = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     assert all(torch.equal(full[k], cut[k]) for k in full)
+    # where the scheduler stopped it, in the run's record; none in the uncut run's
+    assert json.loads((tmp_path / "cut" / "run.json").read_text())["stops"] == [{"step": 4, "why": "SIGUSR1"}]
+    assert json.loads((tmp_path / "full" / "run.json").read_text())["stops"] == []
 
 
 def test_the_pretrain_job_sent_sigusr1_exits_resumably_and_resumes(tiny_folder, tmp_path):
@@ -70,9 +73,11 @@ def test_the_pretrain_job_sent_sigusr1_exits_resumably_and_resumes(tiny_folder, 
     log = proc.communicate(timeout=120)[0]
     assert proc.returncode == RESUME_EXIT_CODE, log
     assert "received SIGUSR1" in log
-    assert 0 < load_torch(ckpt / "last.pt")["step"] < 80
+    stopped = load_torch(ckpt / "last.pt")["step"]
+    assert 0 < stopped < 80
     assert not (tmp_path / "cut" / "backbone.pt").exists()
     assert pretrain(spec, tmp_path / "cut", ckpt)  # the retried job
+    assert json.loads((tmp_path / "cut" / "run.json").read_text())["stops"] == [{"step": stopped, "why": "SIGUSR1"}]
     assert pretrain(spec, tmp_path / "full", tmp_path / "ckpt_full")
     full, cut = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     assert all(torch.equal(full[k], cut[k]) for k in full)
