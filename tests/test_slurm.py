@@ -105,6 +105,7 @@ def test_each_job_has_its_own_rendezvous_port(tmp_path):
         out = subprocess.run(["bash", "workflow/scripts/srun_torchrun.sh", "2", "1", "4", "1", "-m", "ssl_core"],
                              cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
         assert "--overlap" in out and "--rdzv-id=" + job in out
+        assert 'trap "" USR1; exec "$@" torchrun python -m torch.distributed.run' in out  # the agent outlives --signal
         return next(a for a in out.split() if a.startswith("--rdzv-endpoint="))
 
     assert launch("12345") == "--rdzv-endpoint=10.0.0.7:32345"

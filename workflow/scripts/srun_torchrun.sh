@@ -12,7 +12,11 @@
 #  - a node's name need not resolve (SLURM reaches it at its NodeAddr): the rendezvous uses NodeAddr;
 #  - two jobs can start on the same first node (jobs of part of a node's GPUs): each its own
 #    rendezvous port, from its job id (SSL_RDZV_PORT overrides it); one fixed port made the second
-#    job's agents join the first job's store and both fail (measured on the local SLURM).
+#    job's agents join the first job's store and both fail (measured on the local SLURM);
+#  - SLURM's --signal=USR1 reaches every process of the step: torchrun's agent ignores it (it would
+#    die of it, and a site whose process tracking ends a step with its first process would end the
+#    workers before they saved); the workers inherit that and install their own handler
+#    (ssl_core.preemption: save at the signal's step, exit 3).
 set -euo pipefail
 nodes=$1 nproc=$2 cpus=$3 gpus=$4
 shift 4
@@ -27,5 +31,5 @@ port=${SSL_RDZV_PORT:-$((20000 + job % 20000))}
 gres=()
 [ "$gpus" -gt 0 ] && gres=("--gres=gpu:$gpus")
 exec srun --overlap --nodes="$nodes" --ntasks="$nodes" --ntasks-per-node=1 --cpus-per-task="$cpus" "${gres[@]}" \
-    --kill-on-bad-exit=1 python -m torch.distributed.run --nnodes="$nodes" --nproc-per-node="$nproc" \
+    --kill-on-bad-exit=1 bash -c 'trap "" USR1; exec "$@"' torchrun python -m torch.distributed.run --nnodes="$nodes" --nproc-per-node="$nproc" \
     --rdzv-backend=c10d --rdzv-id="$job" --rdzv-endpoint="${addr:-$first}:$port" "$@"
