@@ -88,13 +88,18 @@ def _best(points: pd.DataFrame, param: str) -> float:
     return float(run[means == means.max()][param].min())
 
 
+def rescue_of(config: dict, exp: dict) -> tuple[float, int]:
+    """(s, k) of an experiment: its own ``rescue`` over its method's."""
+    rescue = {**config["methods"][exp["method"]]["rescue"], **exp.get("rescue", {})}
+    return float(rescue["s"]), int(rescue["k"])
+
+
 def grid_of(config: dict) -> dict[tuple[str, str], dict[tuple[float, int], int]]:
     """(method, arch) -> {(s, k): paired seeds} of the config's tuning grid (its group's rescued runs)."""
     group, grid = config["tuning"]["group"], {}
     for exp in config["experiments"]:
         if exp.get("group") == group and "rescued" in exp["variants"]:
-            rescue = {**config["methods"][exp["method"]]["rescue"], **exp.get("rescue", {})}
-            grid.setdefault((exp["method"], exp["arch"]), {})[(float(rescue["s"]), int(rescue["k"]))] = len(exp["seeds"])
+            grid.setdefault((exp["method"], exp["arch"]), {})[rescue_of(config, exp)] = len(exp["seeds"])
     return grid
 
 
@@ -154,9 +159,9 @@ def check_main_experiments(config: dict, picks: dict) -> list[str]:
         pick = picks.get((exp["method"], exp["arch"]))
         if pick is None:
             continue
-        rescue = {**config["methods"][exp["method"]]["rescue"], **exp.get("rescue", {})}
-        if (float(rescue["s"]), int(rescue["k"])) != (pick["s"], pick["k"]):
-            problems.append(f"{exp['method']} {exp['arch']}: main experiments at s = {rescue['s']:g}, k = {rescue['k']}; "
+        s, k = rescue_of(config, exp)
+        if (s, k) != (pick["s"], pick["k"]):
+            problems.append(f"{exp['method']} {exp['arch']}: main experiments at s = {s:g}, k = {k}; "
                             f"the rule picks s = {pick['s']:g}, k = {pick['k']}")
         reused = sorted(set(exp["seeds"]) & tuned_seeds.get((exp["method"], exp["arch"]), set()))
         if reused:
@@ -215,6 +220,7 @@ def run_tuning(configfile: str | Path, results: str | Path, cpus: dict[str, str]
     metrics, note = same_cpu_pairs(metrics, cpus, drop=drop_mixed_cpu, source=source)
     table = tuning_table(metrics, config["tuning"]["group"])
     grid = grid_of(config)
+    pending = incomplete(table, grid)
     picks = select(table, config["tuning"]["rule"], grid)
     table = mark_selected(table, picks)
     tables = Path(results) / "tables"
@@ -229,7 +235,7 @@ def run_tuning(configfile: str | Path, results: str | Path, cpus: dict[str, str]
         lines.append(f"selected ({p['rule']}): {p['method']} {p['arch']} s = {p['s']:g}, k = {p['k']} "
                      f"(grid at k = {p['grid_k']}): {p['mean']:+.2f} [{p['ci_low']:+.2f}, {p['ci_high']:+.2f}], n = {p['n']}")
     lines += [f"not selected yet: {m} {a}: {done} finished (the rule selects from the complete grid)"
-              for (m, a), done in sorted(incomplete(table, grid).items()) if (table.method == m).any()]
+              for (m, a), done in sorted(pending.items()) if (table.method == m).any()]
     problems = check_main_experiments(config, picks)
     lines += [f"confirmation: {p}" for p in problems] or [
         "confirmation: the main experiments are at the selected (s, k)" if picks else "confirmation: nothing selected yet"]

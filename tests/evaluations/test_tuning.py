@@ -151,7 +151,7 @@ def test_tuning_command_on_finished_runs(tmp_path, capsys):
             assert "not selected yet: simclr resnet_tiny: 12 of 36 pairs finished" in out and selection == {}
     assert "selected (largest_paired_mean): simclr resnet_tiny s = 0.15, k = 2 (grid at k = 2): +1.75" in out
     assert selection["simclr resnet_tiny"]["s"] == 0.15 and "mocov3 resnet_tiny" not in selection
-    assert "confirmation: simclr resnet_tiny: no main experiment (the confirmation runs) yet" in out
+    assert "confirmation: the main experiments are at the selected (s, k)" in out  # config/tuning.yaml's seeds 200-223
     table = pd.read_csv(results / "tables" / "tuning.csv")
     assert table.selected.sum() == 1 and table.n.eq(6).all() and len(table) == 6  # 5 values of s at k = 2, k = 1
 
