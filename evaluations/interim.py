@@ -59,20 +59,20 @@ def interim_commands(config_path: str | Path, results: str | Path,
          "--evals", *[str(results / "eval" / "linear" / f"{r}.json") for r in done],
          *[str(p) for paths in cells.values() for p in paths],
          *[str(p) for paths in dense_jobs.values() for p in paths],
-         "--groups", json.dumps(groups, sort_keys=True), "--out", str(metrics)],
-        ["fig2", "--metrics", str(metrics), "--paper", str(paper / "fig2_linear.csv"), "--profile", profile,
-         "--table", str(tables / "fig2_linear"), "--figure", str(figures / "fig2_params_vs_top1")],
-        ["claims", "--metrics", str(metrics), *(["--cosine", str(cosine)] if cosine.is_file() else []),
-         "--paper-dir", str(paper), "--sweeps", json.dumps(sweeps, sort_keys=True), "--profile", profile,
-         "--table", str(tables / "claims"), "--dense-status", dense, "--dense-left-out",
-         json.dumps(left_out(config), sort_keys=True),
-         *(["--tuned", str(results if "tuning" in config else tuned)] if tuned or "tuning" in config else [])],
-        ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
-    ]
-    if not any(MAIN_GROUP in runs[r]["groups"] for r in done):
-        # nothing for Fig. 2, the claims and the forest plot yet (a tuning profile before its
-        # confirmation runs): metrics.csv, and the tuning table below
-        commands = commands[:1]
+         "--groups", json.dumps(groups, sort_keys=True), "--out", str(metrics)]]
+    # Fig. 2, the claims and the forest plot read the main runs: none yet in a tuning profile before
+    # its confirmation runs (metrics.csv, and the tuning table below)
+    if any(MAIN_GROUP in runs[r]["groups"] for r in done):
+        commands += [
+            ["fig2", "--metrics", str(metrics), "--paper", str(paper / "fig2_linear.csv"), "--profile", profile,
+             "--table", str(tables / "fig2_linear"), "--figure", str(figures / "fig2_params_vs_top1")],
+            ["claims", "--metrics", str(metrics), *(["--cosine", str(cosine)] if cosine.is_file() else []),
+             "--paper-dir", str(paper), "--sweeps", json.dumps(sweeps, sort_keys=True), "--profile", profile,
+             "--table", str(tables / "claims"), "--dense-status", dense, "--dense-left-out",
+             json.dumps(left_out(config), sort_keys=True),
+             *(["--tuned", str(results if "tuning" in config else tuned)] if tuned or "tuning" in config else [])],
+            ["forest", "--claims", str(tables / "claims.csv"), "--profile", profile, "--figure", str(figures / "forest")],
+        ]
     if "tuning" in config and any(config["tuning"]["group"] in runs[r]["groups"] for r in done):
         commands.insert(1, ["tuning", "--configfile", str(config_path), "--results", str(results)])
     if dense_jobs:
