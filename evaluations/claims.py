@@ -271,6 +271,20 @@ def tuned_runs(tuned: pd.DataFrame, selection: dict) -> pd.DataFrame:
     return main[keep]
 
 
+def _tuned_absent(tuned: pd.DataFrame, selection: dict, method: str, arch: str) -> str:
+    """Why a tuned row has no result: the tuning profile has no run of the method's family, its grid
+    has no selection yet, its confirmation runs are not in, or they have no linear probe."""
+    family = tuned[(tuned.method == method) & (tuned.arch.map(arch_family) == arch_family(arch))]
+    if family.empty:  # its grid not run yet, or not in the tuning profile at all
+        return f"no {_family_label(method, arch)} run in the tuning profile's results"
+    picks = [p for (m, a), p in selection.items() if m == method and arch_family(a) == arch_family(arch)]
+    if not picks:
+        return "not run yet: its tuning grid is not complete (no s and k selected)"
+    if main_runs(family).empty:
+        return f"not run yet: no confirmation runs at the selected s = {picks[0]['s']:g}, k = {picks[0]['k']}"
+    return "no linear probe of its confirmation runs"
+
+
 def _tuned_claims(fig2: pd.DataFrame, tuned: pd.DataFrame | None, selection: dict | None, why: str) -> list[dict]:
     """The Fig. 2 linear claims read at s tuned as in Sec. 5: one row per claim (``claim`` + TUNED,
     source TUNED_SOURCE), ours the paired gain of the tuning profile's confirmation runs at the
@@ -282,7 +296,7 @@ def _tuned_claims(fig2: pd.DataFrame, tuned: pd.DataFrame | None, selection: dic
         gains = gains[gains.task == "linear"]
     rows = _gain_claims(fig2, gains, [], TUNED_SOURCE, lambda i: "linear top-1 gain" + TUNED,
                         lambda i: why if tuned is None or not selection else
-                        _absent(tuned, i["method"], i["arch"], "no linear probe of its confirmation runs"))
+                        _tuned_absent(tuned, selection, i["method"], i["arch"]))
     for row in rows:
         pick = (selection or {}).get((row["method"], row["ours_run"].split(" ")[1] if row["ours_n"] else ""))
         if row["ours_n"] and pick:

@@ -36,9 +36,23 @@ def test_each_linear_claim_has_its_tuned_row_after_it():
     assert tuned.ours_run == "simclr resnet_tiny (confirmation): s = 0.15, k = 2"
     moco = linear[linear.claim.str.startswith("MoCo v3 ResNet-50")]
     assert moco.verdict.tolist() == ["not run", "not run"]
-    assert moco.note.iloc[1] == "not in this profile: no MoCo v3 ResNet run"
+    assert moco.note.iloc[1] == "no MoCo v3 ResNet run in the tuning profile's results"
     rows = forest_rows(table)
     assert set(rows.source) == {"Fig. 2", "Fig. 2, s tuned (Sec. 5)"}
+
+
+def test_a_tuned_row_not_run_says_which_step_is_missing():
+    """A tuning grid run but not selected from, and a selection whose confirmation runs are not in."""
+    ours = metrics({("simclr", "resnet_tiny"): [-10, -11, -9], ("mocov3", "resnet_tiny"): [1, 1, 1]})
+    grid = confirmation().assign(group="tune")  # tuning runs only, no main (confirmation) run
+    grid_moco = grid.assign(method="mocov3", run=lambda d: "moco-" + d.run)
+    tuned = pd.concat([grid, grid_moco], ignore_index=True)
+    table = claims_table(ours, PAPER, [], tuned=tuned, selection={("simclr", "resnet_tiny"): {"s": 0.15, "k": 2}})
+    note = table.set_index("claim").note
+    assert note["SimCLR ResNet-50: linear top-1 gain" + TUNED] == \
+        "not run yet: no confirmation runs at the selected s = 0.15, k = 2"
+    assert note["MoCo v3 ResNet-50: linear top-1 gain" + TUNED] == \
+        "not run yet: its tuning grid is not complete (no s and k selected)"
 
 
 def test_without_a_tuning_profile_the_tuned_rows_say_why(tmp_path):
