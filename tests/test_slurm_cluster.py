@@ -190,7 +190,7 @@ def cut_workflow(tmp: Path, cal: Path, steps: int, runtime: int, ckpt_every: int
     return wf
 
 
-def run_cut(wf: Path, env: dict[str, str], retries: int) -> tuple[list[dict[str, str]], float, str]:
+def run_cut(wf: Path, env: dict[str, str], steps: int, retries: int) -> tuple[list[dict[str, str]], float, str]:
     """The pretraining submitted through the profile beside its uncut reference run (on the other
     core): its SLURM attempts, the seconds it took, its log; the weights checked against the uncut."""
     env = {**env, "SSL_STOP_BEFORE_END_S": "0"}  # no stop of the job's own ahead of the end
@@ -204,7 +204,6 @@ def run_cut(wf: Path, env: dict[str, str], retries: int) -> tuple[list[dict[str,
     attempts = [j for j in jobs_since(start, env) if j["comment"].startswith("rule_pretrain")]
     log = (wf / "results/tiny/logs/pretrain" / f"{RUN}.log").read_text()
     records = [json.loads(line) for line in (wf / "results/tiny/pretrain" / RUN / "metrics.jsonl").read_text().splitlines()]
-    steps = yaml.safe_load((wf / "cluster.yaml").read_text())["methods"]["simclr"]["recipe"]["epoch_length"]
     assert [r["step"] for r in records] == list(range(steps)), attempts  # every step logged once, across the attempts
     assert_same_weights(wf / "uncut/backbone.pt", wf / "results/tiny/pretrain" / RUN / "backbone.pt")
     return attempts, seconds, log
@@ -220,7 +219,7 @@ def test_job_cut_by_its_time_limit_is_resubmitted_and_resumes_to_the_uncut_weigh
     # the profile's 3 retries, and more where this machine is slower now than when calibrated: each
     # attempt trains ~40-70 s of its 60-90 s (the rest starts Snakemake in the job)
     wf = cut_workflow(tmp_path, cal, steps, runtime=1, ckpt_every=2, signal_seconds=120)
-    attempts, seconds, log = run_cut(wf, slurm, retries=6)
+    attempts, seconds, log = run_cut(wf, slurm, steps, retries=6)
     states = [j["state"] for j in attempts]
     assert states[0] == "TIMEOUT" and states[-1] == "COMPLETED", (steps, seconds_per_step, attempts)
     assert set(states[1:-1]) <= {"TIMEOUT"}, attempts
@@ -239,7 +238,7 @@ def test_job_signalled_before_its_limit_checkpoints_there_and_resumes_to_the_unc
     cal, seconds_per_step = calibrated
     steps = max(16, round(260 / seconds_per_step / 4) * 4)
     wf = cut_workflow(tmp_path, cal, steps, runtime=3, ckpt_every=10**6, signal_seconds=40)
-    attempts, seconds, log = run_cut(wf, slurm, retries=5)
+    attempts, seconds, log = run_cut(wf, slurm, steps, retries=5)
     states = [j["state"] for j in attempts]
     assert len(attempts) >= 2, f"finished before the signal: {steps} steps at {seconds_per_step:.2f} s, {attempts}"
     assert states[-1] == "COMPLETED" and set(states[:-1]) == {"FAILED"}, attempts
