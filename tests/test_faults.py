@@ -46,10 +46,29 @@ def ckpt(wf):
     return wf / "results" / "tiny" / "ckpt" / RUN
 
 
+def damaged_image(wf):
+    """The first training image, cut to half its bytes; restored by the caller (damaged.write_bytes(good))."""
+    image = sorted((wf / "results" / "tiny" / "data" / "shapes" / "train").rglob("*.png"))[0]
+    good = image.read_bytes()
+    image.write_bytes(good[: len(good) // 2])
+    return image, good
+
+
 def test_forcing_a_finished_run_keeps_its_results(wf):
+    """A finished run forced (-f) by a .venv/bin/snakemake started with no environment on PATH, an image
+    damaged since it trained: the jobs' python is still the one that runs Snakemake, nothing is
+    trained and no image read, and the run's results are rewritten as they were."""
     before = run_json(wf)
     assert before["steps"] == 4 and before["collapse"] is None
-    snakemake(BACKBONE, "-c1", "-f", "--configfile", "faults.yaml", cwd=wf)
+    env = workflow_env()
+    env["PATH"] = "/usr/bin:/bin"
+    image, good = damaged_image(wf)
+    try:
+        proc = subprocess.run([f"{BIN}/snakemake", BACKBONE, "-c1", "-f", "--configfile", "faults.yaml"],
+                              cwd=wf, env=env, capture_output=True, text=True)
+    finally:
+        image.write_bytes(good)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     after = run_json(wf)
     assert after["collapse"] is None and after["steps"] == 4 and after["final"] == before["final"]
     assert "resuming from step 4 of 4" in log(wf)
@@ -66,39 +85,23 @@ def test_a_damaged_checkpoint_is_set_aside(wf):
     assert (ckpt(wf) / "last.pt.damaged").exists()
 
 
-def test_a_damaged_image_fails_naming_it_and_keeps_the_checkpoint(wf):
-    image = sorted((wf / "results" / "tiny" / "data" / "shapes" / "train").rglob("*.png"))[0]
-    good = image.read_bytes()
-    image.write_bytes(good[: len(good) // 2])
-    try:
-        # A finished run forced: nothing to train, no image read, its results rewritten as they were.
-        snakemake(BACKBONE, "-c1", "-f", "--configfile", "faults.yaml", cwd=wf)
-        assert run_json(wf)["steps"] == 4
-        # An edited recipe value retrains: the damaged image is named, the old checkpoint set aside.
-        (wf / "edit.yaml").write_text("methods:\n  simclr:\n    recipe:\n      temperature: 0.4\n")
-        proc = snakemake(BACKBONE, "-c1", "--configfile", "faults.yaml", "edit.yaml", cwd=wf, check=False)
-        assert proc.returncode != 0
-        text = log(wf)
-        assert f"error: {image.relative_to(wf)} cannot be decoded" in text and "Traceback" not in text
-        assert (ckpt(wf) / "last.pt.other-spec").exists()
-    finally:
-        image.write_bytes(good)
-
-
 def test_an_edited_recipe_value_reruns_the_run_afresh(wf):
+    """An edited recipe value retrains from step 0, the old checkpoint set aside; a damaged image
+    stops that training with its name, no traceback, and nothing lost; once it is mended the run
+    trains with the edited value."""
     (wf / "edit.yaml").write_text("methods:\n  simclr:\n    recipe:\n      temperature: 0.4\n")
     proc = snakemake(BACKBONE, "-n", "-c1", "--configfile", "faults.yaml", "edit.yaml", cwd=wf)
     assert "pretrain" in proc.stdout
+    image, good = damaged_image(wf)
+    try:  # no retry: the profile's one retry would fail the same way
+        proc = snakemake(BACKBONE, "-c1", "--retries", "0", "--configfile", "faults.yaml", "edit.yaml", cwd=wf,
+                         check=False)
+    finally:
+        image.write_bytes(good)
+    assert proc.returncode != 0
+    text = log(wf)
+    assert f"error: {image.relative_to(wf)} cannot be decoded" in text and "Traceback" not in text
+    assert (ckpt(wf) / "last.pt.other-spec").exists()
     snakemake(BACKBONE, "-c1", "--configfile", "faults.yaml", "edit.yaml", cwd=wf)
     info = run_json(wf)
     assert info["spec"]["recipe"]["temperature"] == 0.4 and info["steps"] == 4 and info["collapse"] is None
-
-
-def test_jobs_use_the_interpreter_that_runs_snakemake(wf):
-    """.venv/bin/snakemake with no environment on PATH: the jobs' python is still this one."""
-    env = workflow_env()
-    env["PATH"] = "/usr/bin:/bin"
-    proc = subprocess.run([f"{BIN}/snakemake", BACKBONE, "-c1", "-f", "--configfile", "faults.yaml", "edit.yaml"],
-                          cwd=wf, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "resuming from step 4 of 4" in log(wf)
