@@ -47,7 +47,7 @@ def ckpt(wf):
 
 
 def damaged_image(wf):
-    """The first training image, cut to half its bytes; restored by the caller (damaged.write_bytes(good))."""
+    """The first training image cut to half its bytes: (its path, its good bytes) for the caller to restore."""
     image = sorted((wf / "results" / "tiny" / "data" / "shapes" / "train").rglob("*.png"))[0]
     good = image.read_bytes()
     image.write_bytes(good[: len(good) // 2])
