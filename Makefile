@@ -3,6 +3,7 @@
 #                     then the HTML report results/<profile>/report.html
 #   make test         the test suite: the DAG's mechanics on a profile of a few steps (what .ci/run calls)
 #   make check-learning  whether the DAG's models learn: SimCLR's baseline over its floor (.ci/run too)
+#   make test-processes  the multi-process trainings: 2 processes equal 1, a signal to one of 2 (.ci/run too)
 #   make test-slurm   the SLURM tests on a real two-node SLURM started on this machine, then stopped
 #   make detectron2   optional: Detectron2 for Table 2's dense jobs (docs/detectron2.md)
 #   make smoke        the paper DAG at smoke scale on miniature data (config/paper_smoke.yaml), through the report
@@ -19,7 +20,7 @@ DRY_RUN = $(filter -n% --dry-run --dryrun,$(ARGS))
 SNAKEMAKE_REPORT = PATH=$(BIN):$$PATH snakemake --report $(REPORT) $(ARGS)
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: env reproduce report test check-learning test-slurm test-paper-scale clean-results detectron2 smoke smoke-slurm
+.PHONY: env reproduce report test check-learning test-processes test-slurm test-paper-scale clean-results detectron2 smoke smoke-slurm
 
 env: $(STAMP)
 
@@ -71,6 +72,11 @@ test-paper-scale: $(STAMP)
 # The tests marked learning (left out of make test by pyproject's addopts): tests/test_learning.py.
 check-learning: $(STAMP)
 	PATH=$(BIN):$$PATH python -m pytest -m learning $(ARGS)
+
+# The tests marked processes (left out of make test by pyproject's addopts, for its time): the
+# two-process trainings under torchrun against one process, and a signal to one of two processes.
+test-processes: $(STAMP)
+	PATH=$(BIN):$$PATH python -m pytest -n 2 --dist load -m processes $(ARGS)
 
 # Detectron2 at the pinned commit (evaluations/dense/__init__.py), built by pip from GitHub; offline,
 # from a local clone: make detectron2 DETECTRON2_SRC=/path/to/detectron2. Not part of reproduce or CI.

@@ -16,6 +16,8 @@ def pytest_configure(config: pytest.Config) -> None:
                             "beside a finished tiny run (tests/test_workflow.py::test_dag_state_tests_pass_beside_a_finished_run)")
     config.addinivalue_line("markers", "learning: trains long enough to check that a model learns; left out of "
                             "`make test` (pyproject addopts), run by `make check-learning` (CI: .ci/run)")
+    config.addinivalue_line("markers", "processes: trains in several processes (torchrun, gloo) against one; left out "
+                            "of `make test` for its time (pyproject addopts), run by `make test-processes` (CI: .ci/run)")
 
 
 #: Modules that take minutes here (their module-scoped fixtures: the mechanics DAG first), started

@@ -192,7 +192,8 @@ TRANSFER_SIZES = {"n_train": 80, "n_val": 24, "n_test": 48}
 # had to fit 8 minutes: its 12 jobs were 12 of the DAG's 28 torch processes. What it checked runs elsewhere: its plan
 # in test_dry_run_tiny_profile; its step and probe protocol in tests/ssl_core/test_dinov2.py and
 # tests/evaluations/test_linear_probe.py, its training through the CLI in
-# tests/ssl_core/test_distributed.py; the whole DAG with every method in make reproduce.
+# tests/ssl_core/test_distributed.py (make test-processes); the whole DAG with every method in
+# make reproduce.
 MECHANICS_METHODS = ("simclr",)
 
 

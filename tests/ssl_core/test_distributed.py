@@ -50,6 +50,7 @@ def _baseline_spec(method, root):
 
 # SimCLR's baseline is not a case of its own: its loss (the gathered negatives) is the SSL part of
 # simclr-rescued-global's loss, compared step by step there (3 processes of ~6 s of torch import each per case).
+@pytest.mark.processes  # make test-processes (CI), left out of make test for its time
 @pytest.mark.parametrize("method", ["dinov2-centering", "dinov2-sinkhorn_knopp", "simclr-rescued-global",
                                     "mocov3-rescued-global"])
 def test_two_gloo_processes_match_one_process(tiny_folder, tmp_path, method):

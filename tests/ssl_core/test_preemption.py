@@ -124,6 +124,7 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+@pytest.mark.processes  # make test-processes (CI), left out of make test for its time
 def test_a_signal_to_one_of_two_torchrun_processes_stops_both_at_one_step(tiny_folder, tmp_path):
     """SLURM signals every process of a job step, but not at the same instant: the one that sees it
     first stops the other at the same step (a max over the group), so neither waits forever in a
