@@ -189,11 +189,11 @@ TRANSFER_SIZES = {"n_train": 80, "n_val": 24, "n_test": 48}
 # run the same rules with other parameters; a method here costs its baseline, rescued run and
 # random-init floor (and a ceiling per new backbone family), 3 jobs each of ~8 s of CPU, most of it
 # torch's import. DINOv2 (the tiny ViT, its probe protocol) was the second method until the suite
-# had to fit 8 minutes: its 12 jobs were 12 of the DAG's 28 torch processes. What it checked runs elsewhere: its plan
-# in test_dry_run_tiny_profile; its step and probe protocol in tests/ssl_core/test_dinov2.py and
-# tests/evaluations/test_linear_probe.py, its training through the CLI in
-# tests/ssl_core/test_distributed.py (make test-processes); the whole DAG with every method in
-# make reproduce.
+# had to fit 8 minutes: its 12 jobs were 12 of the DAG's 28 torch processes. What it checked runs
+# elsewhere: its plan in test_dry_run_tiny_profile; its step and probe protocol in
+# tests/ssl_core/test_dinov2.py and tests/evaluations/test_linear_probe.py, its training through
+# the CLI in tests/ssl_core/test_distributed.py (make test-processes); the whole DAG with every
+# method in make reproduce.
 MECHANICS_METHODS = ("simclr",)
 
 
